@@ -1,0 +1,13 @@
+#ifndef IGTCLOUD_H
+#define IGTCLOUD_H
+
+/**
+ * @file igtcloud/igtcloud.h
+ * @brief Umbrella header: include this to use libigtcloud.
+ */
+
+#include "igtcloud/common.h"
+#include "igtcloud/error.h"
+#include "igtcloud/global.h"
+
+#endif

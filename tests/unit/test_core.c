@@ -1,0 +1,167 @@
+/* core/: buffers, base64, ISO time, errors, hashes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/isotime.h"
+#include "core/random.h"
+
+static void test_core__buf_grows_and_stays_terminated(void **state)
+{
+    (void)state;
+    igtcloud__buf buf = IGTCLOUD_BUF_INIT;
+    assert_string_equal(igtcloud__buf_cstr(&buf), "");
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(igtcloud__buf_printf(&buf, "%d,", i), 0);
+    assert_int_equal(strncmp(buf.ptr, "0,1,2,", 6), 0);
+    assert_int_equal(buf.ptr[buf.size], '\0');
+    assert_int_equal(strlen(buf.ptr), buf.size);
+    char *owned = igtcloud__buf_detach(&buf);
+    assert_null(buf.ptr);
+    free(owned);
+    igtcloud__buf_dispose(&buf);
+}
+
+static const struct {
+    const char *plain;
+    const char *std;
+    const char *url;
+} base64_vectors[] = {
+    /* RFC 4648 section 10, plus bytes that differ between the alphabets. */
+    { "", "", "" },
+    { "f", "Zg==", "Zg" },
+    { "fo", "Zm8=", "Zm8" },
+    { "foo", "Zm9v", "Zm9v" },
+    { "foob", "Zm9vYg==", "Zm9vYg" },
+    { "fooba", "Zm9vYmE=", "Zm9vYmE" },
+    { "foobar", "Zm9vYmFy", "Zm9vYmFy" },
+    { "\xfb\xff\xbf", "+/+/", "-_-_" },
+};
+
+static void test_core__base64_vectors_both_alphabets(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(base64_vectors) / sizeof(base64_vectors[0]); i++) {
+        igtcloud__buf out = IGTCLOUD_BUF_INIT;
+        const char *plain = base64_vectors[i].plain;
+        assert_int_equal(igtcloud__base64_encode(&out, plain, strlen(plain)), 0);
+        assert_string_equal(igtcloud__buf_cstr(&out), base64_vectors[i].std);
+        igtcloud__buf_clear(&out);
+        assert_int_equal(igtcloud__base64url_encode(&out, plain, strlen(plain)), 0);
+        assert_string_equal(igtcloud__buf_cstr(&out), base64_vectors[i].url);
+        igtcloud__buf_clear(&out);
+        assert_int_equal(igtcloud__base64_decode(&out, base64_vectors[i].std,
+                                                 strlen(base64_vectors[i].std)), 0);
+        assert_int_equal(out.size, strlen(plain));
+        assert_memory_equal(igtcloud__buf_cstr(&out), plain, out.size);
+        igtcloud__buf_clear(&out);
+        assert_int_equal(igtcloud__base64_decode(&out, base64_vectors[i].url,
+                                                 strlen(base64_vectors[i].url)), 0);
+        assert_memory_equal(igtcloud__buf_cstr(&out), plain, out.size);
+        igtcloud__buf_dispose(&out);
+    }
+}
+
+static void test_core__base64_rejects_garbage(void **state)
+{
+    (void)state;
+    igtcloud__buf out = IGTCLOUD_BUF_INIT;
+    assert_int_equal(igtcloud__base64_decode(&out, "Zm9v!", 5), IGTCLOUD_EINVALID);
+    assert_int_equal(igtcloud__base64_decode(&out, "Z", 1), IGTCLOUD_EINVALID);
+    assert_int_equal(igtcloud_error_last()->code, IGTCLOUD_EINVALID);
+    assert_true(strlen(igtcloud_error_last()->message) > 0);
+    igtcloud__buf_dispose(&out);
+}
+
+static void test_core__isotime_round_trip(void **state)
+{
+    (void)state;
+    char text[IGTCLOUD_ISOTIME_LEN];
+    igtcloud__isotime_format(text, 1369353600);
+    assert_string_equal(text, "2013-05-24T00:00:00");
+    igtcloud__isotime_format_compact(text, 1369353600);
+    assert_string_equal(text, "20130524T000000Z");
+
+    time_t t;
+    int zone = -1;
+    assert_int_equal(igtcloud__isotime_parse(&t, &zone, "2013-05-24T00:00:00"), 0);
+    assert_int_equal(t, 1369353600);
+    assert_int_equal(zone, 0);
+    assert_int_equal(igtcloud__isotime_parse(&t, &zone, "2013-05-24T02:00:00.123+02:00"), 0);
+    assert_int_equal(t, 1369353600);
+    assert_int_equal(zone, 1);
+    assert_int_equal(igtcloud__isotime_parse(&t, NULL, "2024-02-29"), 0);
+    assert_int_equal(t, 1709164800);
+    assert_int_equal(igtcloud__isotime_parse(&t, NULL, "1969-12-31T23:59:59Z"), 0);
+    assert_int_equal(t, -1);
+}
+
+static void test_core__isotime_rejects_bad_dates(void **state)
+{
+    (void)state;
+    const char *bad[] = { "", "2023-02-29", "2023-13-01", "2023-1-01", "2023-01-01T25:00:00",
+                          "2023-01-01x", "yesterday", "2023-01-01T10:00:00+0" };
+    time_t t;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(igtcloud__isotime_parse(&t, NULL, bad[i]), IGTCLOUD_EINVALID);
+}
+
+static void test_core__sha256_and_hmac_known_answers(void **state)
+{
+    (void)state;
+    unsigned char digest[IGTCLOUD_SHA256_LEN];
+    char hex[2 * IGTCLOUD_SHA256_LEN + 1];
+    assert_int_equal(igtcloud__sha256(digest, "", 0), 0);
+    igtcloud__hex(hex, digest, sizeof(digest));
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* RFC 4231 test case 2. */
+    assert_int_equal(igtcloud__hmac_sha256(digest, "Jefe", 4,
+                                           "what do ya want for nothing?", 28), 0);
+    igtcloud__hex(hex, digest, sizeof(digest));
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+static void test_core__random_token_alphabet(void **state)
+{
+    (void)state;
+    char a[41], b[41];
+    assert_int_equal(igtcloud__random_token(a, 40), 0);
+    assert_int_equal(igtcloud__random_token(b, 40), 0);
+    assert_int_equal(strlen(a), 40);
+    assert_string_not_equal(a, b);
+    assert_int_equal(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"), 40);
+}
+
+static void test_core__error_names_and_single_line(void **state)
+{
+    (void)state;
+    assert_string_equal(igtcloud_status_name(IGTCLOUD_ENOTFOUND), "ENOTFOUND");
+    assert_string_equal(igtcloud_status_name(-999), "UNKNOWN");
+    assert_int_equal(igtcloud__error_set(IGTCLOUD_EIO, "two\nlines"), IGTCLOUD_EIO);
+    assert_string_equal(igtcloud_error_last()->message, "two lines");
+    igtcloud_error_clear();
+    assert_int_equal(igtcloud_error_last()->code, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_core__buf_grows_and_stays_terminated),
+        cmocka_unit_test(test_core__base64_vectors_both_alphabets),
+        cmocka_unit_test(test_core__base64_rejects_garbage),
+        cmocka_unit_test(test_core__isotime_round_trip),
+        cmocka_unit_test(test_core__isotime_rejects_bad_dates),
+        cmocka_unit_test(test_core__sha256_and_hmac_known_answers),
+        cmocka_unit_test(test_core__random_token_alphabet),
+        cmocka_unit_test(test_core__error_names_and_single_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
