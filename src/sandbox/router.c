@@ -6,6 +6,7 @@ static const sandbox_route *const route_tables[] = {
     sandbox_auth_routes,
     sandbox_data_routes,
     sandbox_action_routes,
+    sandbox_service_routes,
 };
 
 /*

@@ -20,6 +20,7 @@ typedef struct sandbox_route {
 extern const sandbox_route sandbox_auth_routes[];
 extern const sandbox_route sandbox_data_routes[];
 extern const sandbox_route sandbox_action_routes[];
+extern const sandbox_route sandbox_service_routes[];  /* /api/data/organizations/{}/services */
 
 /*
  * Find the handler for method and path. Fills req->params and returns the

@@ -15,6 +15,7 @@ struct error_slot {
 
 static _Thread_local struct error_slot last_error;
 
+__attribute__((format(printf, 1, 0)))
 static void set_message(const char *fmt, va_list ap)
 {
     vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
