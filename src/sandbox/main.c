@@ -117,6 +117,8 @@ int main(int argc, char **argv)
     sb.config.credential_lifetime = 43200;
     sb.config.max_body = 16u << 20;
     pthread_mutex_init(&sb.log_lock, NULL);
+    snprintf(sb.region, sizeof(sb.region), "us-east-1");
+    snprintf(sb.bucket, sizeof(sb.bucket), "igtcloud-sandbox");
 
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];

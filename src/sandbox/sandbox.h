@@ -29,6 +29,8 @@ typedef struct sandbox {
     sandbox_store *store;
     char data_dir[4096];
     char api_url[128];               /* http://host:port, set once listening */
+    char s3_url[128];                /* the S3 endpoint's URL, "" until it listens */
+    char region[32];                 /* S3 region credentials are scoped to */
     char bucket[64];
     FILE *request_log;
     pthread_mutex_t log_lock;
