@@ -1,0 +1,80 @@
+/* s3/wire: Content-Range, ETag and HTTP-date parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "s3/wire.h"
+
+static void test_s3_wire__content_range(void **state)
+{
+    (void)state;
+    int64_t a, b, t;
+    const char *v = "bytes 0-99/1000";
+    assert_int_equal(igtcloud__wire_content_range(&a, &b, &t, v, strlen(v)), 0);
+    assert_true(a == 0 && b == 99 && t == 1000);
+    v = "bytes */1000";
+    assert_int_equal(igtcloud__wire_content_range(&a, &b, &t, v, strlen(v)), 0);
+    assert_true(a == -1 && b == -1 && t == 1000);
+    v = "bytes 5-9/*";
+    assert_int_equal(igtcloud__wire_content_range(&a, &b, &t, v, strlen(v)), 0);
+    assert_true(a == 5 && b == 9 && t == -1);
+    const char *bad[] = { "", "bytes", "bytes 9-5/10", "bytes 0-10/10", "bytes 0-1/x",
+                          "bytes */*", "items 0-1/2", "bytes 0-1/2 junk", "bytes -1/2",
+                          "bytes 99999999999999999999-1/2" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(igtcloud__wire_content_range(&a, &b, &t, bad[i], strlen(bad[i])),
+                         IGTCLOUD_EPROTO);
+}
+
+static void test_s3_wire__etag(void **state)
+{
+    (void)state;
+    char e[IGTCLOUD__ETAG_MAX + 1];
+    const char *v = "\"9e107d9d372bb6826bd81d3542a419d6\"";
+    assert_int_equal(igtcloud__wire_etag(e, v, strlen(v)), 0);
+    assert_string_equal(e, "9e107d9d372bb6826bd81d3542a419d6");
+    assert_true(igtcloud__wire_etag_is_md5(e));
+    v = "\"9e107d9d372bb6826bd81d3542a419d6-12\"";
+    assert_int_equal(igtcloud__wire_etag(e, v, strlen(v)), 0);
+    assert_false(igtcloud__wire_etag_is_md5(e));
+    v = "W/\"abc\"";
+    assert_int_equal(igtcloud__wire_etag(e, v, strlen(v)), 0);
+    assert_string_equal(e, "abc");
+    const char *bad[] = { "", "\"\"", "\"a b\"", "\"a\"b\"" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(igtcloud__wire_etag(e, bad[i], strlen(bad[i])), IGTCLOUD_EPROTO);
+}
+
+static void test_s3_wire__http_date(void **state)
+{
+    (void)state;
+    int64_t t;
+    const char *forms[] = { "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
+                            "Sun Nov  6 08:49:37 1994" };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(igtcloud__wire_http_date(&t, forms[i], strlen(forms[i])), 0);
+        assert_int_equal(t, 784111777);
+    }
+    const char *bad[] = { "", "yesterday", "Sun, 06 Nov 1994 08:49:37 CET",
+                          "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(igtcloud__wire_http_date(&t, bad[i], strlen(bad[i])), IGTCLOUD_EPROTO);
+    uint64_t n;
+    assert_int_equal(igtcloud__wire_u64(&n, " 123 ", 5), 0);
+    assert_int_equal(n, 123);
+    assert_int_equal(igtcloud__wire_u64(&n, "12a", 3), IGTCLOUD_EPROTO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_s3_wire__content_range),
+        cmocka_unit_test(test_s3_wire__etag),
+        cmocka_unit_test(test_s3_wire__http_date),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
