@@ -5,6 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh interop || exit 1
+scripts/fetch-test-vectors.sh build/normal || exit 1
+scripts/fetch-test-vectors.sh build/asan || exit 1
 scripts/build.sh normal || exit 1
 scripts/build.sh asan || exit 1
 
