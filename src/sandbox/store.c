@@ -50,6 +50,7 @@ static const char schema[] =
     "  human_id TEXT NOT NULL, s3_prefix TEXT UNIQUE NOT NULL, json TEXT NOT NULL,"
     "  seq INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS studies_institute ON studies(institute_id, seq);"
+    "CREATE INDEX IF NOT EXISTS studies_human ON studies(institute_id, human_id);"
     "CREATE TABLE IF NOT EXISTS files("
     "  id INTEGER PRIMARY KEY, owner_kind TEXT NOT NULL, owner_id TEXT NOT NULL,"
     "  category TEXT NOT NULL, key TEXT UNIQUE NOT NULL, file_name TEXT NOT NULL,"
