@@ -9,5 +9,7 @@
 #include "igtcloud/common.h"
 #include "igtcloud/error.h"
 #include "igtcloud/global.h"
+#include "igtcloud/transfer.h"
+#include "igtcloud/session.h"
 
 #endif

@@ -1,0 +1,258 @@
+#include "cmd.h"
+#include "prompt.h"
+
+#include <errno.h>
+#include <igtcloud/igtcloud.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: igtcloud login [OPTIONS]\n"
+    "\n"
+    "  Log in to Philips Interventional Cloud, publish the session in the token\n"
+    "  file for other commands and programs, and keep it fresh until interrupted\n"
+    "  (Ctrl+C, SIGTERM or SIGHUP log out and delete the token file).\n"
+    "\n"
+    "Options:\n"
+    "  -d, --domain DOMAIN     PROD, TEST, a host or a URL (default: $CLOUD_DOMAIN,\n"
+    "                          else asked on the terminal)\n"
+    "  -u, --user USER         user name, or the service id with -s (default:\n"
+    "                          $CLOUD_USERNAME, else asked on the terminal)\n"
+    "  -s, --service-key FILE  log in as a service identity with this PEM private\n"
+    "                          key; the service id defaults to FILE's name without\n"
+    "                          its extension\n"
+    "      --password-stdin    read the password from the first line of standard\n"
+    "                          input instead of asking on the terminal\n"
+    "      --cacert FILE       trust the CA certificates in FILE (PEM)\n"
+    "      --debug             log every request (method, URL, status) to stderr\n"
+    "      --help              Show this message and exit.\n"
+    "\n"
+    "Environment:\n"
+    "  CLOUD_TOKEN_MMAP  the token file (default: $XDG_RUNTIME_DIR/igtcloud-token,\n"
+    "                    else $TMPDIR/igtcloud-token-<uid>); see docs/login.md\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+static void install_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a prompt or sleep must notice the signal. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+struct password_source {
+    int from_stdin;
+    const char *problem;   /* why no password was obtained, printed once by cmd_login */
+    int exit_code;
+};
+
+static int ask_password(char *buf, size_t size, const char *user, const char *host,
+                        void *payload)
+{
+    struct password_source *src = payload;
+    int rc;
+    if (src->from_stdin) {
+        rc = cli_read_stdin_line(buf, size);
+    } else {
+        char prompt[512];
+        snprintf(prompt, sizeof(prompt), "%s@%s's password: ", user, host);
+        rc = cli_prompt(buf, size, prompt, 1);
+        if (rc == CLI_PROMPT_NO_TERMINAL) {
+            src->problem = "no terminal to ask the password on; use --password-stdin "
+                           "(see 'igtcloud login --help')";
+            src->exit_code = CLI_EXIT_USAGE;
+            return IGTCLOUD_EINVALID;
+        }
+    }
+    if (rc == CLI_PROMPT_TOO_LONG) {
+        src->problem = "the password is too long";
+        src->exit_code = CLI_EXIT_USAGE;
+        return IGTCLOUD_EINVALID;
+    }
+    if (rc == CLI_PROMPT_INTERRUPTED && stop_requested) {
+        src->problem = "interrupted";
+        src->exit_code = CLI_EXIT_INTERRUPTED;
+        return IGTCLOUD_ECANCELLED;
+    }
+    if (rc != CLI_PROMPT_OK || buf[0] == '\0') {
+        src->problem = src->from_stdin ? "no password on standard input" : "no password given";
+        src->exit_code = CLI_EXIT_USAGE;
+        return IGTCLOUD_EINVALID;
+    }
+    return 0;
+}
+
+static void debug_line(const char *line, void *payload)
+{
+    (void)payload;
+    fprintf(stderr, "igtcloud: debug: %s\n", line);
+}
+
+/* A positive number of seconds from a test-only environment variable, or 0. */
+static int env_seconds(long *out, const char *name)
+{
+    const char *v = getenv(name);
+    *out = 0;
+    if (!v || !*v)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n <= 0 || n > 86400)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* "--name VALUE", "--name=VALUE" or "-n VALUE"; returns 1 when argv[*i] is this option. */
+static int take_value(const char **out, int argc, char **argv, int *i, const char *shortname,
+                      const char *longname, int *missing)
+{
+    const char *arg = argv[*i];
+    size_t long_len = strlen(longname);
+    if (strncmp(arg, longname, long_len) == 0 && arg[long_len] == '=') {
+        *out = arg + long_len + 1;
+        return 1;
+    }
+    if (strcmp(arg, longname) != 0 && !(shortname && strcmp(arg, shortname) == 0))
+        return 0;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return 1;
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
+int cmd_login(int argc, char **argv)
+{
+    const char *domain = NULL, *user = NULL, *key = NULL, *cacert = NULL;
+    int password_stdin = 0, debug = 0;
+    char domain_buf[512], user_buf[256];
+    igtcloud_session *session = NULL;
+    int rc = CLI_EXIT_OK;
+
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            take_value(&user, argc, argv, &i, "-u", "--user", &missing) ||
+            take_value(&key, argc, argv, &i, "-s", "--service-key", &missing) ||
+            take_value(&cacert, argc, argv, &i, NULL, "--cacert", &missing)) {
+            if (missing)
+                return cli_usage_error("login", "option '%s' needs a value", argv[i]);
+            continue;
+        }
+        if (strcmp(argv[i], "--password-stdin") == 0)
+            password_stdin = 1;
+        else if (strcmp(argv[i], "--debug") == 0)
+            debug = 1;
+        else if (strcmp(argv[i], "--password") == 0 || strncmp(argv[i], "--password=", 11) == 0 ||
+                 strcmp(argv[i], "-p") == 0)
+            return cli_usage_error("login", "passwords are never taken from the command line; "
+                                            "use --password-stdin or the prompt");
+        else if (argv[i][0] == '-')
+            return cli_usage_error("login", "no such option '%s'", argv[i]);
+        else
+            return cli_usage_error("login", "unexpected argument '%s'", argv[i]);
+    }
+
+    long margin = 0, window = 0;
+    if (env_seconds(&margin, "IGTCLOUD_REFRESH_MARGIN"))
+        return cli_usage_error("login", "IGTCLOUD_REFRESH_MARGIN must be seconds (1-86400)");
+    if (env_seconds(&window, "IGTCLOUD_RETRY_WINDOW"))
+        return cli_usage_error("login", "IGTCLOUD_RETRY_WINDOW must be seconds (1-86400)");
+
+    install_handlers();
+    if (!domain || !*domain)
+        domain = getenv("CLOUD_DOMAIN");
+    if (!domain || !*domain) {
+        int prc = cli_prompt(domain_buf, sizeof(domain_buf), "Provide domain: ", 0);
+        if (prc == CLI_PROMPT_NO_TERMINAL)
+            return cli_usage_error("login", "no domain given: use -d DOMAIN or set CLOUD_DOMAIN");
+        if (prc != CLI_PROMPT_OK || !domain_buf[0])
+            return cli_usage_error("login", "no domain given");
+        domain = domain_buf;
+    }
+    if (!key && (!user || !*user))
+        user = getenv("CLOUD_USERNAME");
+    if (!key && (!user || !*user)) {
+        int prc = cli_prompt(user_buf, sizeof(user_buf), "Username: ", 0);
+        if (prc == CLI_PROMPT_NO_TERMINAL)
+            return cli_usage_error("login", "no user given: use -u USER or set CLOUD_USERNAME");
+        if (prc != CLI_PROMPT_OK || !user_buf[0])
+            return cli_usage_error("login", "no user given");
+        user = user_buf;
+    }
+
+    struct password_source source = { password_stdin, NULL, 0 };
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.domain = domain;
+    opts.flags = IGTCLOUD_SESSION_NO_REUSE;
+    opts.ca_file = cacert;
+    if (key) {
+        opts.service_key_path = key;
+        opts.service_id = user;
+    } else {
+        opts.user = user;
+        opts.password_cb = ask_password;
+        opts.password_payload = &source;
+    }
+    if (debug) {
+        opts.debug_cb = debug_line;
+    }
+
+    int status = igtcloud_session_open(&session, &opts);
+    if (status < 0) {
+        if (source.problem) {
+            fprintf(stderr, "igtcloud: %s\n", source.problem);
+            return source.exit_code;
+        }
+        if (stop_requested)
+            return CLI_EXIT_INTERRUPTED;
+        return cli_report_error(status);
+    }
+    if (stop_requested)
+        goto done;
+
+    status = igtcloud_session_publish(session, NULL);
+    if (status < 0) {
+        rc = cli_report_error(status);
+        goto done;
+    }
+    char path[4096];
+    if (igtcloud_token_file_path(path, sizeof(path), NULL) < 0)
+        snprintf(path, sizeof(path), "the token file");
+    fprintf(stderr, "Logged in to %s as %s; session published in %s. Press Ctrl+C to log out.\n",
+            igtcloud_session_domain(session), igtcloud_session_user(session), path);
+
+    igtcloud_keep_alive_options keep = IGTCLOUD_KEEP_ALIVE_OPTIONS_INIT;
+    keep.refresh_margin = margin;
+    keep.retry_window = window;
+    keep.stop = &stop_requested;
+    status = igtcloud_session_keep_alive(session, &keep);
+    igtcloud_session_unpublish(session);
+    if (status < 0) {
+        rc = cli_report_error(status);
+        goto done;
+    }
+    fprintf(stderr, "Logged out; token file removed.\n");
+done:
+    igtcloud_session_free(session);
+    return rc;
+}
