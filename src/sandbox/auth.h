@@ -23,4 +23,8 @@ typedef struct sandbox_principal {
 int sandbox_auth_require(const sandbox_request *req, sandbox_response *res,
                          sandbox_principal *out);
 
+/* As sandbox_auth_require without the X-CSRF-TOKEN check: logout sends X-JWT only. */
+int sandbox_auth_require_jwt(const sandbox_request *req, sandbox_response *res,
+                             sandbox_principal *out);
+
 #endif

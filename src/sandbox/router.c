@@ -69,8 +69,13 @@ sandbox_handler sandbox_route_find(sandbox_request *req, char *path_copy, int *s
             path_known = 1;
             if (strcmp(r->method, req->method) != 0)
                 continue;
-            /* Re-run the match on the caller's buffer so params outlive us. */
-            memcpy(path_copy, scratch, strlen(scratch) + 1);
+            /*
+             * Re-run the match on the caller's buffer so params outlive us;
+             * copy the request path again, since the match above cut scratch.
+             */
+            memcpy(path_copy, req->path, len + 1);
+            if (len > 1 && path_copy[len - 1] == '/')
+                path_copy[len - 1] = '\0';
             match(r->pattern, path_copy, req->params);
             return r->handler;
         }

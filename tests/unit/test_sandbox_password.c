@@ -1,0 +1,90 @@
+/* sandbox/password: salted PBKDF2 hashes of user passwords. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "password.h"
+
+static char demo_hash[SANDBOX_PASSWORD_HASH_MAX];
+
+static int setup(void **state)
+{
+    (void)state;
+    return sandbox_password_hash(demo_hash, "demo");
+}
+
+static void test_sandbox_password__verify_matches(void **state)
+{
+    (void)state;
+    assert_int_equal(strncmp(demo_hash, "pbkdf2-sha256$", 14), 0);
+    assert_null(strstr(demo_hash, "demo"));
+    assert_int_equal(sandbox_password_verify(demo_hash, "demo"), 1);
+}
+
+static void test_sandbox_password__mismatch_rejected(void **state)
+{
+    (void)state;
+    static const char *const wrong[] = { "", "Demo", "demo ", "demodemo", "dem", "\xff" };
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++)
+        assert_int_equal(sandbox_password_verify(demo_hash, wrong[i]), 0);
+    assert_int_equal(sandbox_password_verify(demo_hash, NULL), 0);
+}
+
+static void test_sandbox_password__salted(void **state)
+{
+    (void)state;
+    char again[SANDBOX_PASSWORD_HASH_MAX];
+    assert_int_equal(sandbox_password_hash(again, "demo"), 0);
+    assert_string_not_equal(again, demo_hash);
+    assert_int_equal(sandbox_password_verify(again, "demo"), 1);
+}
+
+/* A flipped character in the stored hash must not verify. */
+static void test_sandbox_password__tampered_hash_rejected(void **state)
+{
+    (void)state;
+    char copy[SANDBOX_PASSWORD_HASH_MAX];
+    snprintf(copy, sizeof(copy), "%s", demo_hash);
+    char *last = copy + strlen(copy) - 2;
+    *last = *last == 'A' ? 'B' : 'A';
+    assert_int_equal(sandbox_password_verify(copy, "demo"), 0);
+}
+
+static void test_sandbox_password__malformed_rejected(void **state)
+{
+    (void)state;
+    static const char *const malformed[] = {
+        "",
+        "demo",
+        "pbkdf2-sha256$",
+        "pbkdf2-sha1$1000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "pbkdf2-sha256$abc$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "pbkdf2-sha256$0$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "pbkdf2-sha256$-5$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "pbkdf2-sha256$99999999999$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "pbkdf2-sha256$1000$AAAAAAAAAAAAAAAAAAAAAA==",
+        "pbkdf2-sha256$1000$!!!!$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "pbkdf2-sha256$1000$AAAAAAAAAAAAAAAAAAAAAA==$AAAA",   /* hash too short */
+        "pbkdf2-sha256$1000$AAAAAAAAAAAAAAAAAAAAAA==$not base64",
+    };
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
+        assert_int_equal(sandbox_password_verify(malformed[i], "demo"), 0);
+    assert_int_equal(sandbox_password_verify(NULL, "demo"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sandbox_password__verify_matches),
+        cmocka_unit_test(test_sandbox_password__mismatch_rejected),
+        cmocka_unit_test(test_sandbox_password__salted),
+        cmocka_unit_test(test_sandbox_password__tampered_hash_rejected),
+        cmocka_unit_test(test_sandbox_password__malformed_rejected),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
