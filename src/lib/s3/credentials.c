@@ -128,7 +128,15 @@ static int fetch(igtcloud__cred_cache *c, igtcloud__cred_entry *e, int64_t now)
         return igtcloud__error_oom();
     c->fetches++;
     if (c->cb) {
+        igtcloud_error_clear();
         rc = c->cb(fresh, e->action, e->prefix, c->payload);
+        if (rc < 0) {
+            const igtcloud_error *last = igtcloud_error_last();
+            char why[256];
+            snprintf(why, sizeof(why), "%s", last->code && last->message[0] ? last->message
+                                                                             : igtcloud_status_name(rc));
+            rc = igtcloud__error_set(rc, "no %s credentials for %s: %s", e->action, e->prefix, why);
+        }
         if (rc == 0 && (!fresh->access_key[0] || !fresh->secret_key[0] || !fresh->bucket[0]))
             rc = igtcloud__error_set(IGTCLOUD_EPROTO,
                                      "credentials provider returned no key or bucket");

@@ -1,0 +1,30 @@
+#ifndef IGTCLOUD_S3_ENGINE_H
+#define IGTCLOUD_S3_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "igtcloud/transfer.h"
+
+/*
+ * Internals of the transfer engine (engine.c), exposed for tests: counters
+ * that tell what the engine did, so tests can assert that completed files
+ * and ranges were not fetched again.
+ */
+
+typedef struct igtcloud__engine_stats {
+    size_t requests;            /* attempts started */
+    size_t retries;             /* attempts that were retries */
+    size_t credential_fetches;  /* provider calls */
+    size_t ranges_resumed;      /* ranges found done in a journal */
+    uint64_t bytes_received;    /* body bytes written to files or buffers */
+    uint64_t bytes_sent;        /* body bytes sent */
+} igtcloud__engine_stats;
+
+void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);
+
+/* Suffixes of the temporary file and journal beside a download's final name. */
+#define IGTCLOUD__ENGINE_PART_SUFFIX ".igtcloud-part"
+#define IGTCLOUD__ENGINE_JOURNAL_SUFFIX ".igtcloud-journal"
+
+#endif

@@ -1,0 +1,40 @@
+#ifndef IGTCLOUD_S3_ENGINE_XML_H
+#define IGTCLOUD_S3_ENGINE_XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The few S3 response bodies the transfer engine reads (Error,
+ * InitiateMultipartUploadResult, ListPartsResult, the Error that
+ * CompleteMultipartUpload may return with status 200), read with expat.
+ */
+
+typedef struct igtcloud__s3_error_body {
+    char code[64];
+    char message[192];
+    char request_id[128];
+    char region[64];
+    char upload_id[512];    /* InitiateMultipartUploadResult */
+    int is_error;           /* the root element is <Error> */
+    int is_complete;        /* the root element is <CompleteMultipartUploadResult> */
+} igtcloud__s3_error_body;
+
+/* Parse; unknown or malformed bodies leave the fields empty. */
+void igtcloud__s3_xml_scan(igtcloud__s3_error_body *out, const char *body, size_t len);
+
+typedef struct igtcloud__s3_part {
+    uint32_t number;
+    uint64_t size;
+    char etag[128];
+} igtcloud__s3_part;
+
+/*
+ * ListPartsResult: calls `on_part` per <Part>, and tells whether the list is
+ * truncated and the next marker. Returns 0 or EPROTO.
+ */
+int igtcloud__s3_xml_list_parts(const char *body, size_t len,
+                                void (*on_part)(const igtcloud__s3_part *part, void *payload),
+                                void *payload, int *truncated, uint32_t *next_marker);
+
+#endif
