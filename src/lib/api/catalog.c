@@ -1,0 +1,829 @@
+/*
+ * The catalog: projects, institutes, studies and file listings of the data
+ * service (PROTOCOL.md section 4). Each entity keeps the fields callers use
+ * plus its compact JSON text, all in one allocation, so that large listings
+ * stay small once parsed.
+ */
+#include "api/catalog_int.h"
+#include "auth/session_int.h"
+#include "core/error.h"
+#include "core/isotime.h"
+#include "tools/layout.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+int igtcloud__catalog_put_segment(igtcloud__buf *out, const char *segment)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+    for (const unsigned char *p = (const unsigned char *)segment; *p && !rc; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            rc = igtcloud__buf_putc(out, (char)*p);
+        } else {
+            char enc[4] = { '%', hex[*p >> 4], hex[*p & 15], '\0' };
+            rc = igtcloud__buf_puts(out, enc);
+        }
+    }
+    return rc;
+}
+
+int igtcloud__catalog_get_json(json_t **out, igtcloud_session *session, const char *path,
+                               const char *what)
+{
+    igtcloud__http_response res;
+    json_t *doc = NULL;
+    int rc = igtcloud__session_request(&res, session, "GET", path, NULL);
+    if (!rc && res.status == 401) {
+        igtcloud__http_response_dispose(&res);
+        rc = igtcloud_session_refresh(session);
+        if (!rc)
+            rc = igtcloud__session_request(&res, session, "GET", path, NULL);
+        else
+            igtcloud__http_response_init(&res);
+    }
+    if (rc)
+        goto done;
+    if (res.status < 200 || res.status > 299) {
+        rc = igtcloud__session_error(&res, what);
+        goto done;
+    }
+    json_error_t jerr;
+    doc = json_loadb(res.body.ptr ? res.body.ptr : "", res.body.size, 0, &jerr);
+    if (!doc) {
+        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: the answer is not JSON (%s)", what,
+                                 jerr.text);
+        goto done;
+    }
+    *out = doc;
+    doc = NULL;
+done:
+    json_decref(doc);
+    igtcloud__http_response_dispose(&res);
+    return rc;
+}
+
+static const char *str_field(const json_t *obj, const char *name)
+{
+    const char *v = json_string_value(json_object_get(obj, name));
+    return v ? v : "";
+}
+
+/*
+ * One allocation holding `n` strings back to back; ptrs[i] point into it.
+ * Returns the block (to free) or NULL.
+ */
+static char *pack_strings(const char **ptrs, const char *const *src, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(src[i]) + 1;
+    char *mem = malloc(total ? total : 1);
+    if (!mem)
+        return NULL;
+    char *p = mem;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(src[i]) + 1;
+        memcpy(p, src[i], len);
+        ptrs[i] = p;
+        p += len;
+    }
+    return mem;
+}
+
+static char *compact_json(const json_t *obj)
+{
+    return json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+/* ---- categories and filters ---------------------------------------------- */
+
+const char *igtcloud_category_name(igtcloud_category category)
+{
+    switch (category) {
+    case IGTCLOUD_CATEGORY_FILES:
+        return "files";
+    case IGTCLOUD_CATEGORY_DICOM:
+        return "dicom";
+    case IGTCLOUD_CATEGORY_ANNOTATIONS:
+        return "annotations";
+    case IGTCLOUD_CATEGORY_PROJECT:
+        return "project";
+    default:
+        return "";
+    }
+}
+
+int igtcloud_category_parse(igtcloud_category *out, const char *name)
+{
+    static const igtcloud_category all[] = { IGTCLOUD_CATEGORY_FILES, IGTCLOUD_CATEGORY_DICOM,
+                                             IGTCLOUD_CATEGORY_ANNOTATIONS };
+    for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++) {
+        if (strcasecmp(name, igtcloud_category_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return igtcloud__error_set(IGTCLOUD_EINVALID,
+                               "invalid category '%s': choose files, dicom or annotations",
+                               name ? name : "");
+}
+
+int igtcloud_day_parse(int64_t *out, const char *text)
+{
+    static const char shape[] = "dddd-dd-dd";
+    int ok = text && strlen(text) == sizeof(shape) - 1;
+    for (size_t i = 0; ok && i < sizeof(shape) - 1; i++)
+        ok = shape[i] == 'd' ? (text[i] >= '0' && text[i] <= '9') : text[i] == shape[i];
+    time_t t = 0;
+    if (ok)
+        ok = igtcloud__isotime_parse(&t, NULL, text) == 0;
+    if (ok) {
+        /* Reject days that do not exist (2021-02-30) rather than rolling them over. */
+        struct tm tm;
+        char again[16];
+        ok = gmtime_r(&t, &tm) != NULL &&
+             strftime(again, sizeof(again), "%Y-%m-%d", &tm) == sizeof(shape) - 1 &&
+             strcmp(again, text) == 0;
+    }
+    if (!ok)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "invalid date '%s': expected YYYY-MM-DD",
+                                   text ? text : "");
+    *out = (int64_t)t;
+    return 0;
+}
+
+int igtcloud_file_ext_match(const char *const *exts, const igtcloud_file_info *file)
+{
+    return igtcloud__layout_ext_match(exts, file->type, file->name);
+}
+
+/* ---- projects ------------------------------------------------------------ */
+
+enum { P_ID, P_NAME, P_PREFIX, P_TYPE, P_JSON, P_COUNT };
+
+struct igtcloud_project {
+    char *mem;
+    const char *f[P_COUNT];
+};
+
+struct igtcloud_project_list {
+    igtcloud_project **items;
+    size_t count;
+};
+
+static int project_new(igtcloud_project **out, const char *const *fields)
+{
+    igtcloud_project *p = calloc(1, sizeof(*p));
+    if (!p)
+        return igtcloud__error_oom();
+    p->mem = pack_strings(p->f, fields, P_COUNT);
+    if (!p->mem) {
+        free(p);
+        return igtcloud__error_oom();
+    }
+    *out = p;
+    return 0;
+}
+
+static int project_from_json(igtcloud_project **out, const json_t *obj)
+{
+    char *text = compact_json(obj);
+    if (!text)
+        return igtcloud__error_oom();
+    const char *fields[P_COUNT] = { str_field(obj, "id"), str_field(obj, "name"),
+                                    str_field(obj, "s3Prefix"), str_field(obj, "studyType"),
+                                    text };
+    int rc = project_new(out, fields);
+    free(text);
+    return rc;
+}
+
+void igtcloud_project_free(igtcloud_project *project)
+{
+    if (!project)
+        return;
+    free(project->mem);
+    free(project);
+}
+
+int igtcloud_project_dup(igtcloud_project **out, const igtcloud_project *project)
+{
+    if (!out || !project)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no project to copy");
+    return project_new(out, project->f);
+}
+
+void igtcloud_project_list_free(igtcloud_project_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        igtcloud_project_free(list->items[i]);
+    free(list->items);
+    free(list);
+}
+
+int igtcloud_project_list_fetch(igtcloud_project_list **out, igtcloud_session *session)
+{
+    json_t *doc = NULL;
+    igtcloud_project_list *list = NULL;
+    int rc;
+    if (!out || !session)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session");
+    rc = igtcloud__catalog_get_json(&doc, session, "/api/data/projects", "listing projects");
+    if (rc)
+        goto done;
+    if (!json_is_array(doc)) {
+        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing projects: the answer is not an array");
+        goto done;
+    }
+    list = calloc(1, sizeof(*list));
+    if (!list || !(list->items = calloc(json_array_size(doc) + 1, sizeof(*list->items)))) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(doc, i, item) {
+        if (!json_is_object(item) || !json_is_string(json_object_get(item, "id"))) {
+            rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing projects: entry %zu is not a project",
+                                     i);
+            goto done;
+        }
+        if ((rc = project_from_json(&list->items[list->count], item)))
+            goto done;
+        list->count++;
+    }
+    *out = list;
+    list = NULL;
+done:
+    igtcloud_project_list_free(list);
+    json_decref(doc);
+    return rc;
+}
+
+size_t igtcloud_project_list_count(const igtcloud_project_list *list)
+{
+    return list ? list->count : 0;
+}
+
+const igtcloud_project *igtcloud_project_list_at(const igtcloud_project_list *list, size_t index)
+{
+    return list && index < list->count ? list->items[index] : NULL;
+}
+
+int igtcloud_project_find(igtcloud_project **out, igtcloud_session *session, const char *name)
+{
+    igtcloud_project_list *list = NULL;
+    if (!out || !name)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no project name");
+    int rc = igtcloud_project_list_fetch(&list, session);
+    if (rc)
+        return rc;
+    rc = igtcloud__error_set(IGTCLOUD_ENOTFOUND, "project '%s' not found", name);
+    for (size_t i = 0; i < list->count; i++) {
+        if (strcmp(list->items[i]->f[P_NAME], name) == 0) {
+            rc = igtcloud_project_dup(out, list->items[i]);
+            break;
+        }
+    }
+    if (!rc)
+        igtcloud_error_clear();
+    igtcloud_project_list_free(list);
+    return rc;
+}
+
+const char *igtcloud_project_id(const igtcloud_project *p) { return p ? p->f[P_ID] : ""; }
+const char *igtcloud_project_name(const igtcloud_project *p) { return p ? p->f[P_NAME] : ""; }
+const char *igtcloud_project_s3_prefix(const igtcloud_project *p) { return p ? p->f[P_PREFIX] : ""; }
+const char *igtcloud_project_study_type(const igtcloud_project *p) { return p ? p->f[P_TYPE] : ""; }
+const char *igtcloud_project_json(const igtcloud_project *p) { return p ? p->f[P_JSON] : "{}"; }
+
+/* ---- institutes ---------------------------------------------------------- */
+
+/* Same shape as a project: id, name, s3Prefix, studyType, JSON. */
+struct igtcloud_institute {
+    char *mem;
+    const char *f[P_COUNT];
+};
+
+struct igtcloud_institute_list {
+    igtcloud_institute **items;
+    size_t count;
+};
+
+static int institute_from_json(igtcloud_institute **out, const json_t *obj)
+{
+    char *text = compact_json(obj);
+    igtcloud_institute *inst = calloc(1, sizeof(*inst));
+    int rc = 0;
+    if (!text || !inst) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    const char *fields[P_COUNT] = { str_field(obj, "id"), str_field(obj, "name"),
+                                    str_field(obj, "s3Prefix"), str_field(obj, "studyType"),
+                                    text };
+    inst->mem = pack_strings(inst->f, fields, P_COUNT);
+    if (!inst->mem) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    *out = inst;
+    inst = NULL;
+done:
+    free(inst);
+    free(text);
+    return rc;
+}
+
+void igtcloud_institute_list_free(igtcloud_institute_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++) {
+        if (list->items[i])
+            free(list->items[i]->mem);
+        free(list->items[i]);
+    }
+    free(list->items);
+    free(list);
+}
+
+int igtcloud_institute_list_fetch(igtcloud_institute_list **out, igtcloud_session *session,
+                                  const igtcloud_project *project, const char *name)
+{
+    json_t *doc = NULL;
+    igtcloud_institute_list *list = NULL;
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
+    int rc;
+    int all = !name || strcmp(name, "*") == 0;
+    if (!out || !session || !project)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or project");
+    if ((rc = igtcloud__buf_puts(&path, "/api/data/projects/")) ||
+        (rc = igtcloud__catalog_put_segment(&path, project->f[P_ID])) ||
+        (rc = igtcloud__buf_puts(&path, "/hospitals")))
+        goto done;
+    rc = igtcloud__catalog_get_json(&doc, session, path.ptr, "listing institutes");
+    if (rc)
+        goto done;
+    if (!json_is_array(doc)) {
+        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing institutes: the answer is not an array");
+        goto done;
+    }
+    list = calloc(1, sizeof(*list));
+    if (!list || !(list->items = calloc(json_array_size(doc) + 1, sizeof(*list->items)))) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(doc, i, item) {
+        if (!json_is_object(item) || !json_is_string(json_object_get(item, "id"))) {
+            rc = igtcloud__error_set(IGTCLOUD_EPROTO,
+                                     "listing institutes: entry %zu is not an institute", i);
+            goto done;
+        }
+        if (!all && strcmp(str_field(item, "name"), name) != 0)
+            continue;
+        if ((rc = institute_from_json(&list->items[list->count], item)))
+            goto done;
+        list->count++;
+        if (!all)
+            break;
+    }
+    if (!all && list->count == 0) {
+        rc = igtcloud__error_set(IGTCLOUD_ENOTFOUND, "institute '%s' not found in project '%s'",
+                                 name, project->f[P_NAME]);
+        goto done;
+    }
+    *out = list;
+    list = NULL;
+done:
+    igtcloud_institute_list_free(list);
+    igtcloud__buf_dispose(&path);
+    json_decref(doc);
+    return rc;
+}
+
+size_t igtcloud_institute_list_count(const igtcloud_institute_list *list)
+{
+    return list ? list->count : 0;
+}
+
+const igtcloud_institute *igtcloud_institute_list_at(const igtcloud_institute_list *list,
+                                                     size_t index)
+{
+    return list && index < list->count ? list->items[index] : NULL;
+}
+
+const char *igtcloud_institute_id(const igtcloud_institute *i) { return i ? i->f[P_ID] : ""; }
+const char *igtcloud_institute_name(const igtcloud_institute *i) { return i ? i->f[P_NAME] : ""; }
+const char *igtcloud_institute_s3_prefix(const igtcloud_institute *i) { return i ? i->f[P_PREFIX] : ""; }
+const char *igtcloud_institute_study_type(const igtcloud_institute *i) { return i ? i->f[P_TYPE] : ""; }
+const char *igtcloud_institute_json(const igtcloud_institute *i) { return i ? i->f[P_JSON] : "{}"; }
+
+/* ---- studies ------------------------------------------------------------- */
+
+enum { S_ID, S_HUMAN, S_INSTITUTE, S_TYPE, S_PREFIX, S_KEY, S_JSON, S_COUNT };
+
+struct igtcloud_study {
+    char *mem;
+    const char *f[S_COUNT];
+    int64_t date;
+    int has_date;
+};
+
+struct igtcloud_study_list {
+    igtcloud_study **items;
+    size_t count;
+};
+
+static int study_new(igtcloud_study **out, const char *const *fields, int64_t date, int has_date)
+{
+    igtcloud_study *s = calloc(1, sizeof(*s));
+    if (!s)
+        return igtcloud__error_oom();
+    s->mem = pack_strings(s->f, fields, S_COUNT);
+    if (!s->mem) {
+        free(s);
+        return igtcloud__error_oom();
+    }
+    s->date = date;
+    s->has_date = has_date;
+    *out = s;
+    return 0;
+}
+
+static int study_from_json(igtcloud_study **out, const json_t *obj)
+{
+    char *text = compact_json(obj);
+    if (!text)
+        return igtcloud__error_oom();
+    const char *institute = str_field(obj, "instituteId");
+    if (!*institute)
+        institute = str_field(obj, "hospitalId");
+    const char *key = igtcloud__layout_study_key(obj);
+    time_t date = 0;
+    int has_date = igtcloud__layout_study_date(&date, obj) == 0;
+    const char *fields[S_COUNT] = { str_field(obj, "studyDatabaseId"),
+                                    str_field(obj, "studyIdHumanReadable"),
+                                    institute,
+                                    str_field(obj, "studyType"),
+                                    str_field(obj, "s3Prefix"),
+                                    key ? key : "",
+                                    text };
+    int rc = study_new(out, fields, (int64_t)date, has_date);
+    free(text);
+    return rc;
+}
+
+void igtcloud_study_free(igtcloud_study *study)
+{
+    if (!study)
+        return;
+    free(study->mem);
+    free(study);
+}
+
+int igtcloud_study_dup(igtcloud_study **out, const igtcloud_study *study)
+{
+    if (!out || !study)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no study to copy");
+    return study_new(out, study->f, study->date, study->has_date);
+}
+
+int igtcloud_study_from_json(igtcloud_study **out, const char *json, size_t len)
+{
+    json_error_t jerr;
+    if (!out || !json)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no study text");
+    json_t *obj = json_loadb(json, len, 0, &jerr);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return igtcloud__error_set(IGTCLOUD_EPROTO, "the study is not a JSON object%s%s",
+                                   obj ? "" : ": ", obj ? "" : jerr.text);
+    }
+    int rc = study_from_json(out, obj);
+    json_decref(obj);
+    return rc;
+}
+
+void igtcloud_study_list_free(igtcloud_study_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        igtcloud_study_free(list->items[i]);
+    free(list->items);
+    free(list);
+}
+
+int igtcloud_study_list_fetch(igtcloud_study_list **out, igtcloud_session *session,
+                              const char *institute_id)
+{
+    json_t *doc = NULL;
+    igtcloud_study_list *list = NULL;
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
+    int rc;
+    if (!out || !session || !institute_id)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or institute");
+    if ((rc = igtcloud__buf_puts(&path, "/api/data/hospitals/")) ||
+        (rc = igtcloud__catalog_put_segment(&path, institute_id)) ||
+        (rc = igtcloud__buf_puts(&path, "/studies")))
+        goto done;
+    rc = igtcloud__catalog_get_json(&doc, session, path.ptr, "listing studies");
+    if (rc)
+        goto done;
+    if (!json_is_array(doc)) {
+        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing studies: the answer is not an array");
+        goto done;
+    }
+    list = calloc(1, sizeof(*list));
+    if (!list || !(list->items = calloc(json_array_size(doc) + 1, sizeof(*list->items)))) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    /*
+     * Each study is turned into its compact form and dropped from the tree
+     * right away, so the parsed tree and the compact list do not both hold
+     * every study at the peak.
+     */
+    for (size_t i = 0; i < json_array_size(doc); i++) {
+        json_t *item = json_array_get(doc, i);
+        if (!json_is_object(item)) {
+            rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing studies: entry %zu is not a study", i);
+            goto done;
+        }
+        if ((rc = study_from_json(&list->items[list->count], item)))
+            goto done;
+        list->count++;
+        json_array_set_new(doc, i, json_null());
+    }
+    *out = list;
+    list = NULL;
+done:
+    igtcloud_study_list_free(list);
+    igtcloud__buf_dispose(&path);
+    json_decref(doc);
+    return rc;
+}
+
+size_t igtcloud_study_list_count(const igtcloud_study_list *list)
+{
+    return list ? list->count : 0;
+}
+
+const igtcloud_study *igtcloud_study_list_at(const igtcloud_study_list *list, size_t index)
+{
+    return list && index < list->count ? list->items[index] : NULL;
+}
+
+const igtcloud_study *igtcloud_study_list_find_key(const igtcloud_study_list *list,
+                                                    const char *key)
+{
+    for (size_t i = 0; list && key && i < list->count; i++) {
+        if (strcmp(list->items[i]->f[S_KEY], key) == 0)
+            return list->items[i];
+    }
+    return NULL;
+}
+
+const char *igtcloud_study_id(const igtcloud_study *s) { return s ? s->f[S_ID] : ""; }
+const char *igtcloud_study_human_id(const igtcloud_study *s) { return s ? s->f[S_HUMAN] : ""; }
+const char *igtcloud_study_institute_id(const igtcloud_study *s) { return s ? s->f[S_INSTITUTE] : ""; }
+const char *igtcloud_study_type(const igtcloud_study *s) { return s ? s->f[S_TYPE] : ""; }
+const char *igtcloud_study_s3_prefix(const igtcloud_study *s) { return s ? s->f[S_PREFIX] : ""; }
+const char *igtcloud_study_key(const igtcloud_study *s) { return s ? s->f[S_KEY] : ""; }
+const char *igtcloud_study_json(const igtcloud_study *s) { return s ? s->f[S_JSON] : "{}"; }
+
+int igtcloud_study_date(int64_t *out, const igtcloud_study *study)
+{
+    if (!study || !study->has_date)
+        return IGTCLOUD_ENOTFOUND;
+    *out = study->date;
+    return 0;
+}
+
+int igtcloud__study_parse(json_t **out, const igtcloud_study *study)
+{
+    json_error_t jerr;
+    json_t *obj = json_loads(study->f[S_JSON], 0, &jerr);
+    if (!obj)
+        return igtcloud__error_set(IGTCLOUD_ENOMEM, "cannot parse a study back: %s", jerr.text);
+    *out = obj;
+    return 0;
+}
+
+int igtcloud_study_folder(char *out, size_t size, const igtcloud_study *study, int hierarchical)
+{
+    igtcloud__buf folder = IGTCLOUD_BUF_INIT;
+    json_t *obj = NULL;
+    int rc;
+    if (!out || !size || !study)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no study or buffer");
+    obj = json_pack("{s:s, s:s}", "studyIdHumanReadable", study->f[S_HUMAN], "studyDatabaseId",
+                    study->f[S_ID]);
+    if (!obj) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    rc = igtcloud__layout_study_folder(&folder, obj, hierarchical);
+    if (rc) {
+        rc = IGTCLOUD_EINVALID;
+        goto done;
+    }
+    if (folder.size >= size) {
+        rc = igtcloud__error_set(IGTCLOUD_EINVALID, "study folder of %s is too long", study->f[S_ID]);
+        goto done;
+    }
+    memcpy(out, folder.ptr, folder.size + 1);
+done:
+    json_decref(obj);
+    igtcloud__buf_dispose(&folder);
+    return rc;
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+typedef struct file_entry {
+    igtcloud_category category;
+    int64_t size;
+    int completed, is_new;
+    size_t key, name, type, upload_id;   /* offsets into the list's arena */
+} file_entry;
+
+struct igtcloud_file_list {
+    file_entry *items;
+    size_t count, alloc;
+    igtcloud__buf arena;
+};
+
+void igtcloud_file_list_free(igtcloud_file_list *list)
+{
+    if (!list)
+        return;
+    free(list->items);
+    igtcloud__buf_dispose(&list->arena);
+    free(list);
+}
+
+static int arena_put(size_t *off, igtcloud__buf *arena, const char *s)
+{
+    *off = arena->size;
+    return igtcloud__buf_put(arena, s, strlen(s) + 1);
+}
+
+/* Append the entries of one array of File objects. */
+static int add_files(igtcloud_file_list *list, const json_t *array, igtcloud_category category,
+                     const char *what)
+{
+    if (!array)
+        return 0;
+    if (!json_is_array(array))
+        return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: '%s' is not an array", what,
+                                   igtcloud_category_name(category));
+    size_t i;
+    json_t *f;
+    json_array_foreach(array, i, f) {
+        const char *key = json_string_value(json_object_get(f, "key"));
+        const char *name = json_string_value(json_object_get(f, "fileName"));
+        if (!json_is_object(f) || !key || !name)
+            return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: entry %zu has no key or fileName",
+                                       what, i);
+        if (list->count == list->alloc) {
+            size_t n = list->alloc ? list->alloc * 2 : 64;
+            file_entry *grown = realloc(list->items, n * sizeof(*grown));
+            if (!grown)
+                return igtcloud__error_oom();
+            list->items = grown;
+            list->alloc = n;
+        }
+        file_entry *e = &list->items[list->count];
+        json_t *size = json_object_get(f, "fileSize");
+        e->category = category;
+        e->size = json_is_integer(size) ? (int64_t)json_integer_value(size) : -1;
+        e->completed = json_is_true(json_object_get(f, "isCompleted"));
+        e->is_new = json_is_true(json_object_get(f, "isNew"));
+        int rc;
+        if ((rc = arena_put(&e->key, &list->arena, key)) ||
+            (rc = arena_put(&e->name, &list->arena, name)) ||
+            (rc = arena_put(&e->type, &list->arena, str_field(f, "type"))) ||
+            (rc = arena_put(&e->upload_id, &list->arena, str_field(f, "uploadId"))))
+            return rc;
+        list->count++;
+    }
+    return 0;
+}
+
+static int fetch_files(igtcloud_file_list *list, igtcloud_session *session, const char *path,
+                       const char *const *members, const igtcloud_category *categories,
+                       size_t n, const char *what)
+{
+    json_t *doc = NULL;
+    int rc = igtcloud__catalog_get_json(&doc, session, path, what);
+    if (rc)
+        return rc;
+    if (!json_is_object(doc))
+        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: the answer is not an object", what);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (categories[i])
+            rc = add_files(list, json_object_get(doc, members[i]), categories[i], what);
+    }
+    json_decref(doc);
+    return rc;
+}
+
+int igtcloud_file_list_fetch_study(igtcloud_file_list **out, igtcloud_session *session,
+                                   const igtcloud_study *study, unsigned int categories)
+{
+    igtcloud_file_list *list = NULL;
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
+    int rc = 0;
+    if (!out || !session || !study || !(categories & IGTCLOUD_CATEGORY_ALL_STUDY))
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session, study or category");
+    list = calloc(1, sizeof(*list));
+    if (!list)
+        return igtcloud__error_oom();
+    if ((rc = igtcloud__buf_puts(&path, "/api/data/hospitals/")) ||
+        (rc = igtcloud__catalog_put_segment(&path, study->f[S_INSTITUTE])) ||
+        (rc = igtcloud__buf_puts(&path, "/studies/")) ||
+        (rc = igtcloud__catalog_put_segment(&path, study->f[S_ID])) ||
+        (rc = igtcloud__buf_puts(&path, "/files")))
+        goto done;
+    if (categories & IGTCLOUD_CATEGORY_FILES) {
+        const char *members[] = { "files" };
+        const igtcloud_category cats[] = { IGTCLOUD_CATEGORY_FILES };
+        if ((rc = fetch_files(list, session, path.ptr, members, cats, 1, "listing study files")))
+            goto done;
+    }
+    if (categories & (IGTCLOUD_CATEGORY_DICOM | IGTCLOUD_CATEGORY_ANNOTATIONS)) {
+        const char *members[] = { "dicom", "annotations" };
+        const igtcloud_category cats[] = {
+            (categories & IGTCLOUD_CATEGORY_DICOM) ? IGTCLOUD_CATEGORY_DICOM : 0,
+            (categories & IGTCLOUD_CATEGORY_ANNOTATIONS) ? IGTCLOUD_CATEGORY_ANNOTATIONS : 0
+        };
+        if ((rc = igtcloud__buf_puts(&path, "?auxiliary=True")) ||
+            (rc = fetch_files(list, session, path.ptr, members, cats, 2, "listing DICOM and annotations")))
+            goto done;
+    }
+    *out = list;
+    list = NULL;
+done:
+    igtcloud_file_list_free(list);
+    igtcloud__buf_dispose(&path);
+    return rc;
+}
+
+int igtcloud_file_list_fetch_project(igtcloud_file_list **out, igtcloud_session *session,
+                                     const igtcloud_project *project)
+{
+    igtcloud_file_list *list = NULL;
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
+    int rc = 0;
+    if (!out || !session || !project)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or project");
+    list = calloc(1, sizeof(*list));
+    if (!list)
+        return igtcloud__error_oom();
+    const char *members[] = { "files" };
+    const igtcloud_category cats[] = { IGTCLOUD_CATEGORY_PROJECT };
+    if ((rc = igtcloud__buf_puts(&path, "/api/data/projects/")) ||
+        (rc = igtcloud__catalog_put_segment(&path, project->f[P_ID])) ||
+        (rc = igtcloud__buf_puts(&path, "/files")) ||
+        (rc = fetch_files(list, session, path.ptr, members, cats, 1, "listing project files")))
+        goto done;
+    *out = list;
+    list = NULL;
+done:
+    igtcloud_file_list_free(list);
+    igtcloud__buf_dispose(&path);
+    return rc;
+}
+
+size_t igtcloud_file_list_count(const igtcloud_file_list *list)
+{
+    return list ? list->count : 0;
+}
+
+int igtcloud_file_list_at(igtcloud_file_info *out, const igtcloud_file_list *list, size_t index)
+{
+    if (!out || !list || index >= list->count)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "file index %zu out of range", index);
+    const file_entry *e = &list->items[index];
+    const char *base = list->arena.ptr;
+    out->category = e->category;
+    out->key = base + e->key;
+    out->name = base + e->name;
+    out->type = base + e->type;
+    out->size = e->size;
+    out->completed = e->completed;
+    out->is_new = e->is_new;
+    out->upload_id = base + e->upload_id;
+    return 0;
+}
