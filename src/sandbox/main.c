@@ -1,6 +1,7 @@
 #include "sandbox.h"
 #include "seed.h"
 #include "server.h"
+#include "s3_server.h"
 #include "store.h"
 
 #include <errno.h>
@@ -18,8 +19,9 @@
 static const char usage[] =
     "Usage: igtcloud-sandbox [OPTIONS]\n"
     "\n"
-    "  A local IGT Cloud: the REST API (auth, data, action) on SQLite, for demos\n"
-    "  and tests. Prints 'ready api=URL' on stdout once it serves requests;\n"
+    "  A local IGT Cloud: the REST API (auth, data, action) on SQLite and an\n"
+    "  S3-compatible endpoint, for demos and tests. Prints 'ready api=URL s3=URL'\n"
+    "  on stdout once it serves requests;\n"
     "  SIGINT or SIGTERM shut it down cleanly.\n"
     "\n"
     "Options:\n"
@@ -35,6 +37,17 @@ static const char usage[] =
     "                            lifetime of S3 credentials (default 43200)\n"
     "  --log-requests FILE       append one JSON line per request to FILE\n"
     "  --max-body BYTES          largest API request body (default 16777216)\n"
+    "  --s3-listen HOST:PORT     S3 endpoint address (default 127.0.0.1:0, a free\n"
+    "                            port); path-style, one bucket\n"
+    "  --region REGION           S3 region credentials are signed for (default\n"
+    "                            us-east-1)\n"
+    "  --tls-cert FILE --tls-key FILE\n"
+    "                            serve HTTPS on both listeners with this PEM\n"
+    "                            certificate and key\n"
+    "  --min-part-size BYTES     smallest non-final multipart part (default 5242880)\n"
+    "  --faults FILE             S3 fault injection rules (docs/sandbox-faults.md)\n"
+    "  --admin-token TOKEN       enable /_admin/faults on the S3 endpoint for\n"
+    "                            requests carrying 'X-Admin-Token: TOKEN'\n"
     "  --help                    show this message and exit\n";
 
 static int parse_long(const char *text, long min, long max, long *out)
@@ -61,6 +74,34 @@ static int parse_listen(const char *text, sandbox_config *config)
         snprintf(config->listen_host, sizeof(config->listen_host), "127.0.0.1");
     config->listen_port = (unsigned short)port;
     return 0;
+}
+
+static int parse_s3_listen(const char *text, sandbox_config *config)
+{
+    sandbox_config scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    if (parse_listen(text, &scratch))
+        return -1;
+    memcpy(config->s3_listen_host, scratch.listen_host, sizeof(config->s3_listen_host));
+    config->s3_listen_port = scratch.listen_port;
+    return 0;
+}
+
+/* Read a whole (small) PEM file into a NUL-terminated string; NULL on failure. */
+static char *read_pem(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = calloc(1, 1 << 20);
+    size_t got = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+    int bad = ferror(f) || got == 0 || got >= (1 << 20) - 1;
+    fclose(f);
+    if (bad) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -119,6 +160,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&sb.log_lock, NULL);
     snprintf(sb.region, sizeof(sb.region), "us-east-1");
     snprintf(sb.bucket, sizeof(sb.bucket), "igtcloud-sandbox");
+    snprintf(sb.config.s3_listen_host, sizeof(sb.config.s3_listen_host), "127.0.0.1");
 
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
@@ -152,10 +194,34 @@ int main(int argc, char **argv)
             if (parse_long(val, 1024, LONG_MAX, &number))
                 return usage_error("--max-body expects bytes (>= 1024), got '%s'", val);
             sb.config.max_body = (size_t)number;
+        } else if (strcmp(opt, "--s3-listen") == 0) {
+            if (parse_s3_listen(val, &sb.config))
+                return usage_error("--s3-listen expects HOST:PORT, got '%s'", val);
+        } else if (strcmp(opt, "--region") == 0) {
+            if (!*val || strlen(val) >= sizeof(sb.region) || strpbrk(val, "/ \t"))
+                return usage_error("--region expects a region name, got '%s'", val);
+            snprintf(sb.region, sizeof(sb.region), "%s", val);
+        } else if (strcmp(opt, "--tls-cert") == 0) {
+            sb.config.tls_cert = val;
+        } else if (strcmp(opt, "--tls-key") == 0) {
+            sb.config.tls_key = val;
+        } else if (strcmp(opt, "--min-part-size") == 0) {
+            if (parse_long(val, 1, 5L << 30, &number))
+                return usage_error("--min-part-size expects bytes, got '%s'", val);
+            sb.config.min_part_size = (unsigned long long)number;
+        } else if (strcmp(opt, "--faults") == 0) {
+            sb.config.faults = val;
+        } else if (strcmp(opt, "--admin-token") == 0) {
+            if (!*val)
+                return usage_error("--admin-token must not be empty");
+            sb.config.admin_token = val;
         } else {
             return usage_error("unknown option '%s'", opt);
         }
     }
+
+    if (!sb.config.tls_cert != !sb.config.tls_key)
+        return usage_error("--tls-cert and --tls-key go together");
 
     /* Handle shutdown signals synchronously in main; server threads inherit the mask. */
     sigset_t signals;
@@ -168,6 +234,7 @@ int main(int argc, char **argv)
     int exit_code = 1;
     int temporary = 0;
     sandbox_server *server = NULL;
+    sandbox_s3_server *s3_server = NULL;
     igtcloud_global_init();
 
     if (make_data_dir(&sb, &temporary)) {
@@ -190,6 +257,22 @@ int main(int argc, char **argv)
     if (sb.config.seed && sandbox_seed(&sb, sb.config.seed))
         goto done;
 
+    if (sb.config.tls_cert) {
+        sb.tls_cert_pem = read_pem(sb.config.tls_cert);
+        sb.tls_key_pem = read_pem(sb.config.tls_key);
+        if (!sb.tls_cert_pem || !sb.tls_key_pem) {
+            fprintf(stderr, "igtcloud-sandbox: cannot read --tls-cert/--tls-key\n");
+            goto done;
+        }
+    }
+    const char *scheme = sb.tls_cert_pem ? "https" : "http";
+    /* S3 first, so the credentials the API hands out name its endpoint. */
+    unsigned short s3_port = 0;
+    if (sandbox_s3_server_start(&s3_server, &s3_port, &sb))
+        goto done;
+    snprintf(sb.s3_url, sizeof(sb.s3_url), "%s://%s:%u", scheme, sb.config.s3_listen_host,
+             s3_port);
+
     unsigned short port = 0;
     if (sandbox_server_start(&server, &port, &sb, sb.config.listen_host,
                              sb.config.listen_port)) {
@@ -197,8 +280,9 @@ int main(int argc, char **argv)
                 sb.config.listen_host, sb.config.listen_port);
         goto done;
     }
-    snprintf(sb.api_url, sizeof(sb.api_url), "http://%s:%u", sb.config.listen_host, port);
-    printf("ready api=%s\n", sb.api_url);
+    snprintf(sb.api_url, sizeof(sb.api_url), "%s://%s:%u", scheme, sb.config.listen_host,
+             port);
+    printf("ready api=%s s3=%s\n", sb.api_url, sb.s3_url);
     fflush(stdout);
 
     int sig = 0;
@@ -206,11 +290,16 @@ int main(int argc, char **argv)
     exit_code = 0;
 done:
     sandbox_server_stop(server);
+    sandbox_s3_server_stop(s3_server);
     sandbox_store_close(sb.store);
     if (sb.request_log)
         fclose(sb.request_log);
     if (temporary)
         nftw(sb.data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(sb.tls_cert_pem);
+    if (sb.tls_key_pem)
+        memset(sb.tls_key_pem, 0, strlen(sb.tls_key_pem));
+    free(sb.tls_key_pem);
     igtcloud_global_shutdown();
     return exit_code;
 }

@@ -19,6 +19,14 @@ typedef struct sandbox_config {
     long credential_lifetime;        /* S3 credentials lifetime, seconds */
     const char *log_requests;        /* JSON-lines request log, or NULL */
     size_t max_body;                 /* largest API request body accepted */
+    /* The S3 endpoint (s3_server.c). */
+    char s3_listen_host[64];
+    unsigned short s3_listen_port;   /* 0: pick a free port */
+    const char *tls_cert;            /* PEM files; both set: HTTPS on both listeners */
+    const char *tls_key;
+    const char *faults;              /* fault rules file (docs/sandbox-faults.md) */
+    const char *admin_token;         /* enables /_admin/faults on the S3 listener */
+    unsigned long long min_part_size;  /* smallest non-final multipart part */
 } sandbox_config;
 
 typedef struct sandbox_store sandbox_store;
@@ -34,6 +42,8 @@ typedef struct sandbox {
     char bucket[64];
     FILE *request_log;
     pthread_mutex_t log_lock;
+    char *tls_cert_pem;              /* contents of config.tls_cert/tls_key, or NULL */
+    char *tls_key_pem;
 } sandbox;
 
 #define SANDBOX_MAX_PARAMS 4

@@ -279,14 +279,21 @@ int sandbox_server_start(sandbox_server **out, unsigned short *bound_port,
     if (!server)
         return -1;
     server->sb = sb;
+    /* --tls-cert/--tls-key: HTTPS on this listener too (main.c loads the PEMs). */
+    struct MHD_OptionItem tls[] = {
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, sb->tls_key_pem },
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, sb->tls_cert_pem },
+        { MHD_OPTION_END, 0, NULL },
+    };
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-            MHD_USE_ERROR_LOG,
+            MHD_USE_ERROR_LOG | (sb->tls_cert_pem ? MHD_USE_TLS : 0),
         port, NULL, NULL, on_request, sb,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
+        MHD_OPTION_ARRAY, sb->tls_cert_pem ? tls : tls + 2,
         MHD_OPTION_END);
     if (!server->daemon) {
         free(server);

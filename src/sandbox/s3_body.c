@@ -1,0 +1,151 @@
+#include "s3_body.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* CRC32C: the SSE 4.2 instruction where the CPU has it, else a table. */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static int crc_hardware;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+        crc_table[i] = c;
+    }
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    crc_hardware = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("sse4.2")))
+static uint32_t crc_sse42(uint32_t crc, const unsigned char *p, size_t len)
+{
+    uint64_t c = crc;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+#endif
+
+uint32_t sandbox_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&crc_once, crc_init);
+    const unsigned char *p = data;
+    crc = ~crc;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (crc_hardware)
+        return ~crc_sse42(crc, p, len);
+#endif
+    while (len--)
+        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+void sandbox_s3_body_init(sandbox_s3_body *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->fd = -1;
+}
+
+int sandbox_s3_body_open(sandbox_s3_body *b, const char *dir, int want_sha256,
+                         int want_crc32c)
+{
+    sandbox_s3_body_init(b);
+    int n = snprintf(b->path, sizeof(b->path), "%s/s3-XXXXXX", dir);
+    if (n < 0 || (size_t)n >= sizeof(b->path)) {
+        b->path[0] = '\0';
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    b->fd = mkstemp(b->path);
+    if (b->fd < 0) {
+        b->path[0] = '\0';
+        return -1;
+    }
+    b->md5 = EVP_MD_CTX_new();
+    b->sha256 = want_sha256 ? EVP_MD_CTX_new() : NULL;
+    b->want_crc32c = want_crc32c;
+    if (!b->md5 || (want_sha256 && !b->sha256) ||
+        EVP_DigestInit_ex(b->md5, EVP_md5(), NULL) != 1 ||
+        (b->sha256 && EVP_DigestInit_ex(b->sha256, EVP_sha256(), NULL) != 1)) {
+        sandbox_s3_body_discard(b);
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+int sandbox_s3_body_write(sandbox_s3_body *b, const void *data, size_t len)
+{
+    const char *p = data;
+    size_t left = len;
+    off_t at = (off_t)b->size;
+    while (left > 0) {
+        ssize_t put = pwrite(b->fd, p, left, at);
+        if (put < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += put;
+        at += put;
+        left -= (size_t)put;
+    }
+    b->size += len;
+    if (EVP_DigestUpdate(b->md5, data, len) != 1 ||
+        (b->sha256 && EVP_DigestUpdate(b->sha256, data, len) != 1))
+        return -1;
+    if (b->want_crc32c)
+        b->crc32c = sandbox_crc32c(b->crc32c, data, len);
+    return 0;
+}
+
+int sandbox_s3_body_finish(sandbox_s3_body *b, unsigned char md5[16],
+                           unsigned char sha256[32], uint32_t *crc32c)
+{
+    int rc = 0;
+    memset(sha256, 0, 32);
+    if (EVP_DigestFinal_ex(b->md5, md5, NULL) != 1 ||
+        (b->sha256 && EVP_DigestFinal_ex(b->sha256, sha256, NULL) != 1))
+        rc = -1;
+    *crc32c = b->crc32c;
+    if (close(b->fd) != 0)
+        rc = -1;
+    b->fd = -1;
+    EVP_MD_CTX_free(b->md5);
+    EVP_MD_CTX_free(b->sha256);
+    b->md5 = b->sha256 = NULL;
+    return rc;
+}
+
+void sandbox_s3_body_discard(sandbox_s3_body *b)
+{
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = -1;
+    if (b->path[0])
+        unlink(b->path);
+    b->path[0] = '\0';
+    EVP_MD_CTX_free(b->md5);
+    EVP_MD_CTX_free(b->sha256);
+    b->md5 = b->sha256 = NULL;
+}

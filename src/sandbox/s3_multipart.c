@@ -1,0 +1,604 @@
+/* copy_file_range(2) */
+#define _GNU_SOURCE
+#include "s3.h"
+#include "s3_errors.h"
+#include "store.h"
+#include "core/hash.h"
+#include "core/random.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * Multipart uploads: state in the s3_uploads / s3_parts tables, part bytes
+ * in DATA_DIR/multipart/<uploadId>/<partNumber>. Completing concatenates
+ * the parts in the kernel (copy_file_range) into a temporary file that is
+ * renamed into place like any PutObject.
+ */
+
+#define UPLOAD_ID_LEN 40
+
+typedef struct upload_row {
+    char key[SANDBOX_S3_KEY_MAX + 1];
+    char content_type[256];
+    char sse[32];
+    long long initiated;
+} upload_row;
+
+typedef struct part_row {
+    int number;
+    unsigned long long size;
+    char etag[72];
+    long long modified;
+} part_row;
+
+/* Upload ids are ours ([A-Za-z0-9]); anything else cannot name one and never reaches a path. */
+static int upload_id_valid(const char *id)
+{
+    size_t len = id ? strlen(id) : 0;
+    if (len == 0 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+static int upload_dir(const sandbox *sb, const char *upload_id, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/multipart/%s", sb->data_dir, upload_id);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static int part_path(const sandbox *sb, const char *upload_id, int number, char *out,
+                     size_t size)
+{
+    int n = snprintf(out, size, "%s/multipart/%s/%05d", sb->data_dir, upload_id, number);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static void copy_text(char *out, size_t size, sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+/* 0 found, 1 no such upload (or another key's), -1 store error. Takes the lock. */
+static int load_upload(sandbox *sb, const char *upload_id, const char *key, upload_row *out)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = -1;
+    if (!upload_id_valid(upload_id))
+        return 1;
+    sandbox_store_lock(sb->store);
+    if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
+                           "SELECT key, content_type, sse, initiated FROM s3_uploads"
+                           " WHERE upload_id = ?", -1, &stmt, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        copy_text(out->key, sizeof(out->key), stmt, 0);
+        copy_text(out->content_type, sizeof(out->content_type), stmt, 1);
+        copy_text(out->sse, sizeof(out->sse), stmt, 2);
+        out->initiated = sqlite3_column_int64(stmt, 3);
+        rc = strcmp(out->key, key) == 0 ? 0 : 1;
+    } else if (step == SQLITE_DONE) {
+        rc = 1;
+    }
+done:
+    sqlite3_finalize(stmt);
+    sandbox_store_unlock(sb->store);
+    return rc;
+}
+
+/* The upload of the request, or an S3 error set on req. */
+static int require_upload(sandbox_s3_req *req, upload_row *out)
+{
+    int rc = load_upload(req->sb, sandbox_s3_query_get(&req->query, "uploadId"), req->key, out);
+    if (rc)
+        sandbox_s3_fail(req, rc > 0 ? "NoSuchUpload" : "InternalError", NULL);
+    return rc ? -1 : 0;
+}
+
+/* Parts of an upload in part-number order; *out is malloc'd. Takes the lock. */
+static int load_parts(sandbox *sb, const char *upload_id, int after, part_row **out,
+                      size_t *count)
+{
+    sqlite3_stmt *stmt = NULL;
+    part_row *parts = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1;
+    sandbox_store_lock(sb->store);
+    if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
+                           "SELECT part_number, size, etag, modified FROM s3_parts"
+                           " WHERE upload_id = ? AND part_number > ? ORDER BY part_number",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, after);
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t grown_cap = cap ? cap * 2 : 64;
+            part_row *grown = realloc(parts, grown_cap * sizeof(*grown));
+            if (!grown)
+                goto done;
+            parts = grown;
+            cap = grown_cap;
+        }
+        parts[n].number = sqlite3_column_int(stmt, 0);
+        parts[n].size = (unsigned long long)sqlite3_column_int64(stmt, 1);
+        copy_text(parts[n].etag, sizeof(parts[n].etag), stmt, 2);
+        parts[n].modified = sqlite3_column_int64(stmt, 3);
+        n++;
+    }
+    if (step != SQLITE_DONE)
+        goto done;
+    *out = parts;
+    *count = n;
+    parts = NULL;
+    rc = 0;
+done:
+    sqlite3_finalize(stmt);
+    sandbox_store_unlock(sb->store);
+    free(parts);
+    return rc;
+}
+
+/* Forget an upload: rows and part files. */
+static void drop_upload(sandbox *sb, const char *upload_id)
+{
+    char dir[4300], path[4400];
+    sqlite3_stmt *stmt = NULL;
+    sandbox_store_lock(sb->store);
+    sqlite3 *db = sandbox_store_db(sb->store);
+    static const char *const sql[] = {
+        "DELETE FROM s3_parts WHERE upload_id = ?",
+        "DELETE FROM s3_uploads WHERE upload_id = ?",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        if (sqlite3_prepare_v2(db, sql[i], -1, &stmt, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
+            sqlite3_step(stmt);
+        }
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+    }
+    sandbox_store_unlock(sb->store);
+    if (upload_dir(sb, upload_id, dir, sizeof(dir)))
+        return;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            int n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            if (n > 0 && (size_t)n < sizeof(path))
+                unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static int part_number(const sandbox_s3_req *req)
+{
+    const char *text = sandbox_s3_query_get(&req->query, "partNumber");
+    char *end = NULL;
+    if (!text || !*text)
+        return -1;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno || *end || n < 1 || n > SANDBOX_S3_MAX_PARTS)
+        return -1;
+    return (int)n;
+}
+
+int sandbox_s3_upload_check(sandbox_s3_req *req)
+{
+    upload_row upload;
+    if (part_number(req) < 0) {
+        sandbox_s3_fail(req, "InvalidArgument",
+                        "Part number must be an integer between 1 and 10000, inclusive");
+        return -1;
+    }
+    return require_upload(req, &upload);
+}
+
+static int append_xml_element(igtcloud__buf *out, const char *name, const char *value)
+{
+    int rc = igtcloud__buf_printf(out, "<%s>", name);
+    rc = rc ? rc : sandbox_s3_xml_escape(out, value);
+    rc = rc ? rc : igtcloud__buf_printf(out, "</%s>", name);
+    return rc;
+}
+
+void sandbox_s3_create_multipart(sandbox_s3_req *req)
+{
+    sandbox *sb = req->sb;
+    char upload_id[UPLOAD_ID_LEN + 1], dir[4300];
+    sqlite3_stmt *stmt = NULL;
+    const char *type = sandbox_s3_header(req, "Content-Type");
+    const char *sse = sandbox_s3_header(req, "x-amz-server-side-encryption");
+    if (igtcloud__random_token(upload_id, UPLOAD_ID_LEN) ||
+        upload_dir(sb, upload_id, dir, sizeof(dir))) {
+        sandbox_s3_fail(req, "InternalError", NULL);
+        return;
+    }
+    char parent[4300];
+    snprintf(parent, sizeof(parent), "%s/multipart", sb->data_dir);
+    if ((mkdir(parent, 0700) != 0 && errno != EEXIST) || mkdir(dir, 0700) != 0) {
+        sandbox_s3_fail(req, "InternalError", "The upload folder could not be created.");
+        return;
+    }
+    int rc = SQLITE_ERROR;
+    sandbox_store_lock(sb->store);
+    if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
+                           "INSERT INTO s3_uploads(upload_id, key, content_type, sse,"
+                           " access_key, initiated) VALUES(?, ?, ?, ?, ?, ?)", -1, &stmt,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, req->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, type ? type : "binary/octet-stream", -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 4, sse ? sse : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 5, req->grant.access_key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 6, (sqlite3_int64)time(NULL));
+        rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(stmt);
+    sandbox_store_unlock(sb->store);
+    if (rc != SQLITE_OK) {
+        rmdir(dir);
+        sandbox_s3_fail(req, "InternalError", NULL);
+        return;
+    }
+    igtcloud__buf *out = &req->resp_body;
+    int err = igtcloud__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                                      "<InitiateMultipartUploadResult xmlns=\"http://s3."
+                                      "amazonaws.com/doc/2006-03-01/\">");
+    err = err ? err : append_xml_element(out, "Bucket", sb->bucket);
+    err = err ? err : append_xml_element(out, "Key", req->key);
+    err = err ? err : append_xml_element(out, "UploadId", upload_id);
+    err = err ? err : igtcloud__buf_puts(out, "</InitiateMultipartUploadResult>");
+    if (err) {
+        sandbox_s3_fail(req, "InternalError", NULL);
+        return;
+    }
+    if (sse)
+        sandbox_s3_add_header(req, "x-amz-server-side-encryption", sse);
+    sandbox_s3_xml_ok(req, 200);
+}
+
+void sandbox_s3_upload_part(sandbox_s3_req *req)
+{
+    sandbox *sb = req->sb;
+    sandbox_s3_object meta;
+    unsigned char md5[16];
+    char path[4400];
+    upload_row upload;
+    const char *upload_id = sandbox_s3_query_get(&req->query, "uploadId");
+    int number = part_number(req);
+    if (sandbox_s3_finish_body(req, &meta, md5))
+        return;
+    if (require_upload(req, &upload) ||
+        part_path(sb, upload_id, number, path, sizeof(path))) {
+        sandbox_s3_body_discard(&req->body);
+        return;
+    }
+    sqlite3_stmt *stmt = NULL;
+    int rc = -1;
+    sandbox_store_lock(sb->store);
+    if (rename(req->body.path, path) == 0 &&
+        sqlite3_prepare_v2(sandbox_store_db(sb->store),
+                           "INSERT OR REPLACE INTO s3_parts(upload_id, part_number, size, etag,"
+                           " crc32c, sha256, modified) VALUES(?, ?, ?, ?, ?, ?, ?)", -1, &stmt,
+                           NULL) == SQLITE_OK) {
+        req->body.path[0] = '\0';
+        sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(stmt, 2, number);
+        sqlite3_bind_int64(stmt, 3, (sqlite3_int64)meta.size);
+        sqlite3_bind_text(stmt, 4, meta.etag, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 5, meta.crc32c, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 6, meta.sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 7, (sqlite3_int64)time(NULL));
+        rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+    }
+    sqlite3_finalize(stmt);
+    sandbox_store_unlock(sb->store);
+    if (rc) {
+        sandbox_s3_body_discard(&req->body);
+        sandbox_s3_fail(req, errno == ENOENT ? "NoSuchUpload" : "InternalError", NULL);
+        return;
+    }
+    snprintf(meta.sse, sizeof(meta.sse), "%s", upload.sse);
+    sandbox_s3_add_object_headers(req, &meta, 1);
+    req->status = 200;
+}
+
+/* Append the file at `path` to fd, in the kernel where it can. */
+static int append_file(int fd, const char *path, unsigned long long size, off_t *at)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    unsigned long long left = size;
+    off_t in_off = 0;
+    int rc = 0;
+    while (left > 0) {
+        ssize_t n = copy_file_range(in, &in_off, fd, at, (size_t)left, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
+                      errno == EINVAL)) {
+            char buf[65536];
+            ssize_t got = pread(in, buf, sizeof(buf), in_off);
+            if (got <= 0 || pwrite(fd, buf, (size_t)got, *at) != got) {
+                rc = -1;
+                break;
+            }
+            in_off += got;
+            *at += got;
+            left -= (unsigned long long)got;
+            continue;
+        }
+        if (n <= 0) {
+            rc = -1;
+            break;
+        }
+        left -= (unsigned long long)n;
+    }
+    close(in);
+    return rc;
+}
+
+static int hex_to_bytes(unsigned char out[16], const char *hex)
+{
+    if (strlen(hex) != 32)
+        return -1;
+    for (int i = 0; i < 16; i++) {
+        unsigned int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = hex[2 * i + k];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= (unsigned)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= (unsigned)(c - 'a' + 10);
+            else
+                return -1;
+        }
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+static const part_row *find_part(const part_row *parts, size_t count, int number)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (parts[mid].number == number)
+            return &parts[mid];
+        if (parts[mid].number < number)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Check the listed parts against the stored ones (S3's rules, in S3's order). */
+static int check_parts(sandbox_s3_req *req, const sandbox_s3_part_ref *listed, size_t n,
+                       const part_row *parts, size_t count)
+{
+    unsigned long long min = sandbox_s3_min_part_size(req->sb);
+    for (size_t i = 1; i < n; i++) {
+        if (listed[i].number <= listed[i - 1].number) {
+            sandbox_s3_fail(req, "InvalidPartOrder", NULL);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const part_row *p = find_part(parts, count, listed[i].number);
+        if (!p || strcmp(p->etag, listed[i].etag) != 0) {
+            sandbox_s3_fail(req, "InvalidPart", NULL);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (find_part(parts, count, listed[i].number)->size < min) {
+            sandbox_s3_fail(req, "EntityTooSmall", NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void sandbox_s3_complete_multipart(sandbox_s3_req *req)
+{
+    sandbox *sb = req->sb;
+    const char *upload_id = sandbox_s3_query_get(&req->query, "uploadId");
+    sandbox_s3_part_ref *listed = NULL;
+    part_row *parts = NULL;
+    size_t n = 0, count = 0;
+    upload_row upload;
+    sandbox_s3_body body;
+    EVP_MD_CTX *ctx = NULL;
+    char dir[4300], path[4400];
+    sandbox_s3_body_init(&body);
+
+    if (require_upload(req, &upload))
+        goto done;
+    if (sandbox_s3_parse_complete(&listed, &n, igtcloud__buf_cstr(&req->small_body),
+                                  req->small_body.size)) {
+        sandbox_s3_fail(req, "MalformedXML", NULL);
+        goto done;
+    }
+    if (load_parts(sb, upload_id, 0, &parts, &count)) {
+        sandbox_s3_fail(req, "InternalError", NULL);
+        goto done;
+    }
+    if (check_parts(req, listed, n, parts, count))
+        goto done;
+
+    /* The multipart ETag: MD5 of the binary part MD5s, then "-N". */
+    unsigned char digest[16], part_md5[16];
+    ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
+        goto internal;
+    if (sandbox_s3_tmp_dir(sb, dir, sizeof(dir)))
+        goto internal;
+    int fd = -1;
+    int len = snprintf(body.path, sizeof(body.path), "%s/s3-XXXXXX", dir);
+    fd = len > 0 && (size_t)len < sizeof(body.path) ? mkstemp(body.path) : -1;
+    if (fd < 0) {
+        body.path[0] = '\0';
+        goto internal;
+    }
+    body.fd = fd;
+    off_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const part_row *p = find_part(parts, count, listed[i].number);
+        if (hex_to_bytes(part_md5, p->etag) ||
+            EVP_DigestUpdate(ctx, part_md5, sizeof(part_md5)) != 1 ||
+            part_path(sb, upload_id, p->number, path, sizeof(path)) ||
+            append_file(fd, path, p->size, &at))
+            goto internal;
+    }
+    if (EVP_DigestFinal_ex(ctx, digest, NULL) != 1 || close(fd) != 0) {
+        body.fd = -1;
+        goto internal;
+    }
+    body.fd = -1;
+    sandbox_s3_object meta;
+    memset(&meta, 0, sizeof(meta));
+    char hex[33];
+    igtcloud__hex(hex, digest, sizeof(digest));
+    snprintf(meta.etag, sizeof(meta.etag), "%s-%zu", hex, n);
+    snprintf(meta.content_type, sizeof(meta.content_type), "%s", upload.content_type);
+    snprintf(meta.sse, sizeof(meta.sse), "%s", upload.sse);
+    if (sandbox_s3_object_commit(sb, req->key, body.path, &meta)) {
+        sandbox_s3_fail(req, errno == ENOTDIR || errno == EISDIR ? "InvalidArgument"
+                                                                 : "InternalError",
+                        errno == ENOTDIR || errno == EISDIR
+                            ? "The key collides with a folder of other keys in the sandbox."
+                            : NULL);
+        goto done;
+    }
+    body.path[0] = '\0';
+    drop_upload(sb, upload_id);
+
+    igtcloud__buf *out = &req->resp_body;
+    char etag[80], location[2200];
+    snprintf(etag, sizeof(etag), "\"%s\"", meta.etag);
+    snprintf(location, sizeof(location), "%s/%s/%s", sb->s3_url, sb->bucket, req->key);
+    int err = igtcloud__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                                      "<CompleteMultipartUploadResult xmlns=\"http://s3."
+                                      "amazonaws.com/doc/2006-03-01/\">");
+    err = err ? err : append_xml_element(out, "Location", location);
+    err = err ? err : append_xml_element(out, "Bucket", sb->bucket);
+    err = err ? err : append_xml_element(out, "Key", req->key);
+    err = err ? err : append_xml_element(out, "ETag", etag);
+    err = err ? err : igtcloud__buf_puts(out, "</CompleteMultipartUploadResult>");
+    if (err)
+        goto internal;
+    if (meta.sse[0])
+        sandbox_s3_add_header(req, "x-amz-server-side-encryption", meta.sse);
+    sandbox_s3_xml_ok(req, 200);
+    goto done;
+internal:
+    sandbox_s3_fail(req, "InternalError", "The parts could not be assembled.");
+done:
+    sandbox_s3_body_discard(&body);
+    EVP_MD_CTX_free(ctx);
+    free(listed);
+    free(parts);
+}
+
+void sandbox_s3_abort_multipart(sandbox_s3_req *req)
+{
+    upload_row upload;
+    if (require_upload(req, &upload))
+        return;
+    drop_upload(req->sb, sandbox_s3_query_get(&req->query, "uploadId"));
+    req->status = 204;
+}
+
+void sandbox_s3_list_parts(sandbox_s3_req *req)
+{
+    sandbox *sb = req->sb;
+    upload_row upload;
+    part_row *parts = NULL;
+    size_t count = 0;
+    const char *upload_id = sandbox_s3_query_get(&req->query, "uploadId");
+    const char *max_text = sandbox_s3_query_get(&req->query, "max-parts");
+    const char *marker_text = sandbox_s3_query_get(&req->query, "part-number-marker");
+    long max = 1000, marker = 0;
+    char *end = NULL;
+    if (require_upload(req, &upload))
+        return;
+    if (max_text) {
+        max = strtol(max_text, &end, 10);
+        if (!*max_text || *end || max < 0) {
+            sandbox_s3_fail(req, "InvalidArgument", "max-parts must be a non-negative integer");
+            return;
+        }
+        if (max > 1000)
+            max = 1000;
+    }
+    if (marker_text) {
+        marker = strtol(marker_text, &end, 10);
+        if (!*marker_text || *end || marker < 0 || marker > SANDBOX_S3_MAX_PARTS) {
+            sandbox_s3_fail(req, "InvalidArgument", "part-number-marker must be a part number");
+            return;
+        }
+    }
+    if (load_parts(sb, upload_id, (int)marker, &parts, &count)) {
+        sandbox_s3_fail(req, "InternalError", NULL);
+        return;
+    }
+    size_t shown = count < (size_t)max ? count : (size_t)max;
+    int truncated = count > shown;
+    igtcloud__buf *out = &req->resp_body;
+    char date[40], etag[80];
+    int err = igtcloud__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                                      "<ListPartsResult xmlns=\"http://s3.amazonaws.com/doc/"
+                                      "2006-03-01/\">");
+    err = err ? err : append_xml_element(out, "Bucket", sb->bucket);
+    err = err ? err : append_xml_element(out, "Key", req->key);
+    err = err ? err : append_xml_element(out, "UploadId", upload_id);
+    err = err ? err : igtcloud__buf_printf(out, "<PartNumberMarker>%ld</PartNumberMarker>",
+                                           marker);
+    if (!err && shown)
+        err = igtcloud__buf_printf(out, "<NextPartNumberMarker>%d</NextPartNumberMarker>",
+                                   parts[shown - 1].number);
+    err = err ? err : igtcloud__buf_printf(out, "<MaxParts>%ld</MaxParts><IsTruncated>%s"
+                                           "</IsTruncated><StorageClass>STANDARD"
+                                           "</StorageClass>", max, truncated ? "true" : "false");
+    for (size_t i = 0; !err && i < shown; i++) {
+        sandbox_s3_iso_date(date, sizeof(date), parts[i].modified);
+        snprintf(etag, sizeof(etag), "\"%s\"", parts[i].etag);
+        err = igtcloud__buf_printf(out, "<Part><PartNumber>%d</PartNumber><LastModified>%s"
+                                        "</LastModified>", parts[i].number, date);
+        err = err ? err : append_xml_element(out, "ETag", etag);
+        err = err ? err : igtcloud__buf_printf(out, "<Size>%llu</Size></Part>", parts[i].size);
+    }
+    err = err ? err : igtcloud__buf_puts(out, "</ListPartsResult>");
+    free(parts);
+    if (err) {
+        sandbox_s3_fail(req, "InternalError", NULL);
+        return;
+    }
+    sandbox_s3_xml_ok(req, 200);
+}
