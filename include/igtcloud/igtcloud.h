@@ -11,5 +11,8 @@
 #include "igtcloud/global.h"
 #include "igtcloud/transfer.h"
 #include "igtcloud/session.h"
+#include "igtcloud/catalog.h"
+#include "igtcloud/download.h"
+#include "igtcloud/csv.h"
 
 #endif

@@ -4,6 +4,8 @@
 #include <string.h>
 
 static const struct cli_cmd cli_cmds[] = {
+    { "csv", cmd_csv, "List data from Philips Interventional Cloud in CSV file" },
+    { "download", cmd_download, "Download data from Philips Interventional Cloud" },
     { "get-token", cmd_get_token, "Get token for Philips Interventional Cloud" },
     { "login", cmd_login, "Login to Philips Interventional Cloud" },
     { "version", cmd_version, "Print version of this tool" },

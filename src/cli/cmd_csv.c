@@ -1,0 +1,134 @@
+#include "cli_session.h"
+#include "cmd.h"
+
+#include <igtcloud/igtcloud.h>
+#include <igtcloud/csv.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: igtcloud csv [OPTIONS] TARGET PROJECT [INSTITUTE|*] [PROD|TEST]\n"
+    "\n"
+    "  List data from Philips Interventional Cloud in a CSV file: one row per\n"
+    "  study into TARGET/cloud_<project name>.csv (TARGET/cloud_<institute id>.csv\n"
+    "  for one institute). An existing file is appended to, with its header's columns.\n"
+    "\n"
+    "Options:\n"
+    "  -d, --domain DOMAIN     PROD, TEST, a host or a URL (default: the positional\n"
+    "                          PROD|TEST, else $CLOUD_DOMAIN, else PROD)\n"
+    "  -u, --user USER         user name (default: $CLOUD_USERNAME)\n"
+    "      --files             one row per file, with filename and filesize columns\n"
+    "      --ext EXT           with --files: only files with this extension (repeatable)\n"
+    "      --start YYYY-MM-DD  only studies on or after this day\n"
+    "      --end YYYY-MM-DD    only studies on or before this day\n"
+    "      --password-stdin    read the password from standard input\n"
+    "      --cacert FILE       trust the CA certificates in FILE (PEM)\n"
+    "      --debug             log every API request (never tokens)\n"
+    "      --help              Show this message and exit.\n";
+
+#define MAX_LIST 64
+
+static int take(const char **out, int argc, char **argv, int *i, const char *shortname,
+                const char *longname, int *missing)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(longname);
+    if (strncmp(arg, longname, n) == 0 && arg[n] == '=') {
+        *out = arg + n + 1;
+        return 1;
+    }
+    if (strcmp(arg, longname) != 0 && !(shortname && strcmp(arg, shortname) == 0))
+        return 0;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return 1;
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
+int cmd_csv(int argc, char **argv)
+{
+    const char *exts[MAX_LIST + 1] = { NULL };
+    size_t nexts = 0;
+    const char *pos[4] = { NULL };
+    int npos = 0;
+    const char *start = NULL, *end = NULL, *value = NULL;
+    struct cli_session_args sargs = { "csv", NULL, NULL, NULL, NULL, 0, 0 };
+    igtcloud_csv_options opts = IGTCLOUD_CSV_OPTIONS_INIT;
+    igtcloud_session *session = NULL;
+    igtcloud_project *project = NULL;
+    int rc = CLI_EXIT_OK;
+
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (take(&sargs.domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            take(&sargs.user, argc, argv, &i, "-u", "--user", &missing) ||
+            take(&sargs.cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+            take(&start, argc, argv, &i, NULL, "--start", &missing) ||
+            take(&end, argc, argv, &i, NULL, "--end", &missing)) {
+            if (missing)
+                return cli_usage_error("csv", "option '%s' needs a value", a);
+            continue;
+        }
+        if (take(&value, argc, argv, &i, NULL, "--ext", &missing)) {
+            if (missing)
+                return cli_usage_error("csv", "option '%s' needs a value", a);
+            if (nexts >= MAX_LIST)
+                return cli_usage_error("csv", "too many --ext options");
+            exts[nexts++] = value;
+            continue;
+        }
+        if (strcmp(a, "--files") == 0)
+            opts.files = 1;
+        else if (strcmp(a, "--debug") == 0)
+            sargs.debug = 1;
+        else if (strcmp(a, "--password-stdin") == 0)
+            sargs.password_stdin = 1;
+        else if (a[0] == '-' && a[1] != '\0')
+            return cli_usage_error("csv", "no such option '%s'", a);
+        else if (npos >= 4)
+            return cli_usage_error("csv", "unexpected argument '%s'", a);
+        else
+            pos[npos++] = a;
+    }
+    if (npos < 2)
+        return cli_usage_error("csv", "missing argument '%s'", npos ? "PROJECT" : "TARGET");
+    if (npos == 4) {
+        if (strcmp(pos[3], "PROD") != 0 && strcmp(pos[3], "TEST") != 0)
+            return cli_usage_error("csv", "invalid environment '%s': choose PROD or TEST", pos[3]);
+        sargs.environment = pos[3];
+    }
+    if (start && igtcloud_day_parse(&opts.start_day, start))
+        return cli_usage_error("csv", "invalid --start '%s': expected YYYY-MM-DD", start);
+    if (end && igtcloud_day_parse(&opts.end_day, end))
+        return cli_usage_error("csv", "invalid --end '%s': expected YYYY-MM-DD", end);
+    opts.extensions = nexts ? exts : NULL;
+
+    rc = cli_session_open(&session, &sargs);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    int status = igtcloud_project_find(&project, session, pos[1]);
+    igtcloud_csv_summary sum;
+    memset(&sum, 0, sizeof(sum));
+    if (status == 0)
+        status = igtcloud_csv_write(&sum, session, pos[0], project, npos >= 3 ? pos[2] : "*",
+                                    &opts);
+    if (status < 0) {
+        rc = cli_report_error(status);
+        goto done;
+    }
+    if (sum.path[0])
+        fprintf(stderr, "%s %zu rows (%zu studies) %s %s\n", sum.appended ? "Appended" : "Wrote",
+                sum.rows, sum.studies, sum.appended ? "to" : "in", sum.path);
+    else
+        fprintf(stderr, "No studies to list\n");
+done:
+    igtcloud_project_free(project);
+    igtcloud_session_free(session);
+    return rc;
+}

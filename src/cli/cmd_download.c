@@ -1,0 +1,259 @@
+#include "cli_session.h"
+#include "cmd.h"
+#include "progress.h"
+
+#include <igtcloud/igtcloud.h>
+#include <igtcloud/download.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: igtcloud download [OPTIONS] TARGET PROJECT [INSTITUTE|*] [PROD|TEST]\n"
+    "\n"
+    "  Download data from Philips Interventional Cloud into TARGET: per study\n"
+    "  TARGET/<institute>/<study folder>/ with study.json and the study's files.\n"
+    "  Files already downloaded and verified are skipped; an interrupted run\n"
+    "  resumes where it stopped.\n"
+    "\n"
+    "Options:\n"
+    "  -d, --domain DOMAIN           PROD, TEST, a host or a URL (default: the\n"
+    "                                positional PROD|TEST, else $CLOUD_DOMAIN, else PROD)\n"
+    "  -u, --user USER               user name (default: $CLOUD_USERNAME; not needed\n"
+    "                                while 'igtcloud login' runs)\n"
+    "      --ext EXT                 only files with this extension (repeatable)\n"
+    "      --start YYYY-MM-DD        only studies on or after this day\n"
+    "      --end YYYY-MM-DD          only studies on or before this day\n"
+    "      --category CATEGORY       files, dicom or annotations (repeatable; default\n"
+    "                                files); with several, one subfolder each\n"
+    "      --include-modified-date   set each file's time from S3 Last-Modified\n"
+    "      --project-files           download only the project files, to TARGET/files/\n"
+    "      --folder-structure flat|hierarchical\n"
+    "                                study folders 'patient---study' (flat, default)\n"
+    "                                or 'patient/study'\n"
+    "      --concurrent-studies N    studies in flight (default 4)\n"
+    "      --concurrent-files N      files in flight per study (default 4)\n"
+    "      --dry-run                 only count what would be downloaded\n"
+    "  -q, --quiet                   no progress, only errors and the summary\n"
+    "      --password-stdin          read the password from standard input\n"
+    "      --cacert FILE             trust the CA certificates in FILE (PEM)\n"
+    "      --debug                   log every API request (never tokens)\n"
+    "      --help                    Show this message and exit.\n"
+    "\n"
+    "Exit status: 0 everything on disk and verified, 2 usage, 3 login, 4 project or\n"
+    "institute not found, 6 some files failed (listed), 7 TARGET not writable,\n"
+    "130 interrupted (see docs/exit-codes.md).\n";
+
+#define MAX_LIST 64
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int signo)
+{
+    (void)signo;
+    interrupted = 1;
+}
+
+struct ui {
+    cli_progress *progress;
+    int quiet;
+    size_t failed_shown;
+};
+
+static int on_progress(const igtcloud_download_progress *p, void *payload)
+{
+    struct ui *ui = payload;
+    cli_progress_update(ui->progress, p->bytes_done, p->bytes_total, p->files_done + p->files_skipped,
+                        p->files_total + p->files_skipped);
+    return interrupted;
+}
+
+static void on_study(const igtcloud_download_study_event *ev, void *payload)
+{
+    struct ui *ui = payload;
+    cli_progress_item(ui->progress, ev->folder, ev->files_done, ev->files_total, ev->bytes_done,
+                      ev->bytes_total, ev->state == IGTCLOUD_DOWNLOAD_STUDY_FINISHED);
+}
+
+static void on_file(const igtcloud_download_file_event *ev, void *payload)
+{
+    struct ui *ui = payload;
+    if (ev->status == 0)
+        return;
+    ui->failed_shown++;
+    cli_progress_line(ui->progress, "igtcloud: failed: %s: %s", ev->path, ev->message);
+}
+
+static int take(const char **out, int argc, char **argv, int *i, const char *shortname,
+                const char *longname, int *missing)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(longname);
+    if (strncmp(arg, longname, n) == 0 && arg[n] == '=') {
+        *out = arg + n + 1;
+        return 1;
+    }
+    if (strcmp(arg, longname) != 0 && !(shortname && strcmp(arg, shortname) == 0))
+        return 0;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return 1;
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
+static int parse_count(unsigned int *out, const char *text)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < 1 || v > 256)
+        return -1;
+    *out = (unsigned int)v;
+    return 0;
+}
+
+int cmd_download(int argc, char **argv)
+{
+    const char *exts[MAX_LIST + 1] = { NULL };
+    size_t nexts = 0;
+    const char *pos[4] = { NULL };
+    int npos = 0;
+    const char *start = NULL, *end = NULL, *structure = NULL, *value = NULL;
+    const char *studies_s = NULL, *files_s = NULL;
+    struct cli_session_args sargs = { "download", NULL, NULL, NULL, NULL, 0, 0 };
+    igtcloud_download_options opts = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
+    igtcloud_session *session = NULL;
+    igtcloud_project *project = NULL;
+    struct ui ui = { NULL, 0, 0 };
+    int rc = CLI_EXIT_OK;
+
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        value = NULL;
+        if (take(&sargs.domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            take(&sargs.user, argc, argv, &i, "-u", "--user", &missing) ||
+            take(&sargs.cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+            take(&start, argc, argv, &i, NULL, "--start", &missing) ||
+            take(&end, argc, argv, &i, NULL, "--end", &missing) ||
+            take(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
+            take(&studies_s, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
+            take(&files_s, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
+            if (missing)
+                return cli_usage_error("download", "option '%s' needs a value", a);
+            continue;
+        }
+        if (take(&value, argc, argv, &i, NULL, "--ext", &missing)) {
+            if (missing)
+                return cli_usage_error("download", "option '%s' needs a value", a);
+            if (nexts >= MAX_LIST)
+                return cli_usage_error("download", "too many --ext options");
+            exts[nexts++] = value;
+            continue;
+        }
+        if (take(&value, argc, argv, &i, NULL, "--category", &missing)) {
+            igtcloud_category c;
+            if (missing)
+                return cli_usage_error("download", "option '%s' needs a value", a);
+            if (igtcloud_category_parse(&c, value))
+                return cli_usage_error("download", "invalid category '%s': choose files, dicom "
+                                                   "or annotations", value);
+            opts.categories |= (unsigned int)c;
+            continue;
+        }
+        if (strcmp(a, "--include-modified-date") == 0)
+            opts.include_modified_date = 1;
+        else if (strcmp(a, "--project-files") == 0)
+            opts.project_files = 1;
+        else if (strcmp(a, "--dry-run") == 0)
+            opts.dry_run = 1;
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+            ui.quiet = 1;
+        else if (strcmp(a, "--debug") == 0)
+            sargs.debug = 1;
+        else if (strcmp(a, "--password-stdin") == 0)
+            sargs.password_stdin = 1;
+        else if (a[0] == '-' && a[1] != '\0' && strcmp(a, "*") != 0)
+            return cli_usage_error("download", "no such option '%s'", a);
+        else if (npos >= 4)
+            return cli_usage_error("download", "unexpected argument '%s'", a);
+        else
+            pos[npos++] = a;
+    }
+    if (npos < 2)
+        return cli_usage_error("download", "missing argument '%s'", npos ? "PROJECT" : "TARGET");
+    if (npos == 4) {
+        if (strcmp(pos[3], "PROD") != 0 && strcmp(pos[3], "TEST") != 0)
+            return cli_usage_error("download", "invalid environment '%s': choose PROD or TEST",
+                                   pos[3]);
+        sargs.environment = pos[3];
+    }
+    if (start && igtcloud_day_parse(&opts.start_day, start))
+        return cli_usage_error("download", "invalid --start '%s': expected YYYY-MM-DD", start);
+    if (end && igtcloud_day_parse(&opts.end_day, end))
+        return cli_usage_error("download", "invalid --end '%s': expected YYYY-MM-DD", end);
+    if (structure && strcmp(structure, "flat") != 0 && strcmp(structure, "hierarchical") != 0)
+        return cli_usage_error("download", "invalid --folder-structure '%s': choose flat or "
+                                           "hierarchical", structure);
+    opts.hierarchical = structure && strcmp(structure, "hierarchical") == 0;
+    if (studies_s && parse_count(&opts.concurrent_studies, studies_s))
+        return cli_usage_error("download", "--concurrent-studies must be 1-256");
+    if (files_s && parse_count(&opts.concurrent_files, files_s))
+        return cli_usage_error("download", "--concurrent-files must be 1-256");
+    opts.extensions = nexts ? exts : NULL;
+    opts.ca_file = sargs.cacert;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    rc = cli_session_open(&session, &sargs);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    int status = igtcloud_project_find(&project, session, pos[1]);
+    if (status < 0) {
+        rc = cli_report_error(status);
+        goto done;
+    }
+    ui.progress = cli_progress_new("downloaded", ui.quiet || opts.dry_run);
+    opts.progress_cb = on_progress;
+    opts.progress_payload = &ui;
+    opts.study_cb = on_study;
+    opts.study_payload = &ui;
+    opts.file_cb = on_file;
+    opts.file_payload = &ui;
+
+    igtcloud_download_summary sum;
+    memset(&sum, 0, sizeof(sum));
+    status = igtcloud_download_project(&sum, session, pos[0], project, npos >= 3 ? pos[2] : "*",
+                                       &opts);
+    cli_progress_finish(ui.progress);
+    char bytes[32], skipped[32];
+    cli_format_bytes(bytes, sizeof(bytes), (double)sum.bytes_downloaded);
+    cli_format_bytes(skipped, sizeof(skipped), (double)sum.bytes_skipped);
+    if (opts.dry_run)
+        fprintf(stderr, "Dry run: %zu studies; would download %zu files (%s); %zu already "
+                        "complete (%s); %zu refused\n",
+                sum.studies, sum.files_downloaded, bytes, sum.files_skipped, skipped,
+                sum.files_failed);
+    else
+        fprintf(stderr, "Downloaded %zu files (%s), skipped %zu (%s), failed %zu; %zu studies "
+                        "in %.1f s\n",
+                sum.files_downloaded, bytes, sum.files_skipped, skipped, sum.files_failed,
+                sum.studies, sum.seconds);
+    if (status < 0)
+        rc = cli_report_error(status);
+done:
+    cli_progress_free(ui.progress);
+    igtcloud_project_free(project);
+    igtcloud_session_free(session);
+    return rc;
+}

@@ -1,0 +1,691 @@
+/*
+ * Download planner (PROTOCOL.md section 5, `download`): institutes ->
+ * studies -> file listings -> queued into one transfer engine per batch.
+ *
+ * Batches bound memory: studies are planned until a few thousand files are
+ * queued, the engine moves them, and the batch's bookkeeping is freed before
+ * the next one. Skips are decided here, not by size alone: the completion
+ * manifest (download_manifest.c) vouches for files we verified ourselves.
+ */
+#include "igtcloud/download.h"
+#include "igtcloud/transfer.h"
+#include "api/catalog_int.h"
+#include "auth/session_int.h"
+#include "core/error.h"
+#include "core/safepath.h"
+#include "tools/download_int.h"
+#include "tools/layout.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Files queued before the engine runs a batch. */
+#define BATCH_FILES 4096
+
+typedef struct dl_study {
+    char *folder;                  /* "<institute>/<study folder>" */
+    size_t files_total, files_done, files_failed, files_skipped;
+    uint64_t bytes_total, bytes_done;
+} dl_study;
+
+typedef struct dl_item {
+    dl_study *study;               /* NULL for project files */
+    char *rel;                     /* path relative to TARGET */
+    int64_t size;                  /* the API's fileSize */
+    int unsized;                   /* queued without a size: re-verify a same-size file */
+} dl_item;
+
+typedef struct dl_run {
+    igtcloud_session *session;
+    const igtcloud_download_options *o;
+    char *target;
+    igtcloud__dl_manifest manifest;
+    igtcloud_transfer *t;
+    dl_item **items;
+    size_t nitems, aitems;
+    dl_study **studies;
+    size_t nstudies, astudies;
+    igtcloud_download_progress base;   /* totals of finished batches */
+    igtcloud_download_progress cur;    /* what the callback sees */
+    uint64_t batch_bytes_done;         /* bytes of files finished in the batch */
+    igtcloud_download_summary summary;
+    int cancelled;
+    int fatal;                         /* a failure that ends the run (EAUTH, EIO of TARGET) */
+    struct timespec started;
+} dl_run;
+
+int igtcloud_download_options_init(igtcloud_download_options *opts, unsigned int version)
+{
+    if (!opts || version != IGTCLOUD_DOWNLOAD_OPTIONS_VERSION)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "unknown download options version %u",
+                                   version);
+    igtcloud_download_options init = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
+    *opts = init;
+    return 0;
+}
+
+/* ---- credentials through the session ------------------------------------- */
+
+static int session_credentials(igtcloud_s3_credentials *out, const char *action,
+                               const char *prefix, void *payload)
+{
+    igtcloud_session *session = payload;
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
+    igtcloud__http_response res;
+    igtcloud__http_response_init(&res);
+    int rc;
+    if ((rc = igtcloud__buf_printf(&path, "/api/auth/s3credentials?action=%s&prefix=", action)) ||
+        (rc = igtcloud__catalog_put_segment(&path, prefix)))
+        goto done;
+    rc = igtcloud__session_request(&res, session, "GET", path.ptr, NULL);
+    if (!rc && res.status == 401) {
+        igtcloud__http_response_dispose(&res);
+        igtcloud__http_response_init(&res);
+        rc = igtcloud_session_refresh(session);
+        if (!rc)
+            rc = igtcloud__session_request(&res, session, "GET", path.ptr, NULL);
+    }
+    if (rc)
+        goto done;
+    if (res.status != 200) {
+        rc = igtcloud__session_error(&res, "asking for S3 credentials");
+        goto done;
+    }
+    rc = igtcloud_s3_credentials_from_json(out, res.body.ptr ? res.body.ptr : "", res.body.size);
+done:
+    igtcloud__http_response_dispose(&res);
+    igtcloud__buf_dispose(&path);
+    return rc;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static void emit_file(dl_run *r, const char *path, const char *key, int status, int skipped,
+                      uint64_t size, const char *message)
+{
+    if (!r->o->file_cb)
+        return;
+    igtcloud_download_file_event ev = { path, key ? key : "", status, skipped, size,
+                                        message ? message : "" };
+    r->o->file_cb(&ev, r->o->file_payload);
+}
+
+static void emit_study(dl_run *r, const dl_study *s, igtcloud_download_study_state state)
+{
+    if (!r->o->study_cb || !s)
+        return;
+    igtcloud_download_study_event ev = { state, s->folder, s->files_total, s->files_done,
+                                         s->files_failed, s->files_skipped, s->bytes_total,
+                                         s->bytes_done };
+    r->o->study_cb(&ev, r->o->study_payload);
+}
+
+static int emit_progress(dl_run *r)
+{
+    if (r->o->progress_cb && r->o->progress_cb(&r->cur, r->o->progress_payload)) {
+        r->cancelled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* A whole study, institute or file failed before anything was queued. */
+static void fail_item(dl_run *r, const char *path, const char *key, int status)
+{
+    r->summary.files_failed++;
+    r->base.files_failed++;
+    r->cur.files_failed++;
+    emit_file(r, path, key, status, 0, 0, igtcloud_error_last()->message);
+}
+
+/* The session is gone or TARGET is unusable: no later study can succeed. */
+static int is_fatal(int status)
+{
+    return status == IGTCLOUD_EAUTH || status == IGTCLOUD_ECANCELLED || status == IGTCLOUD_ENOMEM;
+}
+
+/* ---- the engine's callbacks ---------------------------------------------- */
+
+static int engine_progress(const igtcloud_transfer_progress *p, void *payload)
+{
+    dl_run *r = payload;
+    r->cur.bytes_done = r->base.bytes_done + p->bytes_done;
+    return emit_progress(r);
+}
+
+static void finish_study_file(dl_run *r, dl_study *s, uint64_t bytes, int failed)
+{
+    if (!s)
+        return;
+    s->files_done++;
+    s->bytes_done += bytes;
+    if (failed)
+        s->files_failed++;
+    emit_study(r, s, s->files_done == s->files_total ? IGTCLOUD_DOWNLOAD_STUDY_FINISHED
+                                                     : IGTCLOUD_DOWNLOAD_STUDY_PROGRESS);
+    if (s->files_done == s->files_total) {
+        r->cur.studies_done++;
+        r->base.studies_done++;
+    }
+}
+
+static int engine_file(const igtcloud_transfer_result *res, void *payload)
+{
+    dl_run *r = payload;
+    dl_item *it = res->payload;
+    int status = res->status;
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", res->message ? res->message : "");
+    if (!status && it->unsized && it->size >= 0 && res->size != (uint64_t)it->size) {
+        status = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: %llu bytes on S3, %lld listed",
+                                     it->rel, (unsigned long long)res->size, (long long)it->size);
+        snprintf(msg, sizeof(msg), "%s", igtcloud_error_last()->message);
+    }
+    if (!status && r->o->include_modified_date && res->last_modified > 0) {
+        struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)res->last_modified, 0 } };
+        if (utimensat(AT_FDCWD, res->path, times, 0) != 0) {
+            status = IGTCLOUD_EIO;
+            snprintf(msg, sizeof(msg), "cannot set the time of %s: %s", res->path, strerror(errno));
+        }
+    }
+    if (!status) {
+        int mrc = igtcloud__dl_manifest_record(&r->manifest, it->rel, res->path, res->etag);
+        if (mrc) {
+            status = mrc;
+            snprintf(msg, sizeof(msg), "%s", igtcloud_error_last()->message);
+        }
+    }
+    uint64_t bytes = status ? 0 : res->size;
+    if (status) {
+        r->summary.files_failed++;
+        r->cur.files_failed++;
+    } else if (res->skipped) {
+        r->summary.files_skipped++;
+        r->summary.bytes_skipped += bytes;
+        r->cur.files_skipped++;
+    } else {
+        r->summary.files_downloaded++;
+        r->summary.bytes_downloaded += bytes;
+    }
+    r->cur.files_done++;
+    emit_file(r, it->rel, res->key, status, res->skipped, bytes, status ? msg : "");
+    finish_study_file(r, it->study, bytes, status != 0);
+    return r->cancelled;
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+static void free_batch(dl_run *r)
+{
+    for (size_t i = 0; i < r->nitems; i++) {
+        free(r->items[i]->rel);
+        free(r->items[i]);
+    }
+    for (size_t i = 0; i < r->nstudies; i++) {
+        free(r->studies[i]->folder);
+        free(r->studies[i]);
+    }
+    r->nitems = r->nstudies = 0;
+    igtcloud_transfer_free(r->t);
+    r->t = NULL;
+}
+
+static int ensure_transfer(dl_run *r)
+{
+    if (r->t)
+        return 0;
+    igtcloud_transfer_options to = IGTCLOUD_TRANSFER_OPTIONS_INIT;
+    unsigned int studies = r->o->concurrent_studies ? r->o->concurrent_studies : 4;
+    unsigned int files = r->o->concurrent_files ? r->o->concurrent_files : 4;
+    to.credentials_cb = session_credentials;
+    to.credentials_payload = r->session;
+    to.max_requests = studies * files;
+    to.ca_file = r->o->ca_file;
+    to.progress_cb = engine_progress;
+    to.progress_payload = r;
+    to.file_cb = engine_file;
+    to.file_payload = r;
+    return igtcloud_transfer_new(&r->t, &to);
+}
+
+static int run_batch(dl_run *r)
+{
+    int rc = 0;
+    if (r->t && igtcloud_transfer_count(r->t) > 0 && !r->cancelled) {
+        rc = igtcloud_transfer_run(r->t);
+        if (rc == IGTCLOUD_EPARTIAL)
+            rc = 0;   /* counted per file */
+        if (rc == IGTCLOUD_ECANCELLED)
+            r->cancelled = 1;
+    }
+    /* Studies whose every file was skipped finished when they were planned. */
+    r->base = r->cur;
+    r->base.bytes_done = r->cur.bytes_done = r->summary.bytes_downloaded;
+    free_batch(r);
+    if (r->cancelled)
+        return igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
+    return rc;
+}
+
+static int push(void ***arr, size_t *n, size_t *alloc, void *item)
+{
+    if (*n == *alloc) {
+        size_t na = *alloc ? *alloc * 2 : 64;
+        void **grown = realloc(*arr, na * sizeof(*grown));
+        if (!grown)
+            return igtcloud__error_oom();
+        *arr = grown;
+        *alloc = na;
+    }
+    (*arr)[(*n)++] = item;
+    return 0;
+}
+
+/*
+ * Plan one file: refuse unsafe names, skip what the manifest vouches for,
+ * queue the rest. `dir_rel` is the folder relative to TARGET.
+ */
+static int plan_file(dl_run *r, dl_study *study, const char *dir_rel, const igtcloud_file_info *f,
+                     const char *prefix)
+{
+    igtcloud__buf rel = IGTCLOUD_BUF_INIT, full = IGTCLOUD_BUF_INIT;
+    dl_item *it = NULL;
+    int rc;
+    if (igtcloud__safepath_check(f->name)) {
+        char shown[600];
+        snprintf(shown, sizeof(shown), "%s/%s", dir_rel, f->name);
+        for (char *p = shown; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+        igtcloud__error_set(IGTCLOUD_EINVALID, "refused the server's file name '%s': it would "
+                            "leave the target folder", shown);
+        fail_item(r, shown, f->key, IGTCLOUD_EINVALID);
+        rc = 0;
+        goto done;
+    }
+    if ((rc = igtcloud__buf_printf(&rel, "%s/%s", dir_rel, f->name)) ||
+        (rc = igtcloud__safepath_join(&full, r->target, rel.ptr)))
+        goto done;
+    struct stat st;
+    int exists = lstat(full.ptr, &st) == 0;
+    if (exists && S_ISREG(st.st_mode) && f->size >= 0 && st.st_size == f->size &&
+        igtcloud__dl_manifest_vouches(&r->manifest, rel.ptr, &st)) {
+        r->summary.files_skipped++;
+        r->summary.bytes_skipped += (uint64_t)f->size;
+        r->cur.files_skipped++;
+        if (study)
+            study->files_skipped++;
+        emit_file(r, rel.ptr, f->key, 0, 1, (uint64_t)f->size, "");
+        goto done;
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        igtcloud__error_set(IGTCLOUD_EIO, "%s exists and is not a regular file", full.ptr);
+        fail_item(r, rel.ptr, f->key, IGTCLOUD_EIO);
+        goto done;
+    }
+    uint64_t size = f->size > 0 ? (uint64_t)f->size : 0;
+    r->cur.files_total++;
+    r->cur.bytes_total += size;
+    if (study) {
+        study->files_total++;
+        study->bytes_total += size;
+    }
+    if (r->o->dry_run) {
+        r->summary.files_downloaded++;
+        r->summary.bytes_downloaded += size;
+        goto done;
+    }
+    if ((rc = igtcloud__safepath_mkdirs(r->target, full.ptr))) {
+        fail_item(r, rel.ptr, f->key, rc);
+        if (study) {
+            study->files_total--;
+            study->bytes_total -= size;
+        }
+        rc = 0;
+        goto done;
+    }
+    if ((rc = ensure_transfer(r)))
+        goto done;
+    it = calloc(1, sizeof(*it));
+    if (!it) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    it->study = study;
+    it->size = f->size;
+    /* A same-size file the manifest does not vouch for is fetched again and renamed over. */
+    it->unsized = exists && f->size >= 0 && st.st_size == f->size;
+    it->rel = igtcloud__buf_detach(&rel);
+    if ((rc = push((void ***)&r->items, &r->nitems, &r->aitems, it))) {
+        free(it->rel);
+        free(it);
+        goto done;
+    }
+    rc = igtcloud_transfer_add_download(r->t, f->key, full.ptr, prefix,
+                                        it->unsized ? -1 : f->size, it);
+done:
+    igtcloud__buf_dispose(&rel);
+    igtcloud__buf_dispose(&full);
+    return rc;
+}
+
+/* Write study.json (4-space indent, the API's field order) unless it already says the same. */
+static int write_study_json(dl_run *r, const char *dir_rel, const igtcloud_study *study)
+{
+    igtcloud__buf rel = IGTCLOUD_BUF_INIT, full = IGTCLOUD_BUF_INIT, tmp = IGTCLOUD_BUF_INIT;
+    json_t *obj = NULL;
+    char *text = NULL, *old = NULL;
+    int fd = -1, rc;
+    if ((rc = igtcloud__study_parse(&obj, study)))
+        goto done;
+    text = json_dumps(obj, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    if (!text) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    size_t len = strlen(text);
+    if ((rc = igtcloud__buf_printf(&rel, "%s/study.json", dir_rel)) ||
+        (rc = igtcloud__safepath_join(&full, r->target, rel.ptr)) ||
+        (rc = igtcloud__safepath_mkdirs(r->target, full.ptr)) ||
+        (rc = igtcloud__buf_printf(&tmp, "%s.igtcloud-part", full.ptr)))
+        goto done;
+    FILE *f = fopen(full.ptr, "rb");
+    if (f) {
+        old = malloc(len + 2);
+        size_t got = old ? fread(old, 1, len + 1, f) : 0;
+        fclose(f);
+        if (old && got == len && memcmp(old, text, len) == 0)
+            goto done;
+    }
+    fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot create %s: %s", tmp.ptr, strerror(errno));
+        goto done;
+    }
+    if (write(fd, text, len) != (ssize_t)len || close(fd) != 0) {
+        fd = -1;
+        unlink(tmp.ptr);
+        rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot write %s: %s", tmp.ptr, strerror(errno));
+        goto done;
+    }
+    fd = -1;
+    if (rename(tmp.ptr, full.ptr) != 0) {
+        unlink(tmp.ptr);
+        rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot rename %s: %s", tmp.ptr, strerror(errno));
+    }
+done:
+    if (fd >= 0)
+        close(fd);
+    free(old);
+    free(text);
+    json_decref(obj);
+    igtcloud__buf_dispose(&rel);
+    igtcloud__buf_dispose(&full);
+    igtcloud__buf_dispose(&tmp);
+    return rc;
+}
+
+static unsigned int categories_of(const igtcloud_download_options *o)
+{
+    unsigned int c = o->categories & IGTCLOUD_CATEGORY_ALL_STUDY;
+    return c ? c : IGTCLOUD_CATEGORY_FILES;
+}
+
+static int several_categories(unsigned int c)
+{
+    return (c & (c - 1)) != 0;
+}
+
+/* Plan one study of an institute whose folder name is `inst_name` (already checked). */
+static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *study)
+{
+    char folder[2048];
+    igtcloud__buf dir = IGTCLOUD_BUF_INIT;
+    igtcloud_file_list *files = NULL;
+    dl_study *s = NULL;
+    int rc = 0;
+    int64_t date = 0;
+    int has_date = igtcloud_study_date(&date, study) == 0;
+    if (r->o->start_day || r->o->end_day) {
+        if (!has_date || (r->o->start_day && date < r->o->start_day) ||
+            (r->o->end_day && date >= r->o->end_day + 86400))
+            return 0;
+    }
+    r->summary.studies++;
+    r->cur.studies_total++;
+    if (igtcloud_study_folder(folder, sizeof(folder), study, r->o->hierarchical)) {
+        char shown[600];
+        snprintf(shown, sizeof(shown), "%s/%s", inst_name, igtcloud_study_human_id(study));
+        for (char *p = shown; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+        igtcloud__error_set(IGTCLOUD_EINVALID, "refused study %s: its id '%s' would leave the "
+                            "target folder", igtcloud_study_id(study), shown);
+        fail_item(r, shown, "", IGTCLOUD_EINVALID);
+        return 0;
+    }
+    if ((rc = igtcloud__buf_printf(&dir, "%s/%s", inst_name, folder)))
+        goto done;
+    unsigned int cats = categories_of(r->o);
+    rc = igtcloud_file_list_fetch_study(&files, r->session, study, cats);
+    if (rc) {
+        if (is_fatal(rc))
+            goto done;
+        fail_item(r, dir.ptr, "", rc);
+        rc = 0;
+        goto done;
+    }
+    if (!r->o->dry_run && (rc = write_study_json(r, dir.ptr, study))) {
+        if (is_fatal(rc))
+            goto done;
+        fail_item(r, dir.ptr, "", rc);
+        rc = 0;
+        goto done;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s || !(s->folder = strdup(dir.ptr))) {
+        free(s);
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    if ((rc = push((void ***)&r->studies, &r->nstudies, &r->astudies, s))) {
+        free(s->folder);
+        free(s);
+        goto done;
+    }
+    for (size_t i = 0; i < igtcloud_file_list_count(files) && !rc; i++) {
+        igtcloud_file_info f;
+        if ((rc = igtcloud_file_list_at(&f, files, i)))
+            break;
+        if (!f.completed || !igtcloud_file_ext_match(r->o->extensions, &f))
+            continue;
+        char sub[2200];
+        if (several_categories(cats))
+            snprintf(sub, sizeof(sub), "%s/%s", dir.ptr, igtcloud_category_name(f.category));
+        else
+            snprintf(sub, sizeof(sub), "%s", dir.ptr);
+        rc = plan_file(r, s, sub, &f, igtcloud_study_s3_prefix(study));
+    }
+    if (rc)
+        goto done;
+    if (s->files_total == 0 || r->o->dry_run) {
+        r->cur.studies_done++;
+        emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_FINISHED);
+    } else {
+        emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_STARTED);
+    }
+    if (emit_progress(r))
+        rc = igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
+    else if (r->t && igtcloud_transfer_count(r->t) >= BATCH_FILES)
+        rc = run_batch(r);
+done:
+    igtcloud_file_list_free(files);
+    igtcloud__buf_dispose(&dir);
+    return rc;
+}
+
+static int plan_institute(dl_run *r, const igtcloud_institute *inst)
+{
+    igtcloud_study_list *studies = NULL;
+    const char *name = igtcloud_institute_name(inst);
+    int rc = 0;
+    if (!*name || strchr(name, '/') || igtcloud__safepath_check(name)) {
+        igtcloud__error_set(IGTCLOUD_EINVALID, "refused institute %s: its name cannot be a "
+                            "folder name", igtcloud_institute_id(inst));
+        fail_item(r, igtcloud_institute_id(inst), "", IGTCLOUD_EINVALID);
+        return 0;
+    }
+    rc = igtcloud_study_list_fetch(&studies, r->session, igtcloud_institute_id(inst));
+    if (rc) {
+        if (!is_fatal(rc)) {
+            fail_item(r, name, "", rc);
+            rc = 0;
+        }
+        goto done;
+    }
+    for (size_t i = 0; i < igtcloud_study_list_count(studies) && !rc; i++)
+        rc = plan_study(r, name, igtcloud_study_list_at(studies, i));
+done:
+    igtcloud_study_list_free(studies);
+    return rc;
+}
+
+static int plan_project_files(dl_run *r, const igtcloud_project *project)
+{
+    igtcloud_file_list *files = NULL;
+    int rc = igtcloud_file_list_fetch_project(&files, r->session, project);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < igtcloud_file_list_count(files) && !rc; i++) {
+        igtcloud_file_info f;
+        if ((rc = igtcloud_file_list_at(&f, files, i)))
+            break;
+        if (!f.completed || !igtcloud_file_ext_match(r->o->extensions, &f))
+            continue;
+        rc = plan_file(r, NULL, "files", &f, igtcloud_project_s3_prefix(project));
+    }
+    igtcloud_file_list_free(files);
+    return rc;
+}
+
+/* ---- runs ---------------------------------------------------------------- */
+
+static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
+                     const igtcloud_download_options *opts, const igtcloud_download_options *defaults)
+{
+    memset(r, 0, sizeof(*r));
+    clock_gettime(CLOCK_MONOTONIC, &r->started);
+    r->session = session;
+    r->o = opts ? opts : defaults;
+    if (!session || !target || !*target || r->o->version != IGTCLOUD_DOWNLOAD_OPTIONS_VERSION)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "download: missing session, target or options");
+    size_t len = strlen(target);
+    while (len > 1 && target[len - 1] == '/')
+        len--;
+    r->target = strndup(target, len);
+    if (!r->target)
+        return igtcloud__error_oom();
+    if (!r->o->dry_run) {
+        if (mkdir(r->target, 0755) != 0 && errno != EEXIST)
+            return igtcloud__error_set(IGTCLOUD_EIO, "cannot create %s: %s", r->target,
+                                       strerror(errno));
+    }
+    return igtcloud__dl_manifest_open(&r->manifest, r->target, r->o->dry_run);
+}
+
+static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
+{
+    if (!rc && !r->cancelled)
+        rc = run_batch(r);
+    else
+        free_batch(r);
+    int mrc = igtcloud__dl_manifest_close(&r->manifest);
+    if (!rc)
+        rc = mrc;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    r->summary.seconds = (double)(now.tv_sec - r->started.tv_sec) +
+                         (double)(now.tv_nsec - r->started.tv_nsec) / 1e9;
+    if (out)
+        *out = r->summary;
+    if (!rc && r->cancelled)
+        rc = igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
+    if (!rc && r->summary.files_failed > 0)
+        rc = igtcloud__error_set(IGTCLOUD_EPARTIAL, "%zu of %zu files failed",
+                                 r->summary.files_failed,
+                                 r->summary.files_failed + r->summary.files_downloaded +
+                                     r->summary.files_skipped);
+    free(r->items);
+    free(r->studies);
+    free(r->target);
+    return rc;
+}
+
+int igtcloud_download_project(igtcloud_download_summary *out, igtcloud_session *session,
+                              const char *target, const igtcloud_project *project,
+                              const char *institute_name, const igtcloud_download_options *opts)
+{
+    igtcloud_download_options defaults = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
+    igtcloud_institute_list *institutes = NULL;
+    dl_run r;
+    int rc = project ? 0 : igtcloud__error_set(IGTCLOUD_EINVALID, "download: no project");
+    if (!rc)
+        rc = run_begin(&r, session, target, opts, &defaults);
+    else
+        memset(&r, 0, sizeof(r));
+    if (rc)
+        goto done;
+    if (r.o->project_files) {
+        rc = plan_project_files(&r, project);
+        goto done;
+    }
+    if ((rc = igtcloud_institute_list_fetch(&institutes, session, project, institute_name)))
+        goto done;
+    for (size_t i = 0; i < igtcloud_institute_list_count(institutes) && !rc; i++)
+        rc = plan_institute(&r, igtcloud_institute_list_at(institutes, i));
+done:
+    igtcloud_institute_list_free(institutes);
+    return run_end(&r, out, rc);
+}
+
+int igtcloud_download_institute(igtcloud_download_summary *out, igtcloud_session *session,
+                                const char *target, const igtcloud_institute *institute,
+                                const igtcloud_download_options *opts)
+{
+    igtcloud_download_options defaults = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
+    dl_run r;
+    int rc = institute ? run_begin(&r, session, target, opts, &defaults)
+                       : igtcloud__error_set(IGTCLOUD_EINVALID, "download: no institute");
+    if (!institute)
+        memset(&r, 0, sizeof(r));
+    if (!rc)
+        rc = plan_institute(&r, institute);
+    return run_end(&r, out, rc);
+}
+
+int igtcloud_download_study(igtcloud_download_summary *out, igtcloud_session *session,
+                            const char *target, const igtcloud_institute *institute,
+                            const igtcloud_study *study, const igtcloud_download_options *opts)
+{
+    igtcloud_download_options defaults = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
+    dl_run r;
+    int rc = institute && study ? run_begin(&r, session, target, opts, &defaults)
+                                : igtcloud__error_set(IGTCLOUD_EINVALID, "download: no study");
+    if (!institute || !study)
+        memset(&r, 0, sizeof(r));
+    if (!rc) {
+        const char *name = igtcloud_institute_name(institute);
+        if (!*name || strchr(name, '/') || igtcloud__safepath_check(name))
+            rc = igtcloud__error_set(IGTCLOUD_EINVALID, "institute name '%s' cannot be a folder name",
+                                     name);
+        else
+            rc = plan_study(&r, name, study);
+    }
+    return run_end(&r, out, rc);
+}
