@@ -11,6 +11,7 @@
 #include "igtcloud/global.h"
 #include "igtcloud/transfer.h"
 #include "igtcloud/session.h"
+#include "igtcloud/upload.h"
 #include "igtcloud/catalog.h"
 #include "igtcloud/download.h"
 #include "igtcloud/csv.h"

@@ -8,6 +8,7 @@ static const struct cli_cmd cli_cmds[] = {
     { "download", cmd_download, "Download data from Philips Interventional Cloud" },
     { "get-token", cmd_get_token, "Get token for Philips Interventional Cloud" },
     { "login", cmd_login, "Login to Philips Interventional Cloud" },
+    { "upload", cmd_upload, "Upload data to Philips Interventional Cloud" },
     { "version", cmd_version, "Print version of this tool" },
 };
 

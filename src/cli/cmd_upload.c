@@ -1,0 +1,416 @@
+#include "cmd.h"
+#include "prompt.h"
+
+#include <errno.h>
+#include <igtcloud/igtcloud.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "Usage: igtcloud upload [OPTIONS] LOCAL PROJECT [INSTITUTE|*] [PROD|TEST]\n"
+    "\n"
+    "  Upload data to Philips Interventional Cloud. LOCAL/files/** become project\n"
+    "  files; each LOCAL/<institute name>/<study folder> (flat) or\n"
+    "  LOCAL/<institute name>/<patient>/<study> (hierarchical) goes to the study it\n"
+    "  matches (by study.json, the folder name or the study key), which is created\n"
+    "  when there is none. Other folders are ignored. Files already complete with\n"
+    "  the same size are skipped.\n"
+    "\n"
+    "Options:\n"
+    "  -d, --domain DOMAIN          PROD, TEST, a host or a URL (default: the 4th\n"
+    "                               argument, $CLOUD_DOMAIN, or the login's domain)\n"
+    "  -u, --user USER              user name (default: $CLOUD_USERNAME)\n"
+    "  -s, --service-key FILE       upload as a service identity with this PEM key\n"
+    "      --submit                 set each uploaded study to submitted (asks the\n"
+    "                               password once)\n"
+    "      --password-stdin         read the password from standard input\n"
+    "      --category CATEGORY      files (default) or annotations (JSON files are\n"
+    "                               validated before anything is sent)\n"
+    "      --folder-structure FS    flat (default) or hierarchical\n"
+    "      --concurrent-studies N   studies in parallel (default 4)\n"
+    "      --concurrent-files N     files per study in parallel (default 4)\n"
+    "  -n, --dry-run                look up and check everything, send nothing\n"
+    "  -q, --quiet                  no progress and no summary; errors only\n"
+    "  -v, --verbose                one line per file\n"
+    "      --cacert FILE            trust the CA certificates in FILE (PEM)\n"
+    "      --debug                  log every request (method, URL, status) to stderr\n"
+    "      --help                   Show this message and exit.\n"
+    "\n"
+    "Exit codes: see docs/exit-codes.md (6: some files failed, listed above).\n";
+
+static volatile sig_atomic_t stop_requested;
+static igtcloud_upload *running;
+
+static void on_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+    if (running)
+        igtcloud_upload_cancel(running);
+}
+
+struct password_cache {
+    int from_stdin;
+    int have;
+    char value[1024];
+    const char *problem;
+    int exit_code;
+};
+
+/* The password, asked once for the run (login and submit share it). */
+static int get_password(struct password_cache *pc, const char *user, const char *host)
+{
+    if (pc->have)
+        return 0;
+    int rc;
+    if (pc->from_stdin) {
+        rc = cli_read_stdin_line(pc->value, sizeof(pc->value));
+    } else {
+        char prompt[512];
+        snprintf(prompt, sizeof(prompt), "%s@%s's password: ", user ? user : "",
+                 host ? host : "");
+        rc = cli_prompt(pc->value, sizeof(pc->value), prompt, 1);
+        if (rc == CLI_PROMPT_NO_TERMINAL) {
+            pc->problem = "no terminal to ask the password on; use --password-stdin";
+            pc->exit_code = CLI_EXIT_USAGE;
+            return IGTCLOUD_EINVALID;
+        }
+    }
+    if (rc == CLI_PROMPT_INTERRUPTED && stop_requested) {
+        pc->problem = "interrupted";
+        pc->exit_code = CLI_EXIT_INTERRUPTED;
+        return IGTCLOUD_ECANCELLED;
+    }
+    if (rc != CLI_PROMPT_OK || !pc->value[0]) {
+        pc->problem = rc == CLI_PROMPT_TOO_LONG ? "the password is too long"
+                      : pc->from_stdin          ? "no password on standard input"
+                                                : "no password given";
+        pc->exit_code = CLI_EXIT_USAGE;
+        return IGTCLOUD_EINVALID;
+    }
+    pc->have = 1;
+    return 0;
+}
+
+static int password_cb(char *buf, size_t size, const char *user, const char *host, void *payload)
+{
+    struct password_cache *pc = payload;
+    int rc = get_password(pc, user, host);
+    if (rc)
+        return rc;
+    if (strlen(pc->value) >= size)
+        return IGTCLOUD_EINVALID;
+    snprintf(buf, size, "%s", pc->value);
+    return 0;
+}
+
+static void debug_line(const char *line, void *payload)
+{
+    (void)payload;
+    fprintf(stderr, "igtcloud: debug: %s\n", line);
+}
+
+struct view {
+    int quiet, verbose, dry_run, tty;
+    int progress_shown;
+    struct timespec last;
+};
+
+static void human(char *out, size_t size, uint64_t bytes)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, size, "%" PRIu64 " B", bytes);
+    else
+        snprintf(out, size, "%.1f %s", v, units[u]);
+}
+
+static void clear_progress(struct view *v)
+{
+    if (v->progress_shown) {
+        fputs("\r\033[K", stderr);
+        v->progress_shown = 0;
+    }
+}
+
+static int on_progress(const igtcloud_transfer_progress *p, void *payload)
+{
+    struct view *v = payload;
+    if (v->quiet || !v->tty)
+        return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - v->last.tv_sec) * 1000 + (now.tv_nsec - v->last.tv_nsec) / 1000000;
+    if (ms < 200 && p->files_done < p->files_total)
+        return 0;
+    v->last = now;
+    char done[32], total[32];
+    human(done, sizeof(done), p->bytes_done);
+    human(total, sizeof(total), p->bytes_total);
+    fprintf(stderr, "\r\033[KUploading: %zu/%zu files, %s / %s", p->files_done, p->files_total,
+            done, total);
+    v->progress_shown = 1;
+    return 0;
+}
+
+static void on_event(const igtcloud_upload_event *e, void *payload)
+{
+    struct view *v = payload;
+    char size[32];
+    human(size, sizeof(size), e->size);
+    clear_progress(v);
+    switch (e->kind) {
+    case IGTCLOUD_UPLOAD_EVENT_IGNORED:
+        if (!v->quiet)
+            fprintf(stderr, "igtcloud: ignored %s: %s\n", e->path, e->message);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_STUDY_FOUND:
+        if (v->verbose)
+            fprintf(stderr, "%s/%s: existing study %s\n", e->institute, e->study, e->message);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_STUDY_CREATED:
+        if (!v->quiet || v->dry_run)
+            fprintf(v->dry_run ? stdout : stderr, "%s/%s: %s%s\n", e->institute, e->study,
+                    v->dry_run ? "" : "created study ", e->message);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_FILE_SKIPPED:
+        if (v->verbose)
+            fprintf(stderr, "skipped %s (%s)\n", e->path, e->message);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_FILE_PLANNED:
+        printf("would upload %s -> %s (%s)\n", e->path, e->key, size);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_FILE_DONE:
+        if (v->verbose)
+            fprintf(stderr, "uploaded %s -> %s (%s)\n", e->path, e->key, size);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_FILE_FAILED:
+        fprintf(stderr, "igtcloud: failed %s: %s\n", e->path, e->message);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_STUDY_SUBMITTED:
+        if (!v->quiet)
+            fprintf(stderr, "%s/%s: submitted\n", e->institute, e->study);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_STUDY_FAILED:
+        fprintf(stderr, "igtcloud: study %s/%s: %s\n", e->institute, e->study, e->message);
+        break;
+    }
+}
+
+/* "--name VALUE", "--name=VALUE" or "-n VALUE"; returns 1 when argv[*i] is this option. */
+static int take_value(const char **out, int argc, char **argv, int *i, const char *shortname,
+                      const char *longname, int *missing)
+{
+    const char *arg = argv[*i];
+    size_t long_len = strlen(longname);
+    if (strncmp(arg, longname, long_len) == 0 && arg[long_len] == '=') {
+        *out = arg + long_len + 1;
+        return 1;
+    }
+    if (strcmp(arg, longname) != 0 && !(shortname && strcmp(arg, shortname) == 0))
+        return 0;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return 1;
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
+static int parse_count(unsigned int *out, const char *text)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno || !*text || *end || n < 1 || n > 64)
+        return -1;
+    *out = (unsigned int)n;
+    return 0;
+}
+
+int cmd_upload(int argc, char **argv)
+{
+    const char *domain = NULL, *user = NULL, *key = NULL, *cacert = NULL;
+    const char *category = NULL, *structure = NULL, *cs = NULL, *cf = NULL;
+    const char *positional[4] = { NULL, NULL, NULL, NULL };
+    int npos = 0, submit = 0, password_stdin = 0, debug = 0;
+    struct view view;
+    struct password_cache pc;
+    igtcloud_session *session = NULL;
+    igtcloud_upload *upload = NULL;
+    int rc = CLI_EXIT_OK;
+    memset(&view, 0, sizeof(view));
+    memset(&pc, 0, sizeof(pc));
+    igtcloud_upload_options uo = IGTCLOUD_UPLOAD_OPTIONS_INIT;
+
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            take_value(&user, argc, argv, &i, "-u", "--user", &missing) ||
+            take_value(&key, argc, argv, &i, "-s", "--service-key", &missing) ||
+            take_value(&cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+            take_value(&category, argc, argv, &i, NULL, "--category", &missing) ||
+            take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
+            take_value(&cs, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
+            take_value(&cf, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
+            if (missing)
+                return cli_usage_error("upload", "option '%s' needs a value", argv[i]);
+            continue;
+        }
+        if (strcmp(argv[i], "--submit") == 0)
+            submit = 1;
+        else if (strcmp(argv[i], "--password-stdin") == 0)
+            password_stdin = 1;
+        else if (strcmp(argv[i], "--debug") == 0)
+            debug = 1;
+        else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+            view.quiet = 1;
+        else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
+            view.verbose = 1;
+        else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--dry-run") == 0)
+            view.dry_run = 1;
+        else if (strcmp(argv[i], "--password") == 0 || strncmp(argv[i], "--password=", 11) == 0 ||
+                 strcmp(argv[i], "-p") == 0)
+            return cli_usage_error("upload", "passwords are never taken from the command line; "
+                                             "use --password-stdin or the prompt");
+        else if (argv[i][0] == '-' && argv[i][1] != '\0')
+            return cli_usage_error("upload", "no such option '%s'", argv[i]);
+        else if (npos < 4)
+            positional[npos++] = argv[i];
+        else
+            return cli_usage_error("upload", "unexpected argument '%s'", argv[i]);
+    }
+    if (npos < 2)
+        return cli_usage_error("upload", "LOCAL and PROJECT are required");
+    if (category && strcmp(category, "files") != 0 && strcmp(category, "annotations") != 0)
+        return cli_usage_error("upload", "--category must be files or annotations, not '%s'",
+                               category);
+    if (structure && strcmp(structure, "flat") != 0 && strcmp(structure, "hierarchical") != 0)
+        return cli_usage_error("upload", "--folder-structure must be flat or hierarchical, "
+                                         "not '%s'", structure);
+    if (cs && parse_count(&uo.concurrent_studies, cs))
+        return cli_usage_error("upload", "--concurrent-studies must be a number from 1 to 64");
+    if (cf && parse_count(&uo.concurrent_files, cf))
+        return cli_usage_error("upload", "--concurrent-files must be a number from 1 to 64");
+    if (submit && key)
+        return cli_usage_error("upload", "--submit needs a user's password; a service identity "
+                                         "cannot submit studies");
+    if (positional[3] && domain && strcmp(positional[3], domain) != 0)
+        return cli_usage_error("upload", "two domains given ('%s' and '%s')", positional[3],
+                               domain);
+    if (!domain)
+        domain = positional[3];
+    if (!domain || !*domain)
+        domain = getenv("CLOUD_DOMAIN");
+    if (!key && (!user || !*user))
+        user = getenv("CLOUD_USERNAME");
+    const char *local = positional[0], *project = positional[1], *institute = positional[2];
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    pc.from_stdin = password_stdin;
+    igtcloud_session_options so = IGTCLOUD_SESSION_OPTIONS_INIT;
+    so.domain = domain && *domain ? domain : NULL;
+    so.ca_file = cacert;
+    if (key) {
+        so.service_key_path = key;
+        so.service_id = user;
+        so.flags = IGTCLOUD_SESSION_NO_REUSE;
+    } else {
+        so.user = user && *user ? user : NULL;
+        so.password_cb = password_cb;
+        so.password_payload = &pc;
+        /* Without a user or a domain only a running `igtcloud login` can help. */
+        if (!so.user || !so.domain)
+            so.flags = IGTCLOUD_SESSION_REUSE_ONLY;
+    }
+    if (debug)
+        so.debug_cb = debug_line;
+    int status = igtcloud_session_open(&session, &so);
+    if (status < 0) {
+        if (pc.problem) {
+            fprintf(stderr, "igtcloud: %s\n", pc.problem);
+            rc = pc.exit_code;
+        } else if (stop_requested) {
+            rc = CLI_EXIT_INTERRUPTED;
+        } else if (so.flags == IGTCLOUD_SESSION_REUSE_ONLY) {
+            fprintf(stderr, "igtcloud: not logged in (%s); run 'igtcloud login' or give "
+                            "-d DOMAIN and -u USER\n", igtcloud_error_last()->message);
+            rc = CLI_EXIT_AUTH;
+        } else {
+            rc = cli_report_error(status);
+        }
+        goto done;
+    }
+    if (submit) {
+        /* Asked once, before anything is sent, and shared with the login. */
+        const char *domain_url = igtcloud_session_domain(session);
+        const char *host = strstr(domain_url, "://");
+        if (get_password(&pc, igtcloud_session_user(session), host ? host + 3 : domain_url)) {
+            fprintf(stderr, "igtcloud: %s\n", pc.problem);
+            rc = pc.exit_code;
+            goto done;
+        }
+    }
+
+    view.tty = isatty(2);
+    uo.hierarchical = structure && strcmp(structure, "hierarchical") == 0;
+    uo.category = category && strcmp(category, "annotations") == 0 ? IGTCLOUD_UPLOAD_ANNOTATIONS
+                                                                    : IGTCLOUD_UPLOAD_FILES;
+    uo.dry_run = view.dry_run;
+    uo.submit = submit;
+    uo.submit_password = submit ? pc.value : NULL;
+    uo.event_cb = on_event;
+    uo.event_payload = &view;
+    uo.progress_cb = on_progress;
+    uo.progress_payload = &view;
+    uo.ca_file = cacert;
+    status = igtcloud_upload_new(&upload, session, project, &uo);
+    if (status == 0)
+        status = igtcloud_upload_add_tree(upload, local, institute);
+    if (status == 0) {
+        running = upload;
+        status = stop_requested ? IGTCLOUD_ECANCELLED : igtcloud_upload_run(upload);
+        running = NULL;
+    }
+    clear_progress(&view);
+    igtcloud_upload_summary sum;
+    igtcloud_upload_summary_get(&sum, upload);
+    if (upload && !view.quiet && (status == 0 || status == IGTCLOUD_EPARTIAL ||
+                                  status == IGTCLOUD_ECANCELLED)) {
+        char bytes[32];
+        human(bytes, sizeof(bytes), sum.bytes_uploaded);
+        fprintf(stderr, "%s %zu file(s) (%s), skipped %zu already complete, %zu failed; "
+                        "studies: %zu found, %zu created, %zu submitted, %zu failed; "
+                        "%zu ignored\n",
+                view.dry_run ? "Would upload" : "Uploaded", sum.files_uploaded, bytes,
+                sum.files_skipped, sum.files_failed, sum.studies_found, sum.studies_created,
+                sum.studies_submitted, sum.studies_failed, sum.ignored);
+    }
+    if (status < 0)
+        rc = cli_report_error(status);
+done:
+    igtcloud_upload_free(upload);
+    igtcloud_session_free(session);
+    cli_wipe(pc.value, sizeof(pc.value));
+    return rc;
+}

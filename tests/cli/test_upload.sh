@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# igtcloud upload against a real sandbox: layouts, study creation and matching,
+# skip-if-complete, submit, annotations, bad inputs (nothing sent), permissions,
+# service identities, injected faults and a SIGKILL in the middle.
+set -euo pipefail
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "SKIP: python3 needed for JSON checks"; exit 0; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-upload-test.XXXXXX")
+SB_PID=
+cleanup() { [[ -n "$SB_PID" ]] && kill "$SB_PID" 2>/dev/null && wait "$SB_PID" 2>/dev/null; chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+export CLOUD_TOKEN_MMAP="$T/token"
+unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
+
+start_sandbox() { # start_sandbox NAME [extra args...]
+  local name=$1; shift
+  [[ -n "$SB_PID" ]] && { kill "$SB_PID"; wait "$SB_PID" 2>/dev/null || true; }
+  LOG="$T/$name.log"
+  "$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --seed demo --data "$T/$name.data" \
+    --log-requests "$LOG" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+  SB_PID=$!
+  for _ in $(seq 100); do grep -q '^ready' "$T/$name.out" 2>/dev/null && break; sleep 0.1; done
+  API=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$T/$name.out")
+  [[ -n "$API" ]] || fail "sandbox did not start: $(cat "$T/$name.err")"
+}
+mark() { wc -l <"$LOG"; }
+# Requests after line $1 of the log, as "METHOD path" lines.
+since() { tail -n +"$(( $1 + 1 ))" "$LOG" | python3 -c '
+import json,os,sys
+try:
+    for l in sys.stdin:
+        r=json.loads(l); print(r["method"], r["path"], r["status"], flush=True)
+except BrokenPipeError:
+    os._exit(0)'; }
+writes_since() { since "$1" | grep -Ev '^GET |^HEAD |/api/auth/(login|logout)' || true; }
+up() { # up USER PASSWORD args...
+  local u=$1 p=$2; shift 2
+  printf '%s\n' "$p" | "$IGTCLOUD" upload -d "$API" -u "$u" --password-stdin "$@"
+}
+# JSON of an API GET as demo (or $AS_USER).
+api_get() {
+  python3 - "$API" "$1" "${AS_USER:-demo}" <<'PY'
+import json,sys,urllib.request
+api,path,user=sys.argv[1:4]
+req=urllib.request.Request(api+"/api/auth/login",data=json.dumps({"grantType":"password","username":user,"password":user}).encode(),headers={"Content-Type":"application/json"})
+r=urllib.request.urlopen(req); body=json.load(r)
+ck={}
+for h in r.headers.get_all("Set-Cookie"):
+    k,v=h.split(";")[0].split("=",1); ck[k]=v
+jwt=ck["jwt_header_payload"]+"."+ck["jwt_signature"]
+req=urllib.request.Request(api+path,headers={"X-JWT":jwt,"X-CSRF-TOKEN":body["CSRFToken"],"Accept":"application/json"})
+print(urllib.request.urlopen(req).read().decode())
+PY
+}
+HA=6f1c2b1e-0000-4000-8000-0000000000a1
+HB=6f1c2b1e-0000-4000-8000-0000000000b2
+study_id_by_patient() { api_get "/api/data/hospitals/$1/studies" | python3 -c '
+import json,sys
+for s in json.load(sys.stdin):
+    if (s.get("patient") or {}).get("patientName")==sys.argv[1] or s.get("name")==sys.argv[1]: print(s["studyDatabaseId"]); break' "$2"; }
+files_of() { api_get "/api/data/hospitals/$1/studies/$2/files${3:-}" | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+for cat in ("files","annotations","dicom"):
+    for f in d.get(cat,[]): print(cat, f["fileName"], f["fileSize"], f["isCompleted"])' | cat; }
+
+# --- usage errors -------------------------------------------------------------
+set +e
+"$IGTCLOUD" upload >/dev/null 2>&1; r1=$?
+"$IGTCLOUD" upload a b --category dicom >/dev/null 2>&1; r2=$?
+"$IGTCLOUD" upload a b --folder-structure deep >/dev/null 2>&1; r3=$?
+"$IGTCLOUD" upload a b --concurrent-files 0 >/dev/null 2>&1; r4=$?
+"$IGTCLOUD" upload a b --password x >/dev/null 2>&1; r5=$?
+set -e
+[[ "$r1$r2$r3$r4$r5" == 22222 ]] || fail "usage errors exit codes $r1 $r2 $r3 $r4 $r5"
+"$IGTCLOUD" upload --help | grep -q -- '--folder-structure' || fail "upload --help"
+"$IGTCLOUD" --help | grep -q '^  upload ' || fail "--help does not list upload"
+echo "ok: usage"
+
+# --- flat layout: project files, new and existing studies, ignored folders ----
+start_sandbox flat
+L="$T/flat"
+mkdir -p "$L/files/sub" "$L/Hospital A/NewPat---S1" "$L/Hospital A/PAT-001---STUDY-2" "$L/Nowhere" \
+         "$L/Hospital A/Json---Study/files" "$L/Hospital A/Json---Study/dicom"
+echo "project readme" >"$L/files/README2.txt"
+echo "nested" >"$L/files/sub/nested.txt"
+head -c 300000 /dev/urandom >"$L/Hospital A/NewPat---S1/big.bin"
+echo "notes" >"$L/Hospital A/NewPat---S1/notes.txt"
+echo "follow-up extra" >"$L/Hospital A/PAT-001---STUDY-2/extra.txt"
+echo "x" >"$L/Nowhere/x.txt"
+cat >"$L/Hospital A/Json---Study/study.json" <<'J'
+{"studyType": "Study", "studyId": "SJ-1", "description": "from study.json",
+ "studyDate": "2023-05-06T07:08:09", "patient": {"patientId": "PJ-1", "patientName": "Json^Pat"}}
+J
+echo "in files" >"$L/Hospital A/Json---Study/files/kept.txt"
+echo "in dicom" >"$L/Hospital A/Json---Study/dicom/dropped.dcm"
+
+m=$(mark)
+up demo demo "$L" "Demo Project" -v >"$T/o1" 2>"$T/e1" || fail "flat upload failed: $(cat "$T/e1")"
+grep -q "ignored $L/Nowhere" "$T/e1" || fail "ignored folder not reported"
+grep -q "dicom/ folder is not uploaded" "$T/e1" || fail "dicom/ rule not reported"
+grep -q 'Uploaded 6 file(s)' "$T/e1" || fail "summary: $(tail -1 "$T/e1")"
+since "$m" | grep -q 'PUT /igtcloud-sandbox/institutes/hospital-a/.*/files/big.bin 200' \
+  || fail "big.bin not PUT"
+[[ $(since "$m" | grep -c '^POST /api/data/hospitals/.*/studies 201') -eq 2 ]] \
+  || fail "expected 2 studies created: $(since "$m" | grep studies)"
+since "$m" | grep -q "PUT .*dropped.dcm" && fail "dicom/ file was uploaded"
+since "$m" | grep -q "PUT .*study.json" && fail "study.json was uploaded as a file"
+NEW=$(study_id_by_patient $HA NewPat---S1); [[ -n "$NEW" ]] || fail "study NewPat---S1 not created"
+files_of $HA "$NEW" | grep -q '^files big.bin 300000 True$' || fail "big.bin not complete: $(files_of $HA "$NEW")"
+SJ=$(study_id_by_patient $HA 'Json^Pat'); [[ -n "$SJ" ]] || fail "study from study.json not created"
+api_get "/api/data/hospitals/$HA/studies/$SJ" | grep -q '"description": *"from study.json"' \
+  || fail "study.json fields not used"
+files_of $HA "$SJ" | grep -q '^files kept.txt 9 True$' || fail "files/ rule: kept.txt"
+S2=$(api_get "/api/data/hospitals/$HA/studies" | python3 -c '
+import json,sys
+for s in json.load(sys.stdin):
+    if s["studyIdHumanReadable"]=="PAT-001/STUDY-2": print(s["studyDatabaseId"])')
+files_of $HA "$S2" | grep -q '^files extra.txt 16 True$' || fail "existing study not matched by folder"
+echo "ok: flat layout"
+
+# --- re-run skips complete files (asserted from the request log) ---------------
+m=$(mark)
+up demo demo "$L" "Demo Project" "Hospital A" >"$T/o2" 2>"$T/e2" || fail "re-run failed: $(cat "$T/e2")"
+grep -q 'skipped 4 already complete' "$T/e2" || fail "re-run summary: $(tail -1 "$T/e2")"
+since "$m" | grep -q '^PUT ' && fail "re-run sent bytes again: $(since "$m" | grep '^PUT ')"
+since "$m" | grep -q '^POST /api/data/hospitals/.*/studies 201' && fail "re-run created a study"
+echo "ok: skip-if-complete"
+
+# --- dry run sends nothing -----------------------------------------------------
+mkdir -p "$L/Hospital B/Dry---Run"; echo dry >"$L/Hospital B/Dry---Run/d.txt"
+m=$(mark)
+up demo demo "$L" "Demo Project" "Hospital B" --dry-run >"$T/o3" 2>"$T/e3" || fail "dry run failed"
+grep -q "would upload $L/Hospital B/Dry---Run/d.txt" "$T/o3" || fail "dry run output: $(cat "$T/o3")"
+[[ -z "$(writes_since "$m")" ]] || fail "dry run wrote: $(writes_since "$m")"
+rm -rf "$L/Hospital B"
+echo "ok: dry run"
+
+# --- hierarchical layout ----------------------------------------------------------
+H="$T/hier"; mkdir -p "$H/Hospital B/PatH/StudyH/deep"
+echo one >"$H/Hospital B/PatH/StudyH/one.txt"; echo two >"$H/Hospital B/PatH/StudyH/deep/two.txt"
+up demo demo "$H" "Demo Project" "Hospital B" --folder-structure hierarchical -q >"$T/o4" 2>"$T/e4" \
+  || fail "hierarchical upload: $(cat "$T/e4")"
+HS=$(study_id_by_patient $HB PatH); [[ -n "$HS" ]] || fail "hierarchical study not created"
+files_of $HB "$HS" | grep -q '^files deep/two.txt 4 True$' || fail "hierarchical nested file"
+m=$(mark)
+up demo demo "$H" "Demo Project" "Hospital B" --folder-structure hierarchical >"$T/o4" 2>"$T/e4" \
+  || fail "hierarchical re-run"
+[[ -z "$(writes_since "$m")" ]] || fail "hierarchical re-run wrote: $(writes_since "$m")"
+echo "ok: hierarchical"
+
+# --- annotations, validated before anything is sent -----------------------------
+A="$T/ann"; mkdir -p "$A/Hospital A/NewPat---S1"
+echo '{"labels": [1, 2]}' >"$A/Hospital A/NewPat---S1/labels.json"
+up demo demo "$A" "Demo Project" "Hospital A" --category annotations -q 2>"$T/e5" || fail "annotations: $(cat "$T/e5")"
+files_of $HA "$NEW" "?auxiliary=True" | grep -q '^annotations labels.json 19 True$' \
+  || fail "annotation not complete: $(files_of $HA "$NEW" "?auxiliary=True")"
+echo '{"labels": [1, 2' >"$A/Hospital A/NewPat---S1/broken.json"
+m=$(mark); set +e
+up demo demo "$A" "Demo Project" "Hospital A" --category annotations 2>"$T/e6"; rc=$?; set -e
+[[ $rc -eq 2 ]] || fail "invalid annotation exit $rc"
+grep -q "broken.json: annotation is not valid JSON" "$T/e6" || fail "annotation message: $(cat "$T/e6")"
+[[ -z "$(writes_since "$m")" ]] || fail "invalid annotation still sent: $(writes_since "$m")"
+echo "ok: annotations"
+
+# --- bad local input: one line naming file and field, non-zero, nothing sent -----
+bad_case() { # bad_case NAME WANT_RC PATTERN
+  local m rc; m=$(mark); set +e
+  up demo demo "$B" "Demo Project" "Hospital A" >"$T/ob" 2>"$T/eb"; rc=$?; set -e
+  [[ $rc -eq $2 ]] || fail "$1: exit $rc, want $2 ($(cat "$T/eb"))"
+  grep -q -- "$3" "$T/eb" || fail "$1: message '$(cat "$T/eb")'"
+  [[ $(grep -c '^igtcloud: ' "$T/eb") -eq 1 ]] || fail "$1: not one line: $(cat "$T/eb")"
+  [[ -z "$(writes_since "$m")" ]] || fail "$1: sent $(writes_since "$m")"
+  rm -rf "$B"
+}
+B="$T/bad"; mkdir -p "$B/Hospital A/Ok---One" "$B/Hospital A/Bad---Json"
+echo fine >"$B/Hospital A/Ok---One/a.txt"; echo '{"studyType": "Study",' >"$B/Hospital A/Bad---Json/study.json"
+bad_case "syntax" 2 "Bad---Json/study.json: not valid JSON: line"
+mkdir -p "$B/Hospital A/Bad---Type"; echo '{"patient": {"patientName": 5}}' >"$B/Hospital A/Bad---Type/study.json"
+bad_case "type" 2 "Bad---Type/study.json: field 'patient.patientName' must be a string"
+mkdir -p "$B/Hospital A/Bad---Kind"; echo '{"studyType": "Nope"}' >"$B/Hospital A/Bad---Kind/study.json"
+bad_case "studyType" 2 "Bad---Kind/study.json: field 'studyType' must be one of"
+mkdir -p "$B/Hospital A/Bad---Date"; echo '{"studyDate": "04/03/2021"}' >"$B/Hospital A/Bad---Date/study.json"
+bad_case "date" 2 "field 'studyDate' must be an ISO date-time"
+mkdir -p "$B/Hospital A/Loop---Study/sub"; ln -s .. "$B/Hospital A/Loop---Study/sub/up"
+bad_case "symlink loop" 7 "symlink loop"
+mkdir -p "$B/Hospital A/Dangling---Link"; ln -s /nonexistent/file "$B/Hospital A/Dangling---Link/gone.txt"
+bad_case "broken symlink" 7 "gone.txt: broken symlink"
+mkdir -p "$B/Hospital A/Fifo---Study"; mkfifo "$B/Hospital A/Fifo---Study/pipe"
+bad_case "special file" 7 "pipe is not a regular file"
+if [[ $(id -u) -ne 0 ]]; then
+  mkdir -p "$B/Hospital A/Locked---Study"; echo s >"$B/Hospital A/Locked---Study/secret.txt"
+  chmod 000 "$B/Hospital A/Locked---Study/secret.txt"
+  bad_case "unreadable" 7 "cannot read .*secret.txt"
+fi
+set +e
+up demo demo "$T/does-not-exist" "Demo Project" 2>"$T/eb"; rc=$?; set -e
+[[ $rc -eq 7 ]] || fail "missing LOCAL exit $rc"
+echo "ok: bad inputs"
+
+# --- submit: right and wrong password ------------------------------------------
+S="$T/sub"; mkdir -p "$S/Hospital A/Submit---Me"; echo s >"$S/Hospital A/Submit---Me/s.txt"
+set +e
+printf 'wrong\n' | "$IGTCLOUD" upload -d "$API" -u demo --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$T/e7"; rc=$?
+set -e
+# The password is asked once: a wrong one fails the login before anything is sent.
+[[ $rc -eq 3 ]] || fail "wrong password exit $rc ($(cat "$T/e7"))"
+# With a valid login (token file) a wrong submit password is refused by the server.
+printf 'demo\n' | "$IGTCLOUD" login -d "$API" -u demo --password-stdin 2>"$T/login.err" & LOGIN_PID=$!
+for _ in $(seq 50); do [[ -s "$CLOUD_TOKEN_MMAP" ]] && break; sleep 0.1; done
+set +e
+printf 'wrong\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$T/e8"; rc=$?
+set -e
+[[ $rc -eq 3 ]] || fail "wrong submit password exit $rc ($(cat "$T/e8"))"
+grep -q "username or password is not correct" "$T/e8" || fail "submit message: $(cat "$T/e8")"
+printf 'demo\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$T/e9" \
+  || fail "submit: $(cat "$T/e9")"
+grep -q "Submit---Me: submitted" "$T/e9" || fail "not submitted: $(cat "$T/e9")"
+SM=$(study_id_by_patient $HA Submit---Me)
+api_get "/api/data/hospitals/$HA/studies/$SM" | grep -q '"electronicRecordState": *"submitted"' \
+  || fail "record state not submitted"
+kill -INT $LOGIN_PID; wait $LOGIN_PID || true
+echo "ok: submit"
+
+# --- a user without access ---------------------------------------------------------
+m=$(mark); set +e
+up other other "$L" "Demo Project" 2>"$T/e10"; rc=$?; set -e
+[[ $rc -eq 4 ]] || fail "other user exit $rc"
+grep -q "no project named 'Demo Project' that other may see" "$T/e10" || fail "other: $(cat "$T/e10")"
+[[ -z "$(writes_since "$m")" ]] || fail "other user sent $(writes_since "$m")"
+echo "ok: permissions"
+
+# --- service identity (upload only) -------------------------------------------------
+python3 - "$API" "$HA" "$T/svc" <<'PY'
+import json,sys,urllib.request
+api,hid,out=sys.argv[1:4]
+req=urllib.request.Request(api+"/api/auth/login",data=json.dumps({"grantType":"password","username":"demo","password":"demo"}).encode(),headers={"Content-Type":"application/json"})
+r=urllib.request.urlopen(req); body=json.load(r); ck={}
+for h in r.headers.get_all("Set-Cookie"):
+    k,v=h.split(";")[0].split("=",1); ck[k]=v
+h={"X-JWT":ck["jwt_header_payload"]+"."+ck["jwt_signature"],"X-CSRF-TOKEN":body["CSRFToken"],"Content-Type":"application/json","Accept":"application/json"}
+req=urllib.request.Request(api+"/api/data/organizations/"+hid+"/services",data=b'{"name":"uploader"}',headers=h)
+s=json.load(urllib.request.urlopen(req))
+open(out+".id","w").write(s["serviceId"]); open(out+".pem","w").write(s["privateKey"])
+PY
+SV="$T/svcdata"; mkdir -p "$SV/Hospital A/Svc---Study"; echo svc >"$SV/Hospital A/Svc---Study/svc.txt"
+"$IGTCLOUD" upload -d "$API" -s "$T/svc.pem" -u "$(cat "$T/svc.id")" "$SV" "Demo Project" "Hospital A" -q 2>"$T/e11" \
+  || fail "service upload: $(cat "$T/e11")"
+SS=$(study_id_by_patient $HA Svc---Study)
+files_of $HA "$SS" | grep -q '^files svc.txt 4 True$' || fail "service upload file not complete"
+echo "ok: service identity"
+
+# --- injected faults: transient errors are retried; a hard failure is never completed
+cat >"$T/faults.json" <<'J'
+[{"operation": "PutObject", "key": "*flaky*", "nth": 1, "effect": "error", "status": 503,
+  "code": "SlowDown", "message": "Please reduce your request rate."},
+ {"operation": "PutObject", "key": "*doomed*", "effect": "error", "status": 403,
+  "code": "AccessDenied", "message": "Access Denied"}]
+J
+start_sandbox faults --faults "$T/faults.json"
+F="$T/faults"; mkdir -p "$F/Hospital A/Fault---Study"
+echo flaky >"$F/Hospital A/Fault---Study/flaky.txt"; echo doomed >"$F/Hospital A/Fault---Study/doomed.txt"
+set +e
+up demo demo "$F" "Demo Project" "Hospital A" -q 2>"$T/e12"; rc=$?; set -e
+[[ $rc -eq 6 ]] || fail "partial failure exit $rc ($(cat "$T/e12"))"
+grep -q "failed .*doomed.txt" "$T/e12" || fail "failed file not listed: $(cat "$T/e12")"
+FS=$(study_id_by_patient $HA Fault---Study)
+files_of $HA "$FS" | grep -q '^files flaky.txt 6 True$' || fail "retried file not complete"
+files_of $HA "$FS" | grep -q '^files doomed.txt 7 True$' && fail "failed file marked complete"
+echo "ok: faults"
+
+# --- SIGKILL in the middle, then a re-run completes ----------------------------------
+start_sandbox kill
+K="$T/kill"; mkdir -p "$K/Hospital B/Kill---Study"
+head -c $((48 * 1024 * 1024)) /dev/urandom >"$K/Hospital B/Kill---Study/large.bin"
+for i in $(seq 1 40); do echo "$i" >"$K/Hospital B/Kill---Study/small-$i.txt"; done
+printf 'demo\n' | "$IGTCLOUD" upload -d "$API" -u demo --password-stdin "$K" "Demo Project" "Hospital B" \
+  --concurrent-studies 1 --concurrent-files 2 -q 2>/dev/null &
+UP=$!
+sleep 0.4; kill -9 $UP 2>/dev/null || true; wait $UP 2>/dev/null || true
+# Let the server finish what the killed client had in flight (a study being created).
+sleep 1
+up demo demo "$K" "Demo Project" "Hospital B" -q 2>"$T/e13" || fail "re-run after kill: $(cat "$T/e13")"
+KS=$(study_id_by_patient $HB Kill---Study)
+files_of $HB "$KS" | grep -q "^files large.bin $((48 * 1024 * 1024)) True$" || fail "large.bin not complete"
+[[ $(files_of $HB "$KS" | grep -c ' True$') -eq 41 ]] || fail "not every file complete after re-run"
+echo "ok: SIGKILL then re-run"
+echo "all upload tests passed"
