@@ -9,12 +9,13 @@ packages=(
   libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev
   libsqlite3-dev libcmocka-dev libexpat1-dev
 )
-# Extra groups, asked for by name: scripts/install-deps.sh interop bench
+# Extra groups, asked for by name: scripts/install-deps.sh interop bench rgw
 for group in "$@"; do
   case "$group" in
     interop) packages+=(awscli python3-boto3) ;;
     bench) packages+=(awscli rclone hyperfine time) ;;
-    *) echo "install-deps: unknown group '$group' (known: interop, bench)" >&2; exit 2 ;;
+    rgw) packages+=(radosgw ceph-mon ceph-osd ceph-mgr ceph-common) ;;
+    *) echo "install-deps: unknown group '$group' (known: interop, bench, rgw)" >&2; exit 2 ;;
   esac
 done
 

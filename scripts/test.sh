@@ -4,7 +4,7 @@
 # to ctest (e.g. -L unit, -R sandbox).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh interop || exit 1
+scripts/install-deps.sh interop rgw || exit 1
 scripts/fetch-test-vectors.sh build/normal || exit 1
 scripts/fetch-test-vectors.sh build/asan || exit 1
 scripts/build.sh normal || exit 1

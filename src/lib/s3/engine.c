@@ -1621,11 +1621,41 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
     }
 }
 
+/* What a bare S3 error code means, for servers that send no <Message> (RGW). */
+static const char *explain(const char *code)
+{
+    static const struct {
+        const char *code, *text;
+    } known[] = {
+        { "AccessDenied", "the credentials were refused or do not cover this key" },
+        { "SignatureDoesNotMatch", "the secret key does not match the access key" },
+        { "InvalidAccessKeyId", "unknown access key" },
+        { "InvalidToken", "the session token is malformed or invalid" },
+        { "ExpiredToken", "the session token has expired" },
+        { "NoSuchKey", "no such object" },
+        { "NoSuchBucket", "no such bucket" },
+        { "NoSuchUpload", "no such multipart upload" },
+        { "SlowDown", "the server asks to slow down" },
+        { "InternalError", "internal server error" },
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(code, known[i].code) == 0)
+            return known[i].text;
+    }
+    return "";
+}
+
 static void req_failed_final(req *r, int code, igtcloud__s3_error_body *xml,
                              const char *why)
 {
     job *j = r->job;
-    const char *what = j->kind == JK_UPLOAD ? j->path : j->key;
+    char what[1200];
+    if (j->kind == JK_UPLOAD)
+        snprintf(what, sizeof(what), "%s (from %s)", j->key, j->path);
+    else
+        snprintf(what, sizeof(what), "%s", j->key);
+    if (xml->code[0] && !xml->message[0])
+        snprintf(xml->message, sizeof(xml->message), "%s", explain(xml->code));
     const char *reqid = r->request_id[0] ? r->request_id : xml->request_id;
     char attempts[48] = "";
     if (r->attempt > 0)
