@@ -57,6 +57,14 @@ step "GET /api/auth/s3credentials?action=GET&prefix=..."
 prefix=$(api_get "/api/data/hospitals/$hospital/studies" | jq -r '.[0].s3Prefix')
 api_get "/api/auth/s3credentials?action=GET&prefix=$prefix" | jq '.policyCredentials[0] | {allowed, expires: .credentials.expires}'
 
+step "igtcloud download (the demo project, every category) and igtcloud csv"
+export CLOUD_TOKEN_MMAP="$work/token"
+echo demo | "$bin/src/cli/igtcloud" download --domain "$api" -u demo --password-stdin \
+  "$work/download" "Demo Project" --category files --category dicom --category annotations
+(cd "$work/download" && find . -path ./.igtcloud -prune -o -type f -print | sort)
+echo demo | "$bin/src/cli/igtcloud" csv --domain "$api" -u demo --password-stdin "$work/download" "Demo Project"
+cut -d, -f1-4 "$work/download/cloud_Demo Project.csv"
+
 step "curl -X POST $api/api/auth/logout"
 curl -sS -X POST -H "X-JWT: $jwt" -H "X-CSRF-TOKEN: $csrf" "$api/api/auth/logout"; echo
 echo
