@@ -25,9 +25,14 @@ typedef struct fake_server {
     char last_request[8192]; /* head and body of the last request (NUL-terminated) */
     pthread_t thread;
     pthread_mutex_t lock;
+    void *tls;               /* SSL_CTX when serving HTTPS */
 } fake_server;
 
 int fake_server_start(fake_server *fs, fake_mode mode, const char *response);
+
+/* The same over TLS with a PEM certificate and key; url is "https://127.0.0.1:PORT". */
+int fake_server_start_tls(fake_server *fs, fake_mode mode, const char *response,
+                          const char *cert_file, const char *key_file);
 void fake_server_stop(fake_server *fs);
 
 /* A port on 127.0.0.1 where nothing listens (bound, then closed). */

@@ -190,8 +190,10 @@ static int accept_token_response(igtcloud_session *s, const igtcloud__http_respo
     }
     if (igtcloud__jwt_decode_payload(&payload, jwt.ptr, jwt.size) ||
         igtcloud__jwt_claim_exp(&exp, payload)) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
         rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: the JWT from %s is malformed (%s)", what,
-                                 s->authority, igtcloud_error_last()->message);
+                                 s->authority, why);
         goto done;
     }
     const char *sub = json_string_value(json_object_get(body, "sub"));
@@ -389,9 +391,12 @@ int igtcloud__login_introspect(igtcloud_session *s, const char *jwt, const char 
         goto done;
     if (res.status != 200) {
         rc = igtcloud__session_error(&res, "the token in CLOUD_JWT_TOKEN was refused");
-        if (res.status == 400 || res.status == 403)
+        if (res.status == 400 || res.status == 403) {
+            char why[512];
+            snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
             rc = igtcloud__error_set_http(IGTCLOUD_EAUTH, (int)res.status, request_id(&res), "%s",
-                                          igtcloud_error_last()->message);
+                                          why);
+        }
         goto done;
     }
     body = json_loadb(res.body.ptr, res.body.size, 0, NULL);

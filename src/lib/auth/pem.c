@@ -127,9 +127,10 @@ int igtcloud__service_key_load(EVP_PKEY **out, const char *path)
         }
     }
     if (igtcloud__pem_reflow(&pem, text, len)) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
         rc = igtcloud__error_set(IGTCLOUD_EINVALID,
-                                 "service key %s is not a PEM private key (%s)", path,
-                                 igtcloud_error_last()->message);
+                                 "service key %s is not a PEM private key (%s)", path, why);
         goto done;
     }
     bio = BIO_new_mem_buf(pem.ptr, (int)pem.size);
@@ -182,8 +183,9 @@ int igtcloud_private_key_save(const char *pem, const char *path)
     if (!pem || !path)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "no key or no path given");
     if (igtcloud__pem_reflow(&text, pem, strlen(pem))) {
-        rc = igtcloud__error_set(IGTCLOUD_EINVALID, "the private key is not PEM (%s)",
-                                 igtcloud_error_last()->message);
+        char why[256];
+        snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
+        rc = igtcloud__error_set(IGTCLOUD_EINVALID, "the private key is not PEM (%s)", why);
         goto done;
     }
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

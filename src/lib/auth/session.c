@@ -284,6 +284,11 @@ int igtcloud_session_open(igtcloud_session **out, const igtcloud_session_options
             goto done;
         }
         /* An unsafe file is reported, not silently bypassed: someone should look at it. */
+        if (rc == IGTCLOUD_ENOTFOUND && (opts->flags & IGTCLOUD_SESSION_REUSE_ONLY)) {
+            char why[512];
+            snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
+            rc = igtcloud__error_set(IGTCLOUD_EAUTH, "%s", why);
+        }
         if (rc == IGTCLOUD_EPERM || (opts->flags & IGTCLOUD_SESSION_REUSE_ONLY))
             goto done;
         igtcloud_error_clear();
@@ -549,9 +554,12 @@ int igtcloud_session_keep_alive(igtcloud_session *s, const igtcloud_keep_alive_o
             break;
         }
         if (rc) {
-            if (retryable(rc))
+            if (retryable(rc)) {
+                char why[400];
+                snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
                 rc = igtcloud__error_set(rc, "session lost: no refresh for %ld s (%s)", window,
-                                         igtcloud_error_last()->message);
+                                         why);
+            }
             break;
         }
         debug_note(s, "session refreshed; valid for %ld s", s->max_age);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -340,11 +341,14 @@ int igtcloud__token_file_read(igtcloud__token *out, const char *path)
         if (attempt == 0)
             pause_ms(50);
     }
-    if (rc == IGTCLOUD_EPROTO)
+    if (rc == IGTCLOUD_EPROTO) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
         rc = igtcloud__error_set(IGTCLOUD_EPROTO,
                                  "token file %s is damaged or not a token file (%s); "
                                  "log in again",
-                                 path, igtcloud_error_last()->message);
+                                 path, why);
+    }
     OPENSSL_cleanse(buf, READ_MAX);
     free(buf);
     return rc;

@@ -1,0 +1,518 @@
+/*
+ * Sessions against a real sandbox: every login flow in the library and the
+ * CLI, refresh under a concurrent reader, logout, signals, the token file
+ * format, get-token, service identities and the examples/ program.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/session_int.h"
+#include "cli_run.h"
+#include "igtcloud/igtcloud.h"
+#include "test_http.h"
+#include "test_sandbox.h"
+
+#define HOSPITAL_A "6f1c2b1e-0000-4000-8000-0000000000a1"
+#define LIFETIME "5"
+
+#define assert_ok(expr)                                                                  \
+    do {                                                                                 \
+        int rc_ = (expr);                                                                \
+        if (rc_ != 0)                                                                    \
+            fail_msg("%s = %d: %s", #expr, rc_, igtcloud_error_last()->message);         \
+    } while (0)
+
+static test_sandbox sandbox;
+static char tmp[256];
+static char token_path[512];
+static char token_env[600];
+
+static const char *base_env[] = {
+    "http_proxy=", "https_proxy=", "HTTP_PROXY=", "HTTPS_PROXY=", "all_proxy=", "ALL_PROXY=",
+    "CLOUD_DOMAIN=", "CLOUD_USERNAME=", "CLOUD_JWT_TOKEN=", "CLOUD_CSRF_TOKEN=", NULL
+};
+
+static int group_setup(void **state)
+{
+    (void)state;
+    for (int i = 0; base_env[i]; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(strchr(base_env[i], '=') - base_env[i]),
+                 base_env[i]);
+        unsetenv(name);
+    }
+    if (igtcloud_global_init() < 0 || test_make_temp_dir(tmp, sizeof(tmp), "session"))
+        return -1;
+    snprintf(token_path, sizeof(token_path), "%s/token", tmp);
+    snprintf(token_env, sizeof(token_env), "CLOUD_TOKEN_MMAP=%s", token_path);
+    setenv("CLOUD_TOKEN_MMAP", token_path, 1);
+    const char *args[] = { "--seed", "demo", "--token-lifetime", LIFETIME, NULL };
+    return test_sandbox_start(&sandbox, args);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    test_sandbox_stop(&sandbox);
+    test_remove_tree(tmp);
+    igtcloud_global_shutdown();
+    return 0;
+}
+
+static int cleanup(void **state)
+{
+    (void)state;
+    unlink(token_path);
+    unsetenv("CLOUD_JWT_TOKEN");
+    unsetenv("CLOUD_CSRF_TOKEN");
+    return 0;
+}
+
+/* Status of GET /api/auth/introspect with this JWT and CSRF (200 alive, 401 dead). */
+static long introspect(const char *jwt, const char *csrf)
+{
+    test_login login;
+    memset(&login, 0, sizeof(login));
+    snprintf(login.jwt, sizeof(login.jwt), "%s", jwt);
+    snprintf(login.csrf, sizeof(login.csrf), "%s", csrf);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/auth/introspect", sandbox.api_url);
+    test_response res;
+    if (test_api(&res, &login, "GET", url, NULL))
+        return -1;
+    long status = res.status;
+    test_response_dispose(&res);
+    return status;
+}
+
+static igtcloud_session *open_password(const char *user, const char *password, unsigned flags)
+{
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.domain = sandbox.api_url;
+    opts.user = user;
+    opts.password = password;
+    opts.flags = flags;
+    igtcloud_session *s = NULL;
+    int rc = igtcloud_session_open(&s, &opts);
+    if (rc)
+        print_error("open_password: %s\n", igtcloud_error_last()->message);
+    return s;
+}
+
+static void test_session__password_login_refresh_logout(void **state)
+{
+    (void)state;
+    igtcloud_session *s = open_password("demo", "demo", IGTCLOUD_SESSION_NO_REUSE);
+    assert_non_null(s);
+    assert_string_equal(igtcloud_session_user(s), "demo");
+    assert_string_equal(igtcloud_session_domain(s), sandbox.api_url);
+    assert_int_equal(igtcloud_session_lifetime(s), atoi(LIFETIME));
+    assert_true(igtcloud_session_expiry(s) > (long long)time(NULL));
+    assert_non_null(igtcloud_session_access_token(s));
+    assert_true(strlen(igtcloud_session_csrf(s)) > 0);
+    char first[4096], csrf[256];
+    snprintf(first, sizeof(first), "%s", igtcloud_session_jwt(s));
+    snprintf(csrf, sizeof(csrf), "%s", igtcloud_session_csrf(s));
+    assert_int_equal(introspect(first, csrf), 200);
+
+    /* An authenticated request through the internal call later modules use. */
+    igtcloud__http_response res;
+    assert_ok(igtcloud__session_request(&res, s, "GET", "/api/auth/introspect", NULL));
+    assert_int_equal(res.status, 200);
+    igtcloud__http_response_dispose(&res);
+
+    sleep(1); /* a new JWT differs in exp */
+    assert_ok(igtcloud_session_refresh(s));
+    assert_string_not_equal(igtcloud_session_jwt(s), first);
+    assert_string_equal(igtcloud_session_csrf(s), csrf);  /* the login CSRF stays */
+    char second[4096];
+    snprintf(second, sizeof(second), "%s", igtcloud_session_jwt(s));
+    assert_int_equal(introspect(second, csrf), 200);
+
+    assert_ok(igtcloud_session_logout(s));
+    assert_int_equal(introspect(second, csrf), 401);
+    igtcloud_session_free(s);
+}
+
+static void test_session__free_logs_out(void **state)
+{
+    (void)state;
+    igtcloud_session *s = open_password("demo", "demo", IGTCLOUD_SESSION_NO_REUSE);
+    assert_non_null(s);
+    char jwt[4096], csrf[256];
+    snprintf(jwt, sizeof(jwt), "%s", igtcloud_session_jwt(s));
+    snprintf(csrf, sizeof(csrf), "%s", igtcloud_session_csrf(s));
+    igtcloud_session_free(s);
+    assert_int_equal(introspect(jwt, csrf), 401);
+}
+
+static void test_session__wrong_password_and_unknown_user(void **state)
+{
+    (void)state;
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.domain = sandbox.api_url;
+    opts.user = "demo";
+    opts.password = "Wr0ng-Secret";
+    opts.flags = IGTCLOUD_SESSION_NO_REUSE;
+    igtcloud_session *s = NULL;
+    assert_int_equal(igtcloud_session_open(&s, &opts), IGTCLOUD_EAUTH);
+    assert_null(s);
+    assert_null(strstr(igtcloud_error_last()->message, "Wr0ng-Secret"));
+    assert_non_null(strstr(igtcloud_error_last()->message, "demo"));
+    opts.user = "nobody-here";
+    assert_int_equal(igtcloud_session_open(&s, &opts), IGTCLOUD_EAUTH);
+}
+
+static void test_session__tokens_from_environment(void **state)
+{
+    (void)state;
+    igtcloud_session *owner = open_password("demo", "demo", IGTCLOUD_SESSION_NO_REUSE);
+    assert_non_null(owner);
+    setenv("CLOUD_JWT_TOKEN", igtcloud_session_jwt(owner), 1);
+    setenv("CLOUD_CSRF_TOKEN", igtcloud_session_csrf(owner), 1);
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.domain = sandbox.api_url;
+    igtcloud_session *s = NULL;
+    assert_ok(igtcloud_session_open(&s, &opts));
+    assert_string_equal(igtcloud_session_user(s), "demo");
+    assert_string_equal(igtcloud_session_jwt(s), igtcloud_session_jwt(owner));
+    assert_true(igtcloud_session_expiry(s) > (long long)time(NULL));
+    igtcloud_session_free(s);
+    /* Handed-in tokens are not ours to log out. */
+    assert_int_equal(introspect(igtcloud_session_jwt(owner), igtcloud_session_csrf(owner)), 200);
+
+    setenv("CLOUD_JWT_TOKEN", "garbage.token.here", 1);
+    assert_int_equal(igtcloud_session_open(&s, &opts), IGTCLOUD_EAUTH);
+    unsetenv("CLOUD_JWT_TOKEN");
+    unsetenv("CLOUD_CSRF_TOKEN");
+    igtcloud_session_free(owner);
+}
+
+/* smart_auth: reuse the published file only for the same host, user and a live token. */
+static void test_session__smart_reuse_of_the_token_file(void **state)
+{
+    (void)state;
+    igtcloud_session *owner = open_password("demo", "demo", IGTCLOUD_SESSION_NO_REUSE);
+    assert_non_null(owner);
+    assert_ok(igtcloud_session_publish(owner, NULL));
+
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.domain = sandbox.api_url;
+    opts.user = "demo";
+    igtcloud_session *s = NULL;
+    assert_ok(igtcloud_session_open(&s, &opts));
+    assert_string_equal(igtcloud_session_jwt(s), igtcloud_session_jwt(owner));
+    igtcloud_session_free(s);  /* borrowed: no logout */
+    assert_int_equal(introspect(igtcloud_session_jwt(owner), igtcloud_session_csrf(owner)), 200);
+
+    /* Host given with a trailing slash and upper case still matches. */
+    char upper[256];
+    snprintf(upper, sizeof(upper), "HTTP://127.0.0.1:%s/", strrchr(sandbox.api_url, ':') + 1);
+    opts.domain = upper;
+    opts.flags = IGTCLOUD_SESSION_REUSE_ONLY;
+    assert_ok(igtcloud_session_open(&s, &opts));
+    igtcloud_session_free(s);
+
+    /* Another user: not reused; with REUSE_ONLY that is an error saying why. */
+    opts.domain = sandbox.api_url;
+    opts.user = "other";
+    assert_int_equal(igtcloud_session_open(&s, &opts), IGTCLOUD_EAUTH);
+    assert_non_null(strstr(igtcloud_error_last()->message, "for user 'demo', not 'other'"));
+    opts.flags = 0;
+    opts.password = "other";
+    assert_ok(igtcloud_session_open(&s, &opts));  /* logs in itself */
+    assert_string_equal(igtcloud_session_user(s), "other");
+    igtcloud_session_free(s);
+
+    /* Another domain. */
+    opts.user = NULL;
+    opts.domain = "http://127.0.0.1:1";
+    opts.flags = IGTCLOUD_SESSION_REUSE_ONLY;
+    assert_int_equal(igtcloud_session_open(&s, &opts), IGTCLOUD_EAUTH);
+    assert_non_null(strstr(igtcloud_error_last()->message, "not 127.0.0.1:1"));
+
+    /* Expired: wait out the short lifetime without refreshing. */
+    sleep(atoi(LIFETIME) + 1);
+    opts.domain = sandbox.api_url;
+    assert_int_equal(igtcloud_session_open(&s, &opts), IGTCLOUD_EAUTH);
+    assert_non_null(strstr(igtcloud_error_last()->message, "expired"));
+
+    igtcloud_session_free(owner);
+    assert_int_not_equal(access(token_path, F_OK), 0);  /* free unpublished it */
+}
+
+/* Decode the file as PROTOCOL.md section 3 says, without the library's reader. */
+static json_t *decode_token_file_independently(const char *path)
+{
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, 20480);
+    size_t len = 0;
+    char *raw = cli_slurp(path, &len);
+    assert_non_null(raw);
+    assert_int_equal(len, 20480);
+    size_t text = strlen(raw);
+    for (size_t i = text; i < len; i++)
+        assert_int_equal(raw[i], 0);
+    unsigned char *json = malloc(text + 4);
+    int n = EVP_DecodeBlock(json, (unsigned char *)raw, (int)text);  /* standard alphabet only */
+    assert_true(n > 0);
+    while (n > 0 && json[n - 1] == 0)
+        n--;
+    json[n] = 0;
+    const char *keys[] = { "{\"sub\": ", ", \"jwt\": ", ", \"jwt_data\": {", ", \"csrf\": ",
+                           ", \"domain\": " };
+    const char *at = (const char *)json;
+    for (size_t i = 0; i < 5; i++) {
+        const char *found = strstr(at, keys[i]);
+        if (!found)
+            fail_msg("key %zu missing or out of order in %s", i, (const char *)json);
+        at = found;
+    }
+    json_t *obj = json_loads((const char *)json, 0, NULL);
+    assert_non_null(obj);
+    assert_int_equal(json_object_size(obj), 5);
+    free(json);
+    free(raw);
+    return obj;
+}
+
+static void test_session__cli_login_publishes_and_signals_log_out(void **state)
+{
+    (void)state;
+    const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+    for (size_t i = 0; i < 3; i++) {
+        char err_path[600];
+        snprintf(err_path, sizeof(err_path), "%s/login.err", tmp);
+        const char *argv[] = { IGTCLOUD_CLI_BIN, "login", "-d", sandbox.api_url, "-u", "demo",
+                               "--password-stdin", NULL };
+        const char *env[] = { token_env, "IGTCLOUD_REFRESH_MARGIN=", NULL };
+        pid_t pid = cli_spawn(argv, env, "demo\n", err_path);
+        assert_true(pid > 0);
+        assert_int_equal(cli_wait_for_path(token_path, 1, 20), 0);
+        usleep(100000);
+
+        json_t *file = decode_token_file_independently(token_path);
+        assert_string_equal(json_string_value(json_object_get(file, "sub")), "demo");
+        assert_string_equal(json_string_value(json_object_get(file, "domain")), sandbox.api_url);
+        const char *jwt = json_string_value(json_object_get(file, "jwt"));
+        const char *csrf = json_string_value(json_object_get(file, "csrf"));
+        json_t *data = json_object_get(file, "jwt_data");
+        assert_true(json_integer_value(json_object_get(data, "exp")) > (json_int_t)time(NULL));
+        assert_int_equal(introspect(jwt, csrf), 200);
+
+        /* get-token prints each value from the file. */
+        char out[8192], err[1024];
+        const char *types[] = { "jwt", "csrf", "access", "JWT" };
+        const char *want[] = { jwt, csrf,
+                               json_string_value(json_object_get(data, "access_token")), jwt };
+        for (size_t t = 0; t < 4; t++) {
+            const char *gargv[] = { IGTCLOUD_CLI_BIN, "get-token", "-t", types[t], NULL };
+            const char *genv[] = { token_env, NULL };
+            assert_int_equal(cli_run(gargv, genv, NULL, out, sizeof(out), err, sizeof(err)), 0);
+            out[strcspn(out, "\n")] = '\0';
+            assert_non_null(want[t]);
+            assert_string_equal(out, want[t]);
+            assert_string_equal(err, "");
+        }
+        const char *dargv[] = { IGTCLOUD_CLI_BIN, "get-token", NULL };
+        const char *denv[] = { token_env, NULL };
+        assert_int_equal(cli_run(dargv, denv, NULL, out, sizeof(out), err, sizeof(err)), 0);
+        out[strcspn(out, "\n")] = '\0';
+        assert_string_equal(out, jwt);
+
+        char jwt_copy[4096], csrf_copy[256];
+        snprintf(jwt_copy, sizeof(jwt_copy), "%s", jwt);
+        snprintf(csrf_copy, sizeof(csrf_copy), "%s", csrf);
+        json_decref(file);
+
+        kill(pid, signals[i]);
+        assert_int_equal(cli_wait(pid, 20), 0);
+        assert_int_not_equal(access(token_path, F_OK), 0);
+        assert_int_equal(introspect(jwt_copy, csrf_copy), 401);  /* logged out */
+        char *log = cli_slurp(err_path, NULL);
+        assert_null(strstr(log, "demo\n"));
+        assert_null(strstr(log, jwt_copy));
+        free(log);
+
+        assert_int_equal(cli_run(dargv, denv, NULL, out, sizeof(out), err, sizeof(err)), 3);
+        assert_non_null(strstr(err, "not logged in"));
+        assert_int_equal(strchr(err, '\n') - err + 1, (long)strlen(err));  /* one line */
+    }
+}
+
+/* Several refreshes while another process keeps using what get-token prints. */
+static void test_session__refresh_under_a_concurrent_reader(void **state)
+{
+    (void)state;
+    const char *argv[] = { IGTCLOUD_CLI_BIN, "login", "-d", sandbox.api_url, "-u", "demo",
+                           "--password-stdin", NULL };
+    /* Lifetime 5 s, margin 3 s: a refresh every 2 s. */
+    const char *env[] = { token_env, "IGTCLOUD_REFRESH_MARGIN=3", NULL };
+    pid_t pid = cli_spawn(argv, env, "demo\n", NULL);
+    assert_int_equal(cli_wait_for_path(token_path, 1, 20), 0);
+
+    char seen[8][4096];
+    int distinct = 0, reads = 0;
+    time_t end = time(NULL) + 3 * atoi(LIFETIME);
+    while (time(NULL) < end) {
+        char jwt[4096], csrf[512], err[1024];
+        const char *jargv[] = { IGTCLOUD_CLI_BIN, "get-token", NULL };
+        const char *cargv[] = { IGTCLOUD_CLI_BIN, "get-token", "-t", "csrf", NULL };
+        const char *genv[] = { token_env, NULL };
+        int rc = cli_run(jargv, genv, NULL, jwt, sizeof(jwt), err, sizeof(err));
+        if (rc != 0)
+            fail_msg("get-token failed during refreshes: %s", err);
+        assert_int_equal(cli_run(cargv, genv, NULL, csrf, sizeof(csrf), err, sizeof(err)), 0);
+        jwt[strcspn(jwt, "\n")] = '\0';
+        csrf[strcspn(csrf, "\n")] = '\0';
+        long status = introspect(jwt, csrf);
+        if (status != 200)
+            fail_msg("the token from get-token was refused (%ld) after %d reads", status, reads);
+        reads++;
+        int known = 0;
+        for (int i = 0; i < distinct; i++)
+            known |= strcmp(seen[i], jwt) == 0;
+        if (!known && distinct < 8)
+            snprintf(seen[distinct++], sizeof(seen[0]), "%s", jwt);
+        usleep(50000);
+    }
+    print_message("%d reads, %d distinct JWTs\n", reads, distinct);
+    assert_true(distinct >= 4);  /* the first and at least three refreshes */
+    kill(pid, SIGTERM);
+    assert_int_equal(cli_wait(pid, 20), 0);
+}
+
+static void run_openssl(const char *args)
+{
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "openssl %s 2>/dev/null", args);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* examples/create_service, then service logins with the PKCS#8 and PKCS#1 forms. */
+static void test_session__service_identity_and_service_login(void **state)
+{
+    (void)state;
+    /* The example reuses a running `igtcloud login`, as smart_auth does. */
+    const char *largv[] = { IGTCLOUD_CLI_BIN, "login", "-d", sandbox.api_url, "-u", "demo",
+                            "--password-stdin", "--debug", NULL };
+    const char *lenv[] = { token_env, "IGTCLOUD_REFRESH_MARGIN=3", NULL };
+    pid_t login = cli_spawn(largv, lenv, "demo\n", NULL);
+    assert_int_equal(cli_wait_for_path(token_path, 1, 20), 0);
+
+    char workdir[600], cwd[1024];
+    snprintf(workdir, sizeof(workdir), "%s/keys", tmp);
+    mkdir(workdir, 0700);
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(workdir), 0);
+    const char *eargv[] = { IGTCLOUD_BINARY_DIR "/examples/create_service", sandbox.api_url,
+                            HOSPITAL_A, "uploader", NULL };
+    const char *eenv[] = { token_env, NULL };
+    char out[512], err[2048];
+    int rc = cli_run(eargv, eenv, NULL, out, sizeof(out), err, sizeof(err));
+    assert_int_equal(chdir(cwd), 0);
+    if (rc != 0)
+        fail_msg("create_service: %s", err);
+    out[strcspn(out, "\n")] = '\0';
+    assert_non_null(strstr(out, ".pem"));
+    kill(login, SIGTERM);
+    assert_int_equal(cli_wait(login, 20), 0);
+
+    char pem[2048];
+    snprintf(pem, sizeof(pem), "%s/%s", workdir, out);
+    struct stat st;
+    assert_int_equal(stat(pem, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* Reflowed to 64-character lines. */
+    char *text = cli_slurp(pem, NULL);
+    assert_non_null(strstr(text, "-----BEGIN"));
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        if (strncmp(line, "-----", 5) != 0)
+            assert_true(nl - line <= 64);
+        line = nl + 1;
+    }
+    free(text);
+
+    /* PKCS#1 and PKCS#8 copies named after the service id. */
+    char service_id[1024];
+    snprintf(service_id, sizeof(service_id), "%.*s", (int)(strlen(out) - 4), out);
+    char pkcs1_dir[700], pkcs8_dir[700], pkcs1[2048], pkcs8[2048], args[4300];
+    snprintf(pkcs1_dir, sizeof(pkcs1_dir), "%s/pkcs1", workdir);
+    snprintf(pkcs8_dir, sizeof(pkcs8_dir), "%s/pkcs8", workdir);
+    mkdir(pkcs1_dir, 0700);
+    mkdir(pkcs8_dir, 0700);
+    snprintf(pkcs1, sizeof(pkcs1), "%s/%s.pem", pkcs1_dir, service_id);
+    snprintf(pkcs8, sizeof(pkcs8), "%s/%s.key", pkcs8_dir, service_id);
+    snprintf(args, sizeof(args), "rsa -traditional -in '%s' -out '%s'", pem, pkcs1);
+    run_openssl(args);
+    snprintf(args, sizeof(args), "pkcs8 -topk8 -nocrypt -in '%s' -out '%s'", pem, pkcs8);
+    run_openssl(args);
+    text = cli_slurp(pkcs1, NULL);
+    assert_non_null(strstr(text, "BEGIN RSA PRIVATE KEY"));
+    free(text);
+    text = cli_slurp(pkcs8, NULL);
+    assert_non_null(strstr(text, "BEGIN PRIVATE KEY"));
+    free(text);
+
+    const char *keys[] = { pem, pkcs1, pkcs8 };
+    for (int i = 0; i < 3; i++) {
+        igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+        opts.domain = sandbox.api_url;
+        opts.service_key_path = keys[i];
+        opts.flags = IGTCLOUD_SESSION_NO_REUSE;
+        igtcloud_session *s = NULL;
+        assert_ok(igtcloud_session_open(&s, &opts));
+        assert_string_equal(igtcloud_session_user(s), service_id);
+        char jwt[4096];
+        snprintf(jwt, sizeof(jwt), "%s", igtcloud_session_jwt(s));
+        sleep(1);
+        assert_ok(igtcloud_session_refresh(s));
+        assert_string_not_equal(igtcloud_session_jwt(s), jwt);
+        assert_int_equal(introspect(igtcloud_session_jwt(s), igtcloud_session_csrf(s)), 200);
+        igtcloud_session_free(s);
+    }
+
+    /* The CLI: service id from the file name, refreshed by fresh assertions. */
+    const char *sargv[] = { IGTCLOUD_CLI_BIN, "login", "-d", sandbox.api_url, "-s", pkcs1, NULL };
+    const char *senv[] = { token_env, "IGTCLOUD_REFRESH_MARGIN=3", NULL };
+    pid_t svc = cli_spawn(sargv, senv, NULL, NULL);
+    assert_int_equal(cli_wait_for_path(token_path, 1, 20), 0);
+    sleep(3);  /* at least one refresh */
+    const char *gargv[] = { IGTCLOUD_CLI_BIN, "get-token", "-u", service_id, NULL };
+    const char *genv[] = { token_env, NULL };
+    assert_int_equal(cli_run(gargv, genv, NULL, out, sizeof(out), err, sizeof(err)), 0);
+    kill(svc, SIGINT);
+    assert_int_equal(cli_wait(svc, 20), 0);
+    assert_int_not_equal(access(token_path, F_OK), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_session__password_login_refresh_logout, cleanup),
+        cmocka_unit_test_teardown(test_session__free_logs_out, cleanup),
+        cmocka_unit_test_teardown(test_session__wrong_password_and_unknown_user, cleanup),
+        cmocka_unit_test_teardown(test_session__tokens_from_environment, cleanup),
+        cmocka_unit_test_teardown(test_session__smart_reuse_of_the_token_file, cleanup),
+        cmocka_unit_test_teardown(test_session__cli_login_publishes_and_signals_log_out, cleanup),
+        cmocka_unit_test_teardown(test_session__refresh_under_a_concurrent_reader, cleanup),
+        cmocka_unit_test_teardown(test_session__service_identity_and_service_login, cleanup),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
