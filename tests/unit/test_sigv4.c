@@ -302,13 +302,21 @@ static void test_sigv4__sign_rejects_bad_input(void **state)
     assert_int_equal(igtcloud__sigv4_sign(&s, &req, &s3_doc_creds, S3_DOC_TIME, &opts),
                      IGTCLOUD_EINVALID);
     igtcloud__buf q = IGTCLOUD_BUF_INIT;
+    /* A URL cannot carry a body hash: presigning signs UNSIGNED-PAYLOAD only. */
+    assert_int_equal(igtcloud__sigv4_presign(&q, &req, &s3_doc_creds, S3_DOC_TIME, 60, NULL),
+                     IGTCLOUD_EINVALID);
+    assert_non_null(strstr(igtcloud_error_last()->message, "UNSIGNED-PAYLOAD"));
+    req.payload_hash = NULL;
     assert_int_equal(igtcloud__sigv4_presign(&q, &req, &s3_doc_creds, S3_DOC_TIME, 0, NULL),
                      IGTCLOUD_EINVALID);
+    assert_non_null(strstr(igtcloud_error_last()->message, "lifetime"));
     assert_int_equal(igtcloud__sigv4_presign(&q, &req, &s3_doc_creds, S3_DOC_TIME, 604801, NULL),
                      IGTCLOUD_EINVALID);
+    assert_non_null(strstr(igtcloud_error_last()->message, "lifetime"));
     req.query = "X-Amz-Signature=00";
     assert_int_equal(igtcloud__sigv4_presign(&q, &req, &s3_doc_creds, S3_DOC_TIME, 60, NULL),
                      IGTCLOUD_EINVALID);
+    assert_non_null(strstr(igtcloud_error_last()->message, "X-Amz-"));
     assert_null(q.ptr);
 }
 

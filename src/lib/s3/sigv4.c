@@ -837,8 +837,10 @@ int igtcloud__sigv4_presign(igtcloud__buf *out_query,
     int rc = check_signing_inputs(req, creds, opts);
     if (rc)
         goto done;
-    const char *payload = req->payload_hash ? req->payload_hash : IGTCLOUD_SIGV4_UNSIGNED_PAYLOAD;
-    rc = check_payload_hash(payload);
+    /* The URL cannot carry a body hash, so the verifier can only assume this one. */
+    const char *payload = IGTCLOUD_SIGV4_UNSIGNED_PAYLOAD;
+    if (req->payload_hash && strcmp(req->payload_hash, payload) != 0)
+        rc = igtcloud__error_set(IGTCLOUD_EINVALID, "presigned URLs sign UNSIGNED-PAYLOAD only");
     if (!rc && (expires == 0 || expires > IGTCLOUD_SIGV4_MAX_EXPIRES))
         rc = igtcloud__error_set(IGTCLOUD_EINVALID, "presigned URL lifetime must be 1 to %u seconds",
                                  IGTCLOUD_SIGV4_MAX_EXPIRES);

@@ -145,7 +145,8 @@ int igtcloud__sigv4_sign(igtcloud__sigv4_signed *out,
  * Presign req at time `now` for `expires` seconds (1 to 7 days): appends to
  * out_query the complete query string to put after '?' — req's own
  * parameters and the X-Amz-* ones, in canonical order, X-Amz-Signature last.
- * The payload is UNSIGNED-PAYLOAD unless req->payload_hash says otherwise.
+ * The payload is always UNSIGNED-PAYLOAD (a URL cannot carry a body hash), so
+ * req->payload_hash must be NULL or UNSIGNED-PAYLOAD.
  */
 int igtcloud__sigv4_presign(igtcloud__buf *out_query,
                             const igtcloud__sigv4_request *req,
