@@ -108,16 +108,16 @@ since "$m" | grep -q 'PUT /igtcloud-sandbox/institutes/hospital-a/.*/files/big.b
 since "$m" | grep -q "PUT .*dropped.dcm" && fail "dicom/ file was uploaded"
 since "$m" | grep -q "PUT .*study.json" && fail "study.json was uploaded as a file"
 NEW=$(study_id_by_patient $HA NewPat---S1); [[ -n "$NEW" ]] || fail "study NewPat---S1 not created"
-files_of $HA "$NEW" | grep -q '^files big.bin 300000 True$' || fail "big.bin not complete: $(files_of $HA "$NEW")"
+grep -q '^files big.bin 300000 True$' <<<"$(files_of $HA "$NEW")" || fail "big.bin not complete: $(files_of $HA "$NEW")"
 SJ=$(study_id_by_patient $HA 'Json^Pat'); [[ -n "$SJ" ]] || fail "study from study.json not created"
-api_get "/api/data/hospitals/$HA/studies/$SJ" | grep -q '"description": *"from study.json"' \
+grep -q '"description": *"from study.json"' <<<"$(api_get "/api/data/hospitals/$HA/studies/$SJ")" \
   || fail "study.json fields not used"
-files_of $HA "$SJ" | grep -q '^files kept.txt 9 True$' || fail "files/ rule: kept.txt"
+grep -q '^files kept.txt 9 True$' <<<"$(files_of $HA "$SJ")" || fail "files/ rule: kept.txt"
 S2=$(api_get "/api/data/hospitals/$HA/studies" | python3 -c '
 import json,sys
 for s in json.load(sys.stdin):
     if s["studyIdHumanReadable"]=="PAT-001/STUDY-2": print(s["studyDatabaseId"])')
-files_of $HA "$S2" | grep -q '^files extra.txt 16 True$' || fail "existing study not matched by folder"
+grep -q '^files extra.txt 16 True$' <<<"$(files_of $HA "$S2")" || fail "existing study not matched by folder"
 echo "ok: flat layout"
 
 # --- re-run skips complete files (asserted from the request log) ---------------
@@ -143,7 +143,7 @@ echo one >"$H/Hospital B/PatH/StudyH/one.txt"; echo two >"$H/Hospital B/PatH/Stu
 up demo demo "$H" "Demo Project" "Hospital B" --folder-structure hierarchical -q >"$T/o4" 2>"$T/e4" \
   || fail "hierarchical upload: $(cat "$T/e4")"
 HS=$(study_id_by_patient $HB PatH); [[ -n "$HS" ]] || fail "hierarchical study not created"
-files_of $HB "$HS" | grep -q '^files deep/two.txt 4 True$' || fail "hierarchical nested file"
+grep -q '^files deep/two.txt 4 True$' <<<"$(files_of $HB "$HS")" || fail "hierarchical nested file"
 m=$(mark)
 up demo demo "$H" "Demo Project" "Hospital B" --folder-structure hierarchical >"$T/o4" 2>"$T/e4" \
   || fail "hierarchical re-run"
@@ -154,7 +154,7 @@ echo "ok: hierarchical"
 A="$T/ann"; mkdir -p "$A/Hospital A/NewPat---S1"
 echo '{"labels": [1, 2]}' >"$A/Hospital A/NewPat---S1/labels.json"
 up demo demo "$A" "Demo Project" "Hospital A" --category annotations -q 2>"$T/e5" || fail "annotations: $(cat "$T/e5")"
-files_of $HA "$NEW" "?auxiliary=True" | grep -q '^annotations labels.json 19 True$' \
+grep -q '^annotations labels.json 19 True$' <<<"$(files_of $HA "$NEW" "?auxiliary=True")" \
   || fail "annotation not complete: $(files_of $HA "$NEW" "?auxiliary=True")"
 echo '{"labels": [1, 2' >"$A/Hospital A/NewPat---S1/broken.json"
 m=$(mark); set +e
@@ -218,7 +218,7 @@ printf 'demo\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hospi
   || fail "submit: $(cat "$T/e9")"
 grep -q "Submit---Me: submitted" "$T/e9" || fail "not submitted: $(cat "$T/e9")"
 SM=$(study_id_by_patient $HA Submit---Me)
-api_get "/api/data/hospitals/$HA/studies/$SM" | grep -q '"electronicRecordState": *"submitted"' \
+grep -q '"electronicRecordState": *"submitted"' <<<"$(api_get "/api/data/hospitals/$HA/studies/$SM")" \
   || fail "record state not submitted"
 kill -INT $LOGIN_PID; wait $LOGIN_PID || true
 echo "ok: submit"
@@ -248,7 +248,7 @@ SV="$T/svcdata"; mkdir -p "$SV/Hospital A/Svc---Study"; echo svc >"$SV/Hospital 
 "$IGTCLOUD" upload -d "$API" -s "$T/svc.pem" -u "$(cat "$T/svc.id")" "$SV" "Demo Project" "Hospital A" -q 2>"$T/e11" \
   || fail "service upload: $(cat "$T/e11")"
 SS=$(study_id_by_patient $HA Svc---Study)
-files_of $HA "$SS" | grep -q '^files svc.txt 4 True$' || fail "service upload file not complete"
+grep -q '^files svc.txt 4 True$' <<<"$(files_of $HA "$SS")" || fail "service upload file not complete"
 echo "ok: service identity"
 
 # --- injected faults: transient errors are retried; a hard failure is never completed
@@ -266,8 +266,8 @@ up demo demo "$F" "Demo Project" "Hospital A" -q 2>"$T/e12"; rc=$?; set -e
 [[ $rc -eq 6 ]] || fail "partial failure exit $rc ($(cat "$T/e12"))"
 grep -q "failed .*doomed.txt" "$T/e12" || fail "failed file not listed: $(cat "$T/e12")"
 FS=$(study_id_by_patient $HA Fault---Study)
-files_of $HA "$FS" | grep -q '^files flaky.txt 6 True$' || fail "retried file not complete"
-files_of $HA "$FS" | grep -q '^files doomed.txt 7 True$' && fail "failed file marked complete"
+grep -q '^files flaky.txt 6 True$' <<<"$(files_of $HA "$FS")" || fail "retried file not complete"
+grep -q '^files doomed.txt 7 True$' <<<"$(files_of $HA "$FS")" && fail "failed file marked complete"
 echo "ok: faults"
 
 # --- SIGKILL in the middle, then a re-run completes ----------------------------------
@@ -283,7 +283,36 @@ sleep 0.4; kill -9 $UP 2>/dev/null || true; wait $UP 2>/dev/null || true
 sleep 1
 up demo demo "$K" "Demo Project" "Hospital B" -q 2>"$T/e13" || fail "re-run after kill: $(cat "$T/e13")"
 KS=$(study_id_by_patient $HB Kill---Study)
-files_of $HB "$KS" | grep -q "^files large.bin $((48 * 1024 * 1024)) True$" || fail "large.bin not complete"
-[[ $(files_of $HB "$KS" | grep -c ' True$') -eq 41 ]] || fail "not every file complete after re-run"
+grep -q "^files large.bin $((48 * 1024 * 1024)) True$" <<<"$(files_of $HB "$KS")" || fail "large.bin not complete"
+[[ $(grep -c ' True$' <<<"$(files_of $HB "$KS")") -eq 41 ]] || fail "not every file complete after re-run"
 echo "ok: SIGKILL then re-run"
+
+# --- round trip: upload, then download gives the same bytes and study.json -----------
+R="$T/rt"; mkdir -p "$R/Hospital B/RT---Study/sub"
+cat >"$R/Hospital B/RT---Study/study.json" <<'J'
+{"studyType": "Study", "studyId": "RT-1", "description": "round trip",
+ "studyDate": "2024-01-02T03:04:05", "patient": {"patientId": "RT-P", "patientName": "RT^Pat"}}
+J
+head -c 70000 /dev/urandom >"$R/Hospital B/RT---Study/a.bin"
+printf 'b\n' >"$R/Hospital B/RT---Study/sub/b.txt"
+up demo demo "$R" "Demo Project" "Hospital B" -q 2>"$T/e14" || fail "round-trip upload: $(cat "$T/e14")"
+printf 'demo\n' | "$IGTCLOUD" download -d "$API" -u demo --password-stdin "$T/dl" "Demo Project" "Hospital B" \
+  >/dev/null 2>"$T/e15" || fail "round-trip download: $(cat "$T/e15")"
+D=$(dirname "$(grep -l '"RT^Pat"' "$T"/dl/"Hospital B"/*/study.json | head -1)")
+[[ -d "$D" ]] || fail "round trip: downloaded study not found"
+cmp "$R/Hospital B/RT---Study/a.bin" "$D/a.bin" || fail "round trip: a.bin differs"
+cmp "$R/Hospital B/RT---Study/sub/b.txt" "$D/sub/b.txt" || fail "round trip: sub/b.txt differs"
+python3 - "$R/Hospital B/RT---Study/study.json" "$D/study.json" <<'PY' || fail "round trip: study.json differs"
+import json,sys
+a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+for k,v in a.items():
+    if k=="patient":
+        for pk,pv in v.items(): assert b["patient"][pk]==pv,(pk,b["patient"].get(pk))
+    else: assert b.get(k)==v,(k,b.get(k))
+PY
+# Uploading the downloaded folder again finds the same study and sends nothing.
+m=$(mark)
+up demo demo "$T/dl" "Demo Project" "Hospital B" -q 2>"$T/e16" || fail "re-upload of download: $(cat "$T/e16")"
+[[ -z "$(writes_since "$m" | grep -v 'projects/.*/files')" ]] || fail "re-upload of a download wrote: $(writes_since "$m")"
+echo "ok: round trip"
 echo "all upload tests passed"
