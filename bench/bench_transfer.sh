@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Benchmark of the transfer engine against awscli and rclone, in one run, on
+# the same data and the same server: the sandbox's S3 endpoint, and Ceph RGW
+# with --rgw. Prints wall time, MiB/s, CPU seconds, peak RSS and ratios.
+#
+#   bench/bench_transfer.sh [--rgw] [--only small|large|medium] [BUILD_DIR]
+#
+# Datasets: small = 2,000 x 256 KiB, large = 2 x 1 GiB, medium = 200 x 4 MiB
+# (BENCH_SCALE=N divides the file counts, and the large file size, by N).
+# Needs: scripts/install-deps.sh bench (awscli rclone time) and, for --rgw, rgw.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$PWD
+RGW=0
+ONLY=""
+BUILD=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rgw) RGW=1 ;;
+    --only) ONLY=$2; shift ;;
+    *) BUILD=$1 ;;
+  esac
+  shift
+done
+BUILD=${BUILD:-/tmp/igtcloud-bench-build}
+SCALE=${BENCH_SCALE:-1}
+REQ=${BENCH_REQUESTS:-16}
+AWS=/usr/bin/aws
+RCLONE=$(command -v rclone)
+TIME=/usr/bin/time
+for b in $AWS $RCLONE $TIME; do [ -x "$b" ] || { echo "missing $b: scripts/install-deps.sh bench" >&2; exit 2; }; done
+
+echo "== building (Release) in $BUILD" >&2
+cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DIGTCLOUD_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j2 --target igtcloud igtcloud-sandbox >/dev/null
+cc -O2 -std=c11 -D_DEFAULT_SOURCE -I"$SRC/include" -I"$BUILD/include" "$SRC/bench/bench_transfer.c" \
+   -L"$BUILD/src/lib" -ligtcloud -Wl,-rpath,"$BUILD/src/lib" -o "$BUILD/bench_transfer"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ "$RGW" = 1 ] && "$SRC/tests/interop/ceph-rgw.sh" stop "$WORK/rgw" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+make_set() { # name count size_bytes
+  local dir=$WORK/data/$1; mkdir -p "$dir"
+  local n=$(( $2 / SCALE )); [ "$n" -ge 1 ] || n=1
+  local size=$3
+  # One random block, varied per file by a header, so generation is quick.
+  head -c "$size" /dev/urandom > "$WORK/block"
+  for i in $(seq 1 "$n"); do
+    { printf '%08d' "$i"; tail -c +9 "$WORK/block"; } > "$dir/f$i.bin"
+  done
+}
+echo "== generating datasets in $WORK/data" >&2
+sets=()
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+if want small; then make_set small 2000 $((256 * 1024)); sets+=(small); fi
+if want large; then make_set large 2 $((1024 * 1024 * 1024 / SCALE)); sets+=(large); fi
+if want medium; then make_set medium 200 $((4 * 1024 * 1024)); sets+=(medium); fi
+
+# One measured command: prints "wall user+sys maxrss_kib".
+measure() {
+  local out=$WORK/time.txt
+  if ! $TIME -f '%e %U %S %M' -o "$out" "$@" >"$WORK/cmd.log" 2>&1; then
+    echo "FAILED: $*" >&2; tail -n 5 "$WORK/cmd.log" >&2; echo "0 0 0 0"; return
+  fi
+  read -r wall u s rss < "$out"
+  echo "$wall $(echo "$u + $s" | bc -l) $rss"
+}
+
+RESULTS=$WORK/results.txt
+: > "$RESULTS"
+run_target() { # name endpoint bucket prefix up_ak up_sk up_tok down_ak down_sk down_tok
+  local target=$1 ep=$2 bucket=$3 prefix=$4
+  local uak=$5 usk=$6 utok=$7 dak=$8 dsk=$9 dtok=${10}
+  cat > "$WORK/aws.cfg" <<CFG
+[default]
+region = us-east-1
+s3 =
+  addressing_style = path
+  max_concurrent_requests = $REQ
+  multipart_threshold = 16MB
+  multipart_chunksize = 8MB
+CFG
+  for set in "${sets[@]}"; do
+    local dir=$WORK/data/$set
+    local mib; mib=$(du -sbm "$dir" | cut -f1)
+    local bytes; bytes=$(du -sb "$dir" | cut -f1)
+    for tool in igtcloud awscli rclone; do
+      local key=$prefix"bench/$tool/$set/"
+      local dest=$WORK/dest-$tool-$set; rm -rf "$dest" "$dir.down"; mkdir -p "$dest"
+      for dir_ in up down; do
+        local ak=$uak sk=$usk tok=$utok
+        [ "$dir_" = down ] && { ak=$dak; sk=$dsk; tok=$dtok; }
+        local r
+        case $tool in
+          igtcloud)
+            if [ "$dir_" = up ]; then
+              r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ measure "$BUILD/bench_transfer" up "$dir" "$key")
+            else
+              r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ measure "$BUILD/bench_transfer" down "$dir" "$key")
+              rm -rf "$dir.down"
+            fi ;;
+          awscli)
+            local src=$dir dst=s3://$bucket/$key
+            [ "$dir_" = down ] && { src=s3://$bucket/$key; dst=$dest; }
+            r=$(AWS_CONFIG_FILE=$WORK/aws.cfg AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok \
+                measure $AWS --endpoint-url "$ep" s3 cp --recursive --only-show-errors "$src" "$dst") ;;
+          rclone)
+            local src=$dir dst=:s3:$bucket/$key
+            [ "$dir_" = down ] && { src=:s3:$bucket/$key; dst=$dest; }
+            local tokarg=(); [ -n "$tok" ] && tokarg=(--s3-session-token="$tok")
+            r=$(unset AWS_CA_BUNDLE; export RCLONE_CONFIG=/dev/null; measure "$RCLONE" --s3-provider=Other \
+                --s3-endpoint="$ep" --s3-access-key-id="$ak" --s3-secret-access-key="$sk" "${tokarg[@]}" \
+                --s3-force-path-style=true --s3-no-check-bucket --s3-no-head --s3-list-version=2 --no-check-dest --transfers "$REQ" --checkers "$REQ" \
+                --s3-upload-concurrency 8 --s3-chunk-size 8M --multi-thread-streams 8 --multi-thread-cutoff 16M \
+                copy "$src" "$dst") ;;
+        esac
+        rm -rf "$dest"; mkdir -p "$dest"
+        echo "$target $set $dir_ $tool $mib $r" >> "$RESULTS"
+        echo "$target $set $dir_ $tool $r" >&2
+      done
+    done
+  done
+}
+
+if [ -z "${BENCH_SKIP_SANDBOX:-}" ]; then
+  echo "== sandbox" >&2
+  "$BUILD/src/sandbox/igtcloud-sandbox" --listen 127.0.0.1:0 --seed demo --data "$WORK/sandbox" > "$WORK/sandbox.out" 2>"$WORK/sandbox.err" &
+  PIDS+=($!)
+  for _ in $(seq 1 50); do grep -qs ready "$WORK/sandbox.out" && break; sleep 0.1; done
+  API=$(sed -n 's/.*ready api=\([^ ]*\).*/\1/p' "$WORK/sandbox.out")
+  curl -s -D "$WORK/login.h" -o "$WORK/login.json" -H 'Content-Type: application/json' \
+    -d '{"grantType":"password","username":"demo","password":"demo"}' "$API/api/auth/login"
+  JWT="$(grep -o 'jwt_header_payload=[^;]*' "$WORK/login.h" | cut -d= -f2).$(grep -o 'jwt_signature=[^;]*' "$WORK/login.h" | cut -d= -f2)"
+  CSRF=$(jq -r .CSRFToken "$WORK/login.json")
+  for a in PUT GET; do
+    curl -s -H "X-JWT: $JWT" -H "X-CSRF-TOKEN: $CSRF" "$API/api/auth/s3credentials?action=$a&prefix=projects/demo-project/" > "$WORK/creds-$a.json"
+  done
+  creds() { jq -r ".policyCredentials[0].credentials.$2" "$WORK/creds-$1.json"; }
+  EP=$(creds PUT endpoint)
+  run_target sandbox "$EP" "$(creds PUT bucket)" projects/demo-project/ \
+    "$(creds PUT accessKey)" "$(creds PUT secretKey)" "$(creds PUT sessionToken)" \
+    "$(creds GET accessKey)" "$(creds GET secretKey)" "$(creds GET sessionToken)"
+fi
+if [ "$RGW" = 1 ]; then
+  echo "== ceph rgw" >&2
+  PORT=$((20000 + RANDOM % 20000))
+  LINE=$("$SRC/tests/interop/ceph-rgw.sh" start "$PORT" "$WORK/rgw" 2>/dev/null)
+  EP=$(echo "$LINE" | sed -n 's/.*endpoint=\([^ ]*\).*/\1/p')
+  AK=$(echo "$LINE" | sed -n 's/.*access_key=\([^ ]*\).*/\1/p')
+  SK=$(echo "$LINE" | sed -n 's/.*secret_key=\([^ ]*\).*/\1/p')
+  AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK \
+    $AWS --region us-east-1 --endpoint-url "$EP" s3 mb s3://bench >/dev/null
+  run_target rgw "$EP" bench "" "$AK" "$SK" "" "$AK" "$SK" ""
+fi
+
+echo
+printf '%-8s %-7s %-5s %-9s %8s %9s %8s %9s %10s\n' target dataset dir tool wall_s MiB/s cpu_s rss_MiB "x(ours)"
+while read -r target set dir_ tool mib wall cpu rss; do
+  [ -n "$wall" ] && [ "$wall" != 0 ] || { printf '%-8s %-7s %-5s %-9s %8s\n' "$target" "$set" "$dir_" "$tool" failed; continue; }
+  ours=$(awk -v t="$target" -v s="$set" -v d="$dir_" '$1==t && $2==s && $3==d && $4=="igtcloud" {print $6}' "$RESULTS")
+  rate=$(echo "if ($wall > 0) $mib / $wall else 0" | bc -l)
+  ratio=$(echo "if ($ours > 0) $wall / $ours else 0" | bc -l)
+  printf '%-8s %-7s %-5s %-9s %8.2f %9.1f %8.2f %9.1f %10.2f\n' "$target" "$set" "$dir_" "$tool" "$wall" "$rate" "$cpu" "$(echo "$rss / 1024" | bc -l)" "$ratio"
+done < "$RESULTS"

@@ -1,0 +1,245 @@
+/* The transfer engine against the sandbox: uploads, downloads, reads, skips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "transfer_helpers.h"
+#include "s3/engine.h"
+
+#define MIB (1024u * 1024u)
+
+static th_env env;
+
+static int setup(void **state)
+{
+    (void)state;
+    igtcloud_global_init();
+    return th_start(&env, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    th_stop(&env);
+    igtcloud_global_shutdown();
+    return 0;
+}
+
+static void path_in(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", env.dir, name);
+}
+
+static void test_transfer__single_put_and_get_are_byte_identical(void **state)
+{
+    (void)state;
+    char src[512], dst[512];
+    path_in(src, sizeof(src), "single.bin");
+    path_in(dst, sizeof(dst), "single.out");
+    assert_int_equal(th_make_file(src, 300 * 1024 + 7, 1), 0);
+
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t1/single.bin", DEMO_PREFIX, NULL, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.size, 300 * 1024 + 7);
+    assert_int_equal(strlen(r.etag), 32);
+    igtcloud_transfer_free(t);
+    assert_int_equal(th_log_count(&env, "\"PutObject\"", "t1/single.bin", "\"status\":200"), 1);
+
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t1/single.bin", dst, DEMO_PREFIX, -1, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.skipped, 0);
+    assert_true(r.last_modified > 1600000000);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    assert_int_equal(th_log_count(&env, "\"GetObject\"", "t1/single.bin", NULL), 1);
+
+    /* A second run with the known size does not fetch the complete file again. */
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t1/single.bin", dst, DEMO_PREFIX,
+                                           300 * 1024 + 7, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.skipped, 1);
+    igtcloud_transfer_free(t);
+    assert_int_equal(th_log_count(&env, "\"GetObject\"", "t1/single.bin", NULL), 1);
+}
+
+static void test_transfer__multipart_upload_and_ranged_download(void **state)
+{
+    (void)state;
+    char src[512], dst[512];
+    path_in(src, sizeof(src), "big.bin");
+    path_in(dst, sizeof(dst), "big.out");
+    const uint64_t size = 23 * MIB + 12345;
+    assert_int_equal(th_make_file(src, size, 2), 0);
+
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.multipart_threshold = 6 * MIB;
+    o.part_size = 5 * MIB;
+    o.range_size = 3 * MIB;
+    o.range_threshold = 3 * MIB;
+    o.max_requests = 4;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t2/big.bin", DEMO_PREFIX, NULL, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, 0);
+    assert_true(strlen(r.upload_id) > 0);
+    assert_non_null(strstr(r.etag, "-5"));
+    igtcloud_transfer_free(t);
+    assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t2/big.bin", NULL), 1);
+    assert_int_equal(th_log_count(&env, "\"UploadPart\"", "t2/big.bin", "\"status\":200"), 5);
+    assert_int_equal(th_log_count(&env, "\"CompleteMultipartUpload\"", "t2/big.bin", "\"status\":200"), 1);
+
+    /* Size unknown: the first GET tells it, the rest comes in parallel ranges. */
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t2/big.bin", dst, DEMO_PREFIX, -1, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.size, size);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    assert_int_equal(th_log_count(&env, "\"GetObject\"", "t2/big.bin", "\"range\""), 8);
+    /* Nothing half-written is left beside it. */
+    char side[600];
+    snprintf(side, sizeof(side), "%s/.big.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
+    assert_false(th_exists(side));
+    snprintf(side, sizeof(side), "%s/.big.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
+    assert_false(th_exists(side));
+}
+
+static void test_transfer__many_small_files_share_one_engine(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.max_requests = 8;
+    o.max_open_files = 8;
+    igtcloud_transfer *up = NULL, *down = NULL;
+    TH_PASS(igtcloud_transfer_new(&up, &o));
+    TH_PASS(igtcloud_transfer_new(&down, &o));
+    char src[N][300], dst[N][300], key[N][200];
+    for (int i = 0; i < N; i++) {
+        snprintf(src[i], sizeof(src[i]), "%s/small-%d.bin", env.dir, i);
+        snprintf(dst[i], sizeof(dst[i]), "%s/small-%d.out", env.dir, i);
+        snprintf(key[i], sizeof(key[i]), DEMO_PREFIX "t3/sub dir/small-%d+x.bin", i);
+        assert_int_equal(th_make_file(src[i], (uint64_t)(i * 997 % 70000), (uint32_t)i + 10), 0);
+        TH_PASS(igtcloud_transfer_add_upload(up, src[i], key[i], DEMO_PREFIX, NULL, NULL));
+        TH_PASS(igtcloud_transfer_add_download(down, key[i], dst[i], DEMO_PREFIX, -1, NULL));
+    }
+    int before = env.provider_calls;
+    TH_PASS(igtcloud_transfer_run(up));
+    /* One credentials fetch for the whole run, not one per file. */
+    assert_int_equal(env.provider_calls - before, 1);
+    TH_PASS(igtcloud_transfer_run(down));
+    assert_int_equal(env.provider_calls - before, 2);
+    assert_int_equal(igtcloud_transfer_count(down), N);
+    for (int i = 0; i < N; i++)
+        assert_true(th_same_file(src[i], dst[i]));
+    igtcloud_transfer_free(up);
+    igtcloud_transfer_free(down);
+}
+
+static void test_transfer__read_range_and_stat(void **state)
+{
+    (void)state;
+    char src[512];
+    path_in(src, sizeof(src), "read.bin");
+    assert_int_equal(th_make_file(src, 100000, 3), 0);
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t4/read.bin", DEMO_PREFIX, NULL, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+
+    th_options(&o, &env);
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    uint64_t size = 0;
+    int64_t modified = 0;
+    TH_PASS(igtcloud_transfer_stat(&size, &modified, t, DEMO_PREFIX "t4/read.bin", DEMO_PREFIX));
+    assert_int_equal(size, 100000);
+    assert_true(modified > 1600000000);
+
+    unsigned char want[5000], got[5000];
+    FILE *f = fopen(src, "rb");
+    assert_non_null(f);
+    fseek(f, 90000, SEEK_SET);
+    assert_int_equal(fread(want, 1, sizeof(want), f), sizeof(want));
+    fclose(f);
+    size_t n = 0;
+    TH_PASS(igtcloud_transfer_read(&n, t, DEMO_PREFIX "t4/read.bin", DEMO_PREFIX, 90000, got, sizeof(got)));
+    assert_int_equal(n, sizeof(got));
+    assert_memory_equal(want, got, sizeof(got));
+    /* Past the end: fewer bytes. */
+    TH_PASS(igtcloud_transfer_read(&n, t, DEMO_PREFIX "t4/read.bin", DEMO_PREFIX, 99000, got, sizeof(got)));
+    assert_int_equal(n, 1000);
+    TH_PASS(igtcloud_transfer_read(&n, t, DEMO_PREFIX "t4/read.bin", DEMO_PREFIX, 100000, got, sizeof(got)));
+    assert_int_equal(n, 0);
+    assert_int_equal(igtcloud_transfer_stat(&size, NULL, t, DEMO_PREFIX "t4/missing", DEMO_PREFIX),
+                     IGTCLOUD_ENOTFOUND);
+    assert_int_equal(igtcloud_error_last()->http_status, 404);
+    igtcloud_transfer_free(t);
+}
+
+static void test_transfer__missing_object_fails_cleanly(void **state)
+{
+    (void)state;
+    char dst[512];
+    path_in(dst, sizeof(dst), "missing.out");
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t5/none.bin", dst, DEMO_PREFIX, -1, NULL));
+    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, IGTCLOUD_ENOTFOUND);
+    assert_int_equal(r.http_status, 404);
+    assert_string_equal(r.error_code, "NoSuchKey");
+    assert_true(strlen(r.request_id) > 0);
+    assert_non_null(strstr(r.message, "NoSuchKey"));
+    igtcloud_transfer_free(t);
+    assert_false(th_exists(dst));
+    char side[600];
+    snprintf(side, sizeof(side), "%s/.missing.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
+    assert_false(th_exists(side));
+    /* Credentials for another project are refused by the API: a clear error per file. */
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, "projects/other/x", dst, "projects/other/", -1, NULL));
+    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, IGTCLOUD_EAUTH);
+    igtcloud_transfer_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transfer__single_put_and_get_are_byte_identical),
+        cmocka_unit_test(test_transfer__multipart_upload_and_ranged_download),
+        cmocka_unit_test(test_transfer__many_small_files_share_one_engine),
+        cmocka_unit_test(test_transfer__read_range_and_stat),
+        cmocka_unit_test(test_transfer__missing_object_fails_cleanly),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

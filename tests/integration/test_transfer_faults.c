@@ -1,0 +1,359 @@
+/*
+ * The transfer engine against a sandbox that misbehaves on purpose: every
+ * kind of injected fault either heals (the file arrives byte-identical) or,
+ * when it persists, ends in one clear error and no file under its final name.
+ * A download killed with SIGKILL resumes without fetching finished ranges.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "transfer_helpers.h"
+#include "s3/engine.h"
+
+#define MIB (1024u * 1024u)
+#define ADMIN_TOKEN "faults-admin-token"
+
+static th_env env;
+static char big_src[512], small_src[512];
+static const uint64_t big_size = 12 * MIB + 4321;
+static const uint64_t small_size = 200 * 1024 + 3;
+
+static int admin(const char *method, const char *json)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/_admin/faults", env.sb.s3_url);
+    const char *headers[] = { "X-Admin-Token: " ADMIN_TOKEN, "Content-Type: application/json", NULL };
+    test_response res;
+    if (test_http(&res, method, url, headers, json, json ? strlen(json) : 0))
+        return -1;
+    long status = res.status;
+    if (status != 200)
+        fprintf(stderr, "admin %s: %ld %s\n", method, status, res.body);
+    test_response_dispose(&res);
+    return status == 200 ? 0 : -1;
+}
+
+static void options(igtcloud_transfer_options *o)
+{
+    th_options(o, &env);
+    o->multipart_threshold = 6 * MIB;
+    o->part_size = 5 * MIB;
+    o->range_size = 2 * MIB;
+    o->range_threshold = 2 * MIB;
+    o->max_requests = 4;
+    o->max_attempts = 5;
+    o->stall_timeout_ms = 700;
+}
+
+static int upload(const char *src, const char *key)
+{
+    igtcloud_transfer_options o;
+    options(&o);
+    igtcloud_transfer *t = NULL;
+    int rc = igtcloud_transfer_new(&t, &o);
+    if (!rc)
+        rc = igtcloud_transfer_add_upload(t, src, key, DEMO_PREFIX, NULL, NULL);
+    if (!rc)
+        rc = igtcloud_transfer_run(t);
+    igtcloud_transfer_free(t);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    igtcloud_global_init();
+    const char *extra[] = { "--admin-token", ADMIN_TOKEN, NULL };
+    if (th_start(&env, extra))
+        return -1;
+    snprintf(big_src, sizeof(big_src), "%s/big.bin", env.dir);
+    snprintf(small_src, sizeof(small_src), "%s/small.bin", env.dir);
+    if (th_make_file(big_src, big_size, 7) || th_make_file(small_src, small_size, 8))
+        return -1;
+    /* The objects every download test reads. */
+    if (upload(big_src, DEMO_PREFIX "f/big.bin") || upload(small_src, DEMO_PREFIX "f/small.bin"))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    th_stop(&env);
+    igtcloud_global_shutdown();
+    return 0;
+}
+
+/* Download key to a fresh local name; returns the run's status and fills *r's copy. */
+static int download(const char *key, const char *name, char *dst, size_t dst_size,
+                    igtcloud_transfer_result *out, igtcloud__engine_stats *stats)
+{
+    snprintf(dst, dst_size, "%s/%s", env.dir, name);
+    unlink(dst);
+    igtcloud_transfer_options o;
+    options(&o);
+    igtcloud_transfer *t = NULL;
+    int rc = igtcloud_transfer_new(&t, &o);
+    if (rc)
+        return rc;
+    igtcloud_transfer_add_download(t, key, dst, DEMO_PREFIX, -1, NULL);
+    rc = igtcloud_transfer_run(t);
+    static char msg[512], code[64];
+    igtcloud_transfer_result_at(out, t, 0);
+    snprintf(msg, sizeof(msg), "%s", out->message);
+    snprintf(code, sizeof(code), "%s", out->error_code);
+    out->message = msg;
+    out->error_code = code;
+    if (stats)
+        igtcloud__engine_get_stats(stats, t);
+    igtcloud_transfer_free(t);
+    return rc;
+}
+
+/* Each transient fault, twice on the GETs: both files arrive byte-identical. */
+static void test_transfer_faults__transient_download_faults_heal(void **state)
+{
+    (void)state;
+    static const char *const rules[] = {
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"error\",\"status\":500}",
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"error\",\"status\":503,\"code\":\"SlowDown\"}",
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"close\"}",
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"reset\",\"after_bytes\":100000}",
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"short\",\"after_bytes\":150000}",
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"delay\",\"where\":\"body\",\"after_bytes\":65536,\"ms\":2500}",
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"delay\",\"where\":\"headers\",\"ms\":2500}",
+        "{\"operation\":\"GetObject\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"RequestTimeout\"}",
+    };
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        for (int which = 0; which < 2; which++) {
+            assert_int_equal(admin("DELETE", NULL), 0);
+            assert_int_equal(admin("POST", rules[i]), 0);
+            char dst[512], name[64];
+            snprintf(name, sizeof(name), "heal-%zu-%d.out", i, which);
+            igtcloud_transfer_result r;
+            igtcloud__engine_stats st;
+            int rc = download(which ? DEMO_PREFIX "f/big.bin" : DEMO_PREFIX "f/small.bin", name,
+                              dst, sizeof(dst), &r, &st);
+            if (rc)
+                fprintf(stderr, "rule %s: %s\n", rules[i], r.message);
+            assert_int_equal(rc, 0);
+            assert_true(st.retries >= 1);
+            assert_true(th_same_file(which ? big_src : small_src, dst));
+        }
+    }
+    assert_int_equal(admin("DELETE", NULL), 0);
+}
+
+static void test_transfer_faults__expired_token_renews_without_failing(void **state)
+{
+    (void)state;
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"ExpiredToken\"}"), 0);
+    char dst[512];
+    igtcloud_transfer_result r;
+    igtcloud__engine_stats st;
+    int before = env.provider_calls;
+    assert_int_equal(download(DEMO_PREFIX "f/small.bin", "expired.out", dst, sizeof(dst), &r, &st), 0);
+    assert_true(th_same_file(small_src, dst));
+    /* Fetched, refused as expired, fetched again: two provider calls. */
+    assert_int_equal(env.provider_calls - before, 2);
+    assert_int_equal(admin("DELETE", NULL), 0);
+}
+
+static void test_transfer_faults__transient_upload_faults_heal(void **state)
+{
+    (void)state;
+    static const char *const rules[] = {
+        "{\"method\":\"PUT\",\"times\":2,\"effect\":\"error\",\"status\":500}",
+        "{\"method\":\"PUT\",\"times\":2,\"effect\":\"error\",\"status\":503,\"code\":\"SlowDown\"}",
+        "{\"method\":\"PUT\",\"times\":2,\"effect\":\"close\"}",
+        "{\"method\":\"PUT\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"ExpiredToken\"}",
+        "{\"operation\":\"CompleteMultipartUpload\",\"times\":1,\"effect\":\"error\",\"status\":500}",
+        "{\"operation\":\"CreateMultipartUpload\",\"times\":1,\"effect\":\"error\",\"status\":503}",
+    };
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        for (int which = 0; which < 2; which++) {
+            assert_int_equal(admin("DELETE", NULL), 0);
+            assert_int_equal(admin("POST", rules[i]), 0);
+            char key[128], dst[512], name[64];
+            snprintf(key, sizeof(key), DEMO_PREFIX "up/%zu-%d.bin", i, which);
+            int rc = upload(which ? big_src : small_src, key);
+            if (rc)
+                fprintf(stderr, "rule %s: %s\n", rules[i], igtcloud_error_last()->message);
+            assert_int_equal(rc, 0);
+            /* The fault did fire, and the upload went through all the same. */
+            assert_true(th_log_count(&env, "\"fault\"", key, NULL) >= 1 ||
+                        (strstr(rules[i], "Multipart") && which == 0));
+            assert_int_equal(admin("DELETE", NULL), 0);
+            snprintf(name, sizeof(name), "up-%zu-%d.out", i, which);
+            igtcloud_transfer_result r;
+            assert_int_equal(download(key, name, dst, sizeof(dst), &r, NULL), 0);
+            assert_true(th_same_file(which ? big_src : small_src, dst));
+        }
+    }
+}
+
+static void test_transfer_faults__persistent_faults_fail_cleanly(void **state)
+{
+    (void)state;
+    static const char *const rules[] = {
+        "{\"operation\":\"GetObject\",\"effect\":\"error\",\"status\":500}",
+        "{\"operation\":\"GetObject\",\"effect\":\"error\",\"status\":503,\"code\":\"SlowDown\"}",
+        "{\"operation\":\"GetObject\",\"effect\":\"close\"}",
+        "{\"operation\":\"GetObject\",\"effect\":\"short\",\"after_bytes\":1000}",
+        "{\"operation\":\"GetObject\",\"effect\":\"error\",\"status\":403,\"code\":\"AccessDenied\"}",
+    };
+    static const char *const expect[] = { "HTTP 500", "SlowDown", "", "", "AccessDenied" };
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        for (int which = 0; which < 2; which++) {
+            assert_int_equal(admin("DELETE", NULL), 0);
+            assert_int_equal(admin("POST", rules[i]), 0);
+            char dst[512], name[64];
+            snprintf(name, sizeof(name), "fail-%zu-%d.out", i, which);
+            igtcloud_transfer_result r;
+            int rc = download(which ? DEMO_PREFIX "f/big.bin" : DEMO_PREFIX "f/small.bin", name,
+                              dst, sizeof(dst), &r, NULL);
+            assert_int_equal(rc, IGTCLOUD_EPARTIAL);
+            assert_true(r.status < 0);
+            assert_true(strlen(r.message) > 0);
+            assert_non_null(strstr(r.message, expect[i]));
+            assert_null(strchr(r.message, '\n'));
+            assert_false(th_exists(dst));
+        }
+    }
+    /* A multipart upload whose parts keep failing is aborted on the server. */
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"UploadPart\",\"effect\":\"error\",\"status\":500}"), 0);
+    assert_int_equal(upload(big_src, DEMO_PREFIX "f/never.bin"), IGTCLOUD_EPARTIAL);
+    assert_non_null(strstr(igtcloud_error_last()->message, "UploadPart"));
+    assert_int_equal(th_log_count(&env, "\"AbortMultipartUpload\"", "f/never.bin", NULL), 1);
+    assert_int_equal(admin("DELETE", NULL), 0);
+}
+
+/* Range start offsets of GETs of `key` in log lines after line `skip`. */
+static int ranges_after(const char *key, int skip, uint64_t *starts, int max)
+{
+    char *log = test_sandbox_log(&env.sb);
+    int n = 0, line_no = 0;
+    for (char *line = log; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (line_no++ >= skip && strstr(line, "\"GetObject\"") && strstr(line, key)) {
+            const char *rg = strstr(line, "\"range\":\"bytes=");
+            if (rg && n < max)
+                starts[n++] = strtoull(rg + 15, NULL, 10);
+        }
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    free(log);
+    return n;
+}
+
+static int log_lines(void)
+{
+    char *log = test_sandbox_log(&env.sb);
+    int n = 0;
+    for (char *p = log; p && *p; p++)
+        n += *p == '\n';
+    free(log);
+    return n;
+}
+
+static void test_transfer_faults__sigkill_then_resume_skips_finished_ranges(void **state)
+{
+    (void)state;
+    char dst[512], journal[600];
+    snprintf(dst, sizeof(dst), "%s/killed.out", env.dir);
+    snprintf(journal, sizeof(journal), "%s/.killed.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
+    assert_int_equal(admin("DELETE", NULL), 0);
+    /* Slow every GET down so the child is surely killed mid-way. */
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":400}"), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        igtcloud_transfer_options o;
+        options(&o);
+        o.max_requests = 2;
+        o.stall_timeout_ms = 5000;
+        igtcloud_transfer *t = NULL;
+        if (igtcloud_transfer_new(&t, &o) ||
+            igtcloud_transfer_add_download(t, DEMO_PREFIX "f/big.bin", dst, DEMO_PREFIX, -1, NULL))
+            _exit(2);
+        igtcloud_transfer_run(t);
+        _exit(3);
+    }
+    /* Wait until at least three ranges are journaled, then kill. */
+    int done_lines = 0;
+    for (int i = 0; i < 300 && done_lines < 3; i++) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        FILE *f = fopen(journal, "r");
+        done_lines = 0;
+        char line[128];
+        while (f && fgets(line, sizeof(line), f))
+            done_lines += strncmp(line, "done ", 5) == 0;
+        if (f)
+            fclose(f);
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status));
+    assert_true(done_lines >= 3);
+    assert_false(th_exists(dst));
+
+    /* The ranges the journal holds now must not be fetched again. */
+    int done_idx[64], ndone = 0;
+    FILE *f = fopen(journal, "r");
+    assert_non_null(f);
+    char line[128];
+    while (fgets(line, sizeof(line), f) && ndone < 64) {
+        if (strncmp(line, "done ", 5) == 0 && strchr(line, '\n'))
+            done_idx[ndone++] = atoi(line + 5);
+    }
+    fclose(f);
+    assert_true(ndone >= 3);
+
+    assert_int_equal(admin("DELETE", NULL), 0);
+    int skip = log_lines();
+    igtcloud_transfer_options o;
+    options(&o);
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "f/big.bin", dst, DEMO_PREFIX, -1, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(big_src, dst));
+    assert_false(th_exists(journal));
+    assert_int_equal(st.ranges_resumed, (size_t)ndone);
+
+    uint64_t starts[64];
+    int n = ranges_after("f/big.bin", skip, starts, 64);
+    uint32_t total = (uint32_t)((big_size + 2 * MIB - 1) / (2 * MIB));
+    assert_int_equal(n, (int)total - ndone);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < ndone; k++)
+            assert_true(starts[i] != (uint64_t)done_idx[k] * 2 * MIB);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transfer_faults__transient_download_faults_heal),
+        cmocka_unit_test(test_transfer_faults__expired_token_renews_without_failing),
+        cmocka_unit_test(test_transfer_faults__transient_upload_faults_heal),
+        cmocka_unit_test(test_transfer_faults__persistent_faults_fail_cleanly),
+        cmocka_unit_test(test_transfer_faults__sigkill_then_resume_skips_finished_ranges),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
