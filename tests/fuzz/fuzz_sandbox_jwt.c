@@ -20,6 +20,17 @@ static unsigned char key[SANDBOX_JWT_SECRET_LEN];
 static char *public_pem;
 
 /* One RSA key for the whole run; only its public half is used. */
+/* BIO memory is not NUL-terminated, so copy exactly len bytes (strndup may read on). */
+static char *bytes_dup(const char *data, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, data, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 static void init(void)
 {
     for (size_t i = 0; i < sizeof(key); i++)
@@ -30,7 +41,7 @@ static void init(void)
         abort();
     char *data = NULL;
     long len = BIO_get_mem_data(bio, &data);
-    public_pem = strndup(data, (size_t)len);
+    public_pem = bytes_dup(data, (size_t)len);
     BIO_free(bio);
     EVP_PKEY_free(pkey);
     if (!public_pem)

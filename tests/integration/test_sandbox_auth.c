@@ -648,6 +648,17 @@ static EVP_PKEY *load_private_key(const char *pem)
     return key;
 }
 
+/* BIO memory is not NUL-terminated, so copy exactly len bytes (strndup may read on). */
+static char *bytes_dup(const char *data, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, data, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 /* The same key written as PKCS#1 ("BEGIN RSA PRIVATE KEY"). */
 static char *as_pkcs1(EVP_PKEY *key)
 {
@@ -656,7 +667,7 @@ static char *as_pkcs1(EVP_PKEY *key)
                                                           NULL), 1);
     char *data = NULL;
     long len = BIO_get_mem_data(bio, &data);
-    char *copy = strndup(data, (size_t)len);
+    char *copy = bytes_dup(data, (size_t)len);
     BIO_free(bio);
     assert_int_equal(strncmp(copy, "-----BEGIN RSA PRIVATE KEY-----\n", 32), 0);
     return copy;

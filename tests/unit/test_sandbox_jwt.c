@@ -357,13 +357,24 @@ static void test_sandbox_jwt__escapes_exactly_the_troublemakers(void **state)
 static EVP_PKEY *service_key, *other_key;
 static char *service_pem;
 
+/* BIO memory is not NUL-terminated, so copy exactly len bytes (strndup may read on). */
+static char *bytes_dup(const char *data, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, data, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 static char *public_pem(EVP_PKEY *pkey)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     assert_int_equal(PEM_write_bio_PUBKEY(bio, pkey), 1);
     char *data = NULL;
     long len = BIO_get_mem_data(bio, &data);
-    char *copy = strndup(data, (size_t)len);
+    char *copy = bytes_dup(data, (size_t)len);
     BIO_free(bio);
     return copy;
 }
