@@ -139,10 +139,12 @@ int sandbox_object_writer_commit(sandbox_object_writer *w)
     if (fclose(w->file) != 0)
         failed = 1;
     w->file = NULL;
-    if (!failed && make_parents(w->final_path) != 0)
-        failed = 1;
-    if (!failed && rename(w->tmp_path, w->final_path) != 0)
-        failed = 1;
+    /* Most objects land in an existing folder: create folders only when asked to. */
+    if (!failed && rename(w->tmp_path, w->final_path) != 0) {
+        if (errno != ENOENT || make_parents(w->final_path) != 0 ||
+            rename(w->tmp_path, w->final_path) != 0)
+            failed = 1;
+    }
     if (failed) {
         int saved = errno;
         unlink(w->tmp_path);

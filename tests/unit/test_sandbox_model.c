@@ -39,7 +39,7 @@ static const struct {
     { "a\x7f", 0 },
 };
 
-static void test_sandbox_data__object_keys(void **state)
+static void test_sandbox_model__object_keys(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof(key_vectors) / sizeof(key_vectors[0]); i++) {
@@ -70,7 +70,7 @@ static void test_sandbox_data__object_keys(void **state)
     assert_int_equal(sandbox_object_path(path, 10, "/data", "x/y.bin"), -1);
 }
 
-static void test_sandbox_data__object_files(void **state)
+static void test_sandbox_model__object_files(void **state)
 {
     (void)state;
     char dir[256], path[512];
@@ -109,7 +109,7 @@ static void test_sandbox_data__object_files(void **state)
     test_remove_tree(dir);
 }
 
-static void test_sandbox_data__file_categories(void **state)
+static void test_sandbox_model__file_categories(void **state)
 {
     (void)state;
     const char *prefix = "institutes/h/p/s/";
@@ -166,7 +166,7 @@ static json_t *parse(const char *text)
     return j;
 }
 
-static void test_sandbox_data__study_rules(void **state)
+static void test_sandbox_model__study_rules(void **state)
 {
     (void)state;
     char msg[300];
@@ -226,7 +226,7 @@ static void test_sandbox_data__study_rules(void **state)
     json_decref(patch);
 }
 
-static void test_sandbox_data__generator_is_deterministic(void **state)
+static void test_sandbox_model__generator_is_deterministic(void **state)
 {
     (void)state;
     /* Vectors computed independently from the documented algorithm. */
@@ -252,7 +252,7 @@ static void test_sandbox_data__generator_is_deterministic(void **state)
     assert_memory_not_equal(again, expect, sizeof(expect));
 }
 
-static void test_sandbox_data__seed_documents(void **state)
+static void test_sandbox_model__seed_documents(void **state)
 {
     (void)state;
     char msg[600];
@@ -303,12 +303,12 @@ static void test_sandbox_data__seed_documents(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sandbox_data__object_keys),
-        cmocka_unit_test(test_sandbox_data__object_files),
-        cmocka_unit_test(test_sandbox_data__file_categories),
-        cmocka_unit_test(test_sandbox_data__study_rules),
-        cmocka_unit_test(test_sandbox_data__generator_is_deterministic),
-        cmocka_unit_test(test_sandbox_data__seed_documents),
+        cmocka_unit_test(test_sandbox_model__object_keys),
+        cmocka_unit_test(test_sandbox_model__object_files),
+        cmocka_unit_test(test_sandbox_model__file_categories),
+        cmocka_unit_test(test_sandbox_model__study_rules),
+        cmocka_unit_test(test_sandbox_model__generator_is_deterministic),
+        cmocka_unit_test(test_sandbox_model__seed_documents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
