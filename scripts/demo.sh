@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # The main job end to end on the local sandbox: build, start it with the demo
-# world, log in, and browse the demo project as a user would.
+# world, log in once, download the demo project, upload a new study, list the
+# project to CSV. A short look at the raw REST API comes first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh normal >/dev/null
 
 bin=build/normal
+igtcloud="$bin/src/cli/igtcloud"
 work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-demo.XXXXXX")
-sandbox_pid=
+sandbox_pid= login_pid=
 cleanup() {
+  [[ -n "$login_pid" ]] && kill "$login_pid" 2>/dev/null && wait "$login_pid" 2>/dev/null
   [[ -n "$sandbox_pid" ]] && kill "$sandbox_pid" 2>/dev/null && wait "$sandbox_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+step() { printf '\n$ %s\n' "$*"; }
 
-# Start the sandbox on a free port and wait for its ready line.
+# Start the sandbox on free ports and wait for its ready line.
 mkfifo "$work/ready"
 "$bin/src/sandbox/igtcloud-sandbox" --listen 127.0.0.1:0 --data "$work/cloud" --seed demo \
   >"$work/ready" 2>"$work/sandbox.log" &
@@ -24,48 +28,49 @@ read -r ready_line <"$work/ready"
 api=${ready_line#ready api=}; api=${api%% *}
 echo "sandbox: $ready_line"
 
-step() { printf '\n$ %s\n' "$*"; }
-
-# Log in as the demo user: the JWT arrives in two cookies, the CSRF token in the body.
-step "curl -X POST $api/api/auth/login (demo/demo)"
+# --- The REST API as any HTTP client sees it --------------------------------------
+step "curl -X POST $api/api/auth/login (demo/demo), then GET /api/data/projects"
 curl -sS -D "$work/headers" -o "$work/login.json" -H 'Content-Type: application/json' \
   -d '{"grantType": "password", "username": "demo", "password": "demo"}' "$api/api/auth/login"
 csrf=$(jq -r .CSRFToken "$work/login.json")
 hp=$(sed -n 's/^Set-Cookie: jwt_header_payload=\([^;]*\).*/\1/ip' "$work/headers" | tr -d '\r')
 sig=$(sed -n 's/^Set-Cookie: jwt_signature=\([^;]*\).*/\1/ip' "$work/headers" | tr -d '\r')
 jwt="$hp.$sig"
-echo "logged in as $(jq -r .sub "$work/login.json")"
+curl -sS -f -H "X-JWT: $jwt" -H "X-CSRF-TOKEN: $csrf" "$api/api/data/projects" \
+  | jq -r '.[] | "project \(.name): \(.institutes | map(.name) | join(", "))"'
+curl -sS -X POST -H "X-JWT: $jwt" -H "X-CSRF-TOKEN: $csrf" "$api/api/auth/logout" >/dev/null
 
-api_get() { curl -sS -f -H "X-JWT: $jwt" -H "X-CSRF-TOKEN: $csrf" -H 'Accept: application/json' "$api$1"; }
+# --- The igtcloud command: log in once, then download, upload, list ---------------
+export CLOUD_TOKEN_MMAP="$work/token" CLOUD_DOMAIN="$api"
+step "igtcloud login -u demo --password-stdin &   (stays running, keeps the session fresh)"
+echo demo | "$igtcloud" login -u demo --password-stdin &
+login_pid=$!
+for _ in $(seq 100); do [[ -s "$CLOUD_TOKEN_MMAP" ]] && break; sleep 0.1; done
+echo "logged in as $("$igtcloud" get-token -t jwt | cut -d. -f2 | base64 -d 2>/dev/null | jq -r .sub)"
 
-step "GET /api/data/projects"
-api_get /api/data/projects | jq -r '.[] | "project \(.name)  id=\(.id)  s3Prefix=\(.s3Prefix)"'
-project=$(api_get /api/data/projects | jq -r '.[0].id')
-
-step "GET /api/data/projects/$project/hospitals"
-api_get "/api/data/projects/$project/hospitals" | jq -r '.[] | "institute \(.name)  id=\(.id)"'
-hospital=$(api_get "/api/data/projects/$project/hospitals" | jq -r '.[0].id')
-
-step "GET /api/data/hospitals/$hospital/studies"
-api_get "/api/data/hospitals/$hospital/studies" | jq -r '.[] | "study \(.studyIdHumanReadable)  type=\(.studyType)"'
-study=$(api_get "/api/data/hospitals/$hospital/studies" | jq -r '.[0].studyDatabaseId')
-
-step "GET /api/data/hospitals/$hospital/studies/$study/files"
-api_get "/api/data/hospitals/$hospital/studies/$study/files" | jq -r '.files[] | "\(.fileSize)\t\(.fileName)"'
-
-step "GET /api/auth/s3credentials?action=GET&prefix=..."
-prefix=$(api_get "/api/data/hospitals/$hospital/studies" | jq -r '.[0].s3Prefix')
-api_get "/api/auth/s3credentials?action=GET&prefix=$prefix" | jq '.policyCredentials[0] | {allowed, expires: .credentials.expires}'
-
-step "igtcloud download (the demo project, every category) and igtcloud csv"
-export CLOUD_TOKEN_MMAP="$work/token"
-echo demo | "$bin/src/cli/igtcloud" download --domain "$api" -u demo --password-stdin \
-  "$work/download" "Demo Project" --category files --category dicom --category annotations
+step "igtcloud download $work/download 'Demo Project' --category files --category dicom --category annotations"
+"$igtcloud" download "$work/download" "Demo Project" --category files --category dicom --category annotations
 (cd "$work/download" && find . -path ./.igtcloud -prune -o -type f -print | sort)
-echo demo | "$bin/src/cli/igtcloud" csv --domain "$api" -u demo --password-stdin "$work/download" "Demo Project"
-cut -d, -f1-4 "$work/download/cloud_Demo Project.csv"
 
-step "curl -X POST $api/api/auth/logout"
-curl -sS -X POST -H "X-JWT: $jwt" -H "X-CSRF-TOKEN: $csrf" "$api/api/auth/logout"; echo
+step "igtcloud upload $work/upload 'Demo Project' 'Hospital A'   (a new study from a local folder)"
+mkdir -p "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1"
+printf 'demo upload\n' >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/notes.txt"
+head -c 3000000 /dev/urandom >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/xa.dcm"
+"$igtcloud" upload "$work/upload" "Demo Project" "Hospital A"
+
+step "igtcloud download again: only the new study is fetched, and it is byte-identical"
+"$igtcloud" download "$work/download" "Demo Project" "Hospital A" --category files --category dicom --category annotations
+# The cloud names the new study's folder (patient/study id it assigned); find it by content.
+fetched=$(find "$work/download/Hospital A" -path '*/files/run1/xa.dcm' -newer "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/notes.txt")
+cmp "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/xa.dcm" "$fetched" \
+  && echo "${fetched#$work/download/}: identical to the uploaded file"
+
+step "igtcloud csv $work 'Demo Project'"
+"$igtcloud" csv "$work" "Demo Project"
+cut -d, -f1-4 "$work/cloud_Demo Project.csv"
+
+step "stop igtcloud login (logs out, removes the token file)"
+kill "$login_pid"; wait "$login_pid" || true; login_pid=
+[[ -e "$CLOUD_TOKEN_MMAP" ]] && echo "token file still there!" || echo "token file removed"
 echo
 echo "demo finished: the sandbox stops now."
