@@ -804,6 +804,111 @@ static void test_sandbox_data__update_database(void **state)
                  NULL);
 }
 
+/* ---- service identities ---- */
+
+static void test_sandbox_data__service_identity_limits(void **state)
+{
+    (void)state;
+    test_login svc;
+    test_response res;
+    const char *a = TEST_DEMO_HOSPITAL_A, *b = TEST_DEMO_HOSPITAL_B, *p = TEST_DEMO_PROJECT;
+    assert_int_equal(test_data_service_login(&svc, &sandbox, &demo, a, "uploader"), 200);
+
+    /* It reads its project and institute, and sees only that institute. */
+    assert_int_equal(CALL(&res, &svc, "GET", NULL, "/api/data/projects"), 200);
+    assert_int_equal(json_array_size(res.json), 1);
+    json_t *institutes = json_object_get(json_array_get(res.json, 0), "institutes");
+    assert_int_equal(json_array_size(institutes), 1);
+    assert_string_equal(str(json_array_get(institutes, 0), "id"), a);
+    test_response_dispose(&res);
+    assert_int_equal(CALL(&res, &svc, "GET", NULL, "/api/data/projects/%s", p), 200);
+    assert_int_equal(json_array_size(json_object_get(res.json, "institutes")), 1);
+    test_response_dispose(&res);
+    assert_int_equal(CALL(&res, &svc, "GET", NULL, "/api/data/projects/%s/hospitals", p), 200);
+    assert_int_equal(json_array_size(res.json), 1);
+    test_response_dispose(&res);
+    assert_int_equal(CALL(&res, &svc, "GET", NULL, "/api/data/hospitals"), 200);
+    assert_int_equal(json_array_size(res.json), 1);
+    test_response_dispose(&res);
+    assert_int_equal(CALL(&res, &svc, "GET", NULL, "/api/data/projects/hospitals/%s", a), 200);
+    test_response_dispose(&res);
+
+    /* It lists studies and files, creates studies, registers and completes files. */
+    assert_int_equal(CALL(&res, &svc, "GET", NULL, "/api/data/hospitals/%s/studies", a), 200);
+    assert_true(json_array_size(res.json) >= 3);
+    test_response_dispose(&res);
+    assert_int_equal(CALL(&res, &svc, "POST", "{\"studyType\": \"Study\", \"studyId\": \"SVC\"}",
+                          "/api/data/hospitals/%s/studies", a), 201);
+    json_t *s = json_incref(res.json);
+    test_response_dispose(&res);
+    const char *sid = str(s, "studyDatabaseId");
+    assert_string_equal(str(s, "createdBy"), svc.sub);
+    char body[1024], key[700];
+    snprintf(key, sizeof(key), "%sfiles/up.bin", str(s, "s3Prefix"));
+    snprintf(body, sizeof(body), "[{\"key\": \"%s\", \"fileSize\": 2}]", key);
+    assert_int_equal(CALL(&res, &svc, "POST", body, "/api/data/hospitals/%s/studies/%s/files", a,
+                          sid), 200);
+    test_response_dispose(&res);
+    put_object(key, "ok", 2);
+    assert_int_equal(CALL(&res, &svc, "POST", "{\"uploadedPath\": \"up.bin\"}",
+                          "/api/data/hospitals/%s/studies/%s/files/$file-upload-completed", a,
+                          sid), 204);
+    test_response_dispose(&res);
+    assert_int_equal(CALL(&res, &svc, "GET", NULL, "/api/data/hospitals/%s/studies/%s/files", a,
+                          sid), 200);
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(res.json, "files"), 0),
+                                             "isCompleted")));
+    test_response_dispose(&res);
+
+    /* Everything else is 403. */
+    expect_error(&res, CALL(&res, &svc, "GET", NULL, "/api/data/hospitals/%s/studies", b), 403,
+                 NULL);
+    expect_error(&res, CALL(&res, &svc, "POST", "{\"studyType\": \"Study\"}",
+                            "/api/data/hospitals/%s/studies", b), 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "GET", NULL, "/api/data/projects/hospitals/%s", b), 403,
+                 NULL);
+    expect_error(&res, CALL(&res, &svc, "GET", NULL, "/api/data/hospitals/%s/studies/%s", a, sid),
+                 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "PUT", "{\"studyType\": \"Study\"}",
+                            "/api/data/hospitals/%s/studies/%s", a, sid), 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "PATCH", "{\"x\": 1}",
+                            "/api/data/hospitals/%s/studies/%s", a, sid), 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "DELETE", NULL, "/api/data/hospitals/%s/studies/%s", a,
+                            sid), 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "DELETE", NULL,
+                            "/api/data/hospitals/%s/studies/%s/files?keys=%s", a, sid, key), 403,
+                 NULL);
+    expect_error(&res, CALL(&res, &svc, "POST", "{\"username\": \"x\", \"password\": \"y\","
+                            " \"electronicRecordState\": \"submitted\"}",
+                            "/api/data/hospitals/%s/studies/%s/electronic-record-state", a, sid),
+                 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "GET", NULL, "/api/data/projects/%s/files", p), 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "POST", "[]", "/api/data/projects/%s/files", p), 403,
+                 NULL);
+    expect_error(&res, CALL(&res, &svc, "POST", "{\"name\": \"S\"}", "/api/data/projects"), 403,
+                 NULL);
+    expect_error(&res, CALL(&res, &svc, "DELETE", NULL, "/api/data/projects/%s", p), 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "POST", "{\"name\": \"X\"}",
+                            "/api/data/projects/%s/hospitals", p), 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "DELETE", NULL, "/api/data/projects/%s/hospitals/%s", p,
+                            a), 403, NULL);
+    expect_error(&res, CALL(&res, &svc, "GET", NULL, "/api/data/users/me"), 403, NULL);
+
+    /*
+     * The user still sees the study the service made; the institute cannot
+     * go while the service exists.
+     */
+    assert_int_equal(CALL(&res, &demo, "GET", NULL, "/api/data/hospitals/%s/studies/%s", a, sid),
+                     200);
+    test_response_dispose(&res);
+    expect_error(&res, CALL(&res, &demo, "DELETE", NULL, "/api/data/projects/%s/hospitals/%s", p,
+                            a), 409, "service");
+    assert_int_equal(CALL(&res, &demo, "DELETE", NULL, "/api/data/hospitals/%s/studies/%s", a,
+                          sid), 204);
+    test_response_dispose(&res);
+    json_decref(s);
+}
+
 /* Last: the sandbox shuts down cleanly (under ASan, also without leaks) after all the above. */
 static void test_sandbox_data__clean_exit_after_all_calls(void **state)
 {
@@ -828,6 +933,7 @@ int main(void)
         cmocka_unit_test(test_sandbox_data__electronic_record_state),
         cmocka_unit_test(test_sandbox_data__users_me),
         cmocka_unit_test(test_sandbox_data__update_database),
+        cmocka_unit_test(test_sandbox_data__service_identity_limits),
         cmocka_unit_test(test_sandbox_data__clean_exit_after_all_calls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -39,4 +39,12 @@ int test_data_write_file(const char *path, const void *data, size_t len);
 /* The object file of `key` in the sandbox's data folder, read whole. */
 char *test_data_read_object(const test_sandbox *sb, const char *key, size_t *len);
 
+/*
+ * Create a service identity for `institute_id` (as `creator`, a user) and log
+ * in with it the way the reference does (RS256 assertion, grantType jwt-key).
+ * Returns the login's HTTP status (200 on success) or -1.
+ */
+long test_data_service_login(test_login *out, const test_sandbox *sb, const test_login *creator,
+                             const char *institute_id, const char *name);
+
 #endif
