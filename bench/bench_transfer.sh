@@ -150,7 +150,7 @@ fi
 if [ "$RGW" = 1 ]; then
   echo "== ceph rgw" >&2
   PORT=$((20000 + RANDOM % 20000))
-  LINE=$("$SRC/tests/interop/ceph-rgw.sh" start "$PORT" "$WORK/rgw" 2>/dev/null)
+  LINE=$(CEPH_OBJECTSTORE=${CEPH_OBJECTSTORE:-bluestore} "$SRC/tests/interop/ceph-rgw.sh" start "$PORT" "$WORK/rgw" 2>/dev/null)
   EP=$(echo "$LINE" | sed -n 's/.*endpoint=\([^ ]*\).*/\1/p')
   AK=$(echo "$LINE" | sed -n 's/.*access_key=\([^ ]*\).*/\1/p')
   SK=$(echo "$LINE" | sed -n 's/.*secret_key=\([^ ]*\).*/\1/p')

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <time.h>
 
 #include "transfer_helpers.h"
 #include "s3/engine.h"
@@ -232,6 +233,120 @@ static void test_transfer__missing_object_fails_cleanly(void **state)
     igtcloud_transfer_free(t);
 }
 
+
+struct cancel_at {
+    uint64_t bytes;
+};
+
+static int cancel_when(const igtcloud_transfer_progress *p, void *payload)
+{
+    const struct cancel_at *c = payload;
+    return p->bytes_done >= c->bytes;
+}
+
+static void test_transfer__cancelled_multipart_upload_resumes_with_list_parts(void **state)
+{
+    (void)state;
+    char src[512], dst[512];
+    path_in(src, sizeof(src), "resume-up.bin");
+    path_in(dst, sizeof(dst), "resume-up.out");
+    const uint64_t size = 26 * MIB + 99;
+    assert_int_equal(th_make_file(src, size, 5), 0);
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.multipart_threshold = 6 * MIB;
+    o.part_size = 5 * MIB;
+    o.max_requests = 1;
+    struct cancel_at at = { 10 * MIB };
+    o.progress_cb = cancel_when;
+    o.progress_payload = &at;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t6/resume.bin", DEMO_PREFIX, NULL, NULL));
+    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_ECANCELLED);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, IGTCLOUD_ECANCELLED);
+    char upload_id[512];
+    snprintf(upload_id, sizeof(upload_id), "%s", r.upload_id);
+    assert_true(strlen(upload_id) > 0);
+    igtcloud_transfer_free(t);
+    int parts_before = th_log_count(&env, "\"UploadPart\"", "t6/resume.bin", "\"status\":200");
+    assert_true(parts_before >= 2 && parts_before < 6);
+    assert_int_equal(th_log_count(&env, "\"AbortMultipartUpload\"", "t6/resume.bin", NULL), 0);
+
+    /* Resume: ListParts keeps what is there, only the missing parts are sent. */
+    o.progress_cb = NULL;
+    o.max_requests = 4;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t6/resume.bin", DEMO_PREFIX, upload_id, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_string_equal(r.upload_id, upload_id);
+    igtcloud_transfer_free(t);
+    assert_int_equal(th_log_count(&env, "\"ListParts\"", "t6/resume.bin", "\"status\":200"), 1);
+    int parts_after = th_log_count(&env, "\"UploadPart\"", "t6/resume.bin", "\"status\":200");
+    assert_int_equal(parts_after, 6);
+    assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t6/resume.bin", NULL), 1);
+
+    /* An upload id the server does not know restarts the upload cleanly. */
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t6/resume.bin", DEMO_PREFIX, "no-such-upload", NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+    assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t6/resume.bin", NULL), 2);
+
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t6/resume.bin", dst, DEMO_PREFIX, (int64_t)size, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+}
+
+static void test_transfer__dead_server_ends_the_run_quickly(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    igtcloud_s3_credentials c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.access_key, sizeof(c.access_key), "AK");
+    snprintf(c.secret_key, sizeof(c.secret_key), "SK");
+    snprintf(c.bucket, sizeof(c.bucket), "b");
+    /* Port 1 on loopback: connection refused at once. */
+    snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:1");
+    igtcloud_transfer_options o;
+    igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
+    o.credentials = &c;
+    o.backoff_base_ms = 100;
+    o.backoff_cap_ms = 400;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    for (int i = 0; i < N; i++) {
+        char dst[512], key[64];
+        snprintf(dst, sizeof(dst), "%s/dead-%d.out", env.dir, i);
+        snprintf(key, sizeof(key), "k/%d", i);
+        TH_PASS(igtcloud_transfer_add_download(t, key, dst, "k/", -1, NULL));
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
+    /* 500 tokens at 5 per retry: at most 100 retries for the whole run, not 10 per file. */
+    assert_true(st.retries <= 100);
+    assert_true(st.requests <= N + 100);
+    assert_true(secs < 20.0);
+    for (int i = 0; i < N; i++) {
+        igtcloud_transfer_result r;
+        TH_PASS(igtcloud_transfer_result_at(&r, t, (size_t)i));
+        assert_int_equal(r.status, IGTCLOUD_ENET);
+        assert_true(strlen(r.message) > 0);
+    }
+    igtcloud_transfer_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +355,8 @@ int main(void)
         cmocka_unit_test(test_transfer__many_small_files_share_one_engine),
         cmocka_unit_test(test_transfer__read_range_and_stat),
         cmocka_unit_test(test_transfer__missing_object_fails_cleanly),
+        cmocka_unit_test(test_transfer__cancelled_multipart_upload_resumes_with_list_parts),
+        cmocka_unit_test(test_transfer__dead_server_ends_the_run_quickly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

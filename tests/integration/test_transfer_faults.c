@@ -274,7 +274,7 @@ static void test_transfer_faults__sigkill_then_resume_skips_finished_ranges(void
     snprintf(journal, sizeof(journal), "%s/.killed.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
     assert_int_equal(admin("DELETE", NULL), 0);
     /* Slow every GET down so the child is surely killed mid-way. */
-    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":400}"), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":900}"), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -291,7 +291,7 @@ static void test_transfer_faults__sigkill_then_resume_skips_finished_ranges(void
     }
     /* Wait until at least three ranges are journaled, then kill. */
     int done_lines = 0;
-    for (int i = 0; i < 300 && done_lines < 3; i++) {
+    for (int i = 0; i < 600 && done_lines < 3; i++) {
         struct timespec ts = { 0, 20 * 1000 * 1000 };
         nanosleep(&ts, NULL);
         FILE *f = fopen(journal, "r");

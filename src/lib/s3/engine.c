@@ -10,6 +10,8 @@
  * a full-jitter backoff, within the run's retry budget; ExpiredToken renews
  * the shared credentials and retries for free.
  */
+/* sync_file_range() starts writeback without waiting (Linux). */
+#define _GNU_SOURCE
 #include "s3/engine.h"
 
 #include <curl/curl.h>
@@ -101,6 +103,9 @@ struct job {
     igtcloud__journal journal;
     int ranged;           /* ranges beyond the first are planned */
     uint32_t next_range;
+    uint32_t *unjournaled; /* ranges on disk, not yet in the journal */
+    uint32_t nunjournaled;
+    int64_t journal_synced_ms;
     EVP_MD_CTX *md5;      /* streaming MD5 while bytes arrive in order */
     uint64_t md5_pos;
 
@@ -200,6 +205,8 @@ struct igtcloud_transfer {
     int64_t last_progress_cb;
     igtcloud__engine_stats stats;
 };
+
+static int journal_flush(job *j, int force);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -338,6 +345,9 @@ static void job_release(job *j)
     close_fd(&j->fd);
     close_fd(&j->journal_fd);
     igtcloud__journal_dispose(&j->journal);
+    free(j->unjournaled);
+    j->unjournaled = NULL;
+    j->nunjournaled = 0;
     if (j->md5) {
         EVP_MD_CTX_free(j->md5);
         j->md5 = NULL;
@@ -402,6 +412,8 @@ static void job_done(igtcloud_transfer *t, job *j)
         return;
     j->state = JS_DONE;
     remove_active(t, j);
+    if (j->kind == JK_DOWNLOAD && j->journal_fd >= 0 && j->fd >= 0)
+        journal_flush(j, 1); /* a failed or cancelled download resumes from here */
     job_release(j);
     if (j->kind == JK_UPLOAD || j->kind == JK_DOWNLOAD) {
         t->progress.files_done++;
@@ -1155,10 +1167,6 @@ static void download_finish(igtcloud_transfer *t, job *j)
             return;
         }
     }
-    if (j->ranged && fdatasync(j->fd) != 0) {
-        job_error(j, IGTCLOUD_EIO, 0, NULL, "cannot sync %s: %s", j->tmp_path, strerror(errno));
-        return;
-    }
     close_fd(&j->fd);
     if (rename(j->tmp_path, j->path) != 0) {
         job_error(j, IGTCLOUD_EIO, 0, NULL, "cannot rename %s to %s: %s", j->tmp_path, j->path,
@@ -1213,6 +1221,34 @@ static int download_fresh(igtcloud_transfer *t, job *j)
     return 0;
 }
 
+/*
+ * Write the ranges finished since the last flush to the journal, after their
+ * bytes are synced. At most about once a second (or when forced), so the
+ * loop rarely waits on the disk: writeback was started per range already,
+ * and a killed run loses at most a second of progress.
+ */
+#define JOURNAL_FLUSH_MS 1000
+static int journal_flush(job *j, int force)
+{
+    if (j->nunjournaled == 0 || j->journal_fd < 0)
+        return 0;
+    int64_t now = mono_ms();
+    if (!force && now - j->journal_synced_ms < JOURNAL_FLUSH_MS)
+        return 0;
+    if (fdatasync(j->fd) != 0)
+        return igtcloud__error_set(IGTCLOUD_EIO, "cannot sync %s: %s", j->tmp_path, strerror(errno));
+    igtcloud__buf lines = IGTCLOUD_BUF_INIT;
+    int rc = 0;
+    for (uint32_t i = 0; !rc && i < j->nunjournaled; i++)
+        rc = igtcloud__buf_printf(&lines, "done %" PRIu32 "\n", j->unjournaled[i]);
+    if (!rc && write(j->journal_fd, lines.ptr, lines.size) != (ssize_t)lines.size)
+        rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot append to %s", j->journal_path);
+    igtcloud__buf_dispose(&lines);
+    j->nunjournaled = 0;
+    j->journal_synced_ms = now;
+    return rc;
+}
+
 /* The first GET of a large object told its size: plan and journal the rest. */
 static int download_plan_ranges(igtcloud_transfer *t, job *j)
 {
@@ -1225,6 +1261,12 @@ static int download_plan_ranges(igtcloud_transfer *t, job *j)
     rc = igtcloud__journal_create(&j->journal_fd, j->journal_path, &j->journal);
     if (rc)
         return rc;
+    free(j->unjournaled);
+    j->unjournaled = calloc(j->journal.count, sizeof(*j->unjournaled));
+    if (!j->unjournaled)
+        return igtcloud__error_oom();
+    j->nunjournaled = 0;
+    j->journal_synced_ms = mono_ms();
     j->ranged = 1;
     j->next_range = 1;
     /* Range 0 arrived with the first GET. */
@@ -1254,6 +1296,15 @@ static int download_try_resume(igtcloud_transfer *t, job *j)
         igtcloud__journal_dispose(&jr);
         return 0;
     }
+    j->unjournaled = calloc(jr.count, sizeof(*j->unjournaled));
+    if (!j->unjournaled) {
+        close_fd(&j->fd);
+        close_fd(&j->journal_fd);
+        igtcloud__journal_dispose(&jr);
+        return 0;
+    }
+    j->nunjournaled = 0;
+    j->journal_synced_ms = mono_ms();
     j->journal = jr;
     j->size = jr.size;
     j->size_known = 1;
@@ -1608,13 +1659,17 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
             download_finish(t, j);
             return 0;
         }
-        /* One range of many: journal it once its bytes are on disk. */
-        if (fdatasync(j->fd) != 0 || igtcloud__journal_append(j->journal_fd, r->index) != 0) {
+        /* One range of many: journaled in batches once its bytes are on disk. */
+        igtcloud__journal_mark(&j->journal, r->index);
+        j->unjournaled[j->nunjournaled++] = r->index;
+#ifdef __linux__
+        sync_file_range(j->fd, (off_t)r->offset, (off_t)r->done, SYNC_FILE_RANGE_WRITE);
+#endif
+        if (journal_flush(j, 0)) {
             snprintf(r->local_msg, sizeof(r->local_msg), "cannot journal %s", j->tmp_path);
             r->local_error = 1;
             return -1;
         }
-        igtcloud__journal_mark(&j->journal, r->index);
         return 0;
     default:
         return 0;
@@ -2035,7 +2090,7 @@ static int engine_loop(igtcloud_transfer *t, job **list, size_t n)
         int running = 0;
         curl_multi_perform(t->multi, &running);
         CURLMsg *msg;
-        int left;
+        int left, finished = 0;
         while ((msg = curl_multi_info_read(t->multi, &left))) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
@@ -2049,9 +2104,13 @@ static int engine_loop(igtcloud_transfer *t, job **list, size_t n)
                 r->status = code;
             remove_inflight(t, r);
             req_finished(t, r, cc);
+            finished++;
         }
         check_stalls(t);
         report_progress(t, 0);
+        /* Freed slots are refilled at once: waiting here would idle them. */
+        if (finished)
+            continue;
         int timeout = 100;
         if (wait >= 0 && wait < timeout)
             timeout = (int)wait;
