@@ -52,7 +52,15 @@ typedef enum {
     IGTCLOUD_UPLOAD_EVENT_FILE_DONE,         /**< uploaded and completed */
     IGTCLOUD_UPLOAD_EVENT_FILE_FAILED,       /**< not completed; message says why */
     IGTCLOUD_UPLOAD_EVENT_STUDY_SUBMITTED,   /**< electronic record state set to submitted */
-    IGTCLOUD_UPLOAD_EVENT_STUDY_FAILED       /**< study could not be created or submitted */
+    IGTCLOUD_UPLOAD_EVENT_STUDY_FAILED,      /**< study could not be created or submitted */
+    /**
+     * DICOM import: the server filed files into a study. `study` is its
+     * studyIdHumanReadable, `key` its studyDatabaseId, `size` the number of
+     * files, `message` "created" or "existing".
+     */
+    IGTCLOUD_UPLOAD_EVENT_DICOM_STUDY,
+    /** DICOM import: the server could not file an uploaded file; `message` says why. */
+    IGTCLOUD_UPLOAD_EVENT_DICOM_REJECTED
 } igtcloud_upload_event_kind;
 
 /** One event; every pointer is borrowed for the duration of the callback. */
@@ -284,6 +292,59 @@ IGTCLOUD_EXTERN int igtcloud_upload_complete_file(igtcloud_session *session,
 IGTCLOUD_EXTERN int igtcloud_upload_submit_study(igtcloud_session *session,
                                                  const char *institute_id,
                                                  const char *study_id, const char *password);
+
+/** Totals of a DICOM import (igtcloud_upload_dicom_import()). */
+typedef struct igtcloud_dicom_import_summary {
+    size_t files_found;      /**< DICOM Part-10 files found under the folder */
+    size_t files_not_dicom;  /**< other files: reported (IGNORED events) and skipped */
+    size_t files_uploaded;   /**< uploaded (planned, in a dry run) */
+    size_t files_failed;     /**< upload failed */
+    uint64_t bytes_uploaded;
+    int server_reported;     /**< 1 when the server's answer said what it filed */
+    size_t files_filed;      /**< filed into studies by the server */
+    size_t files_rejected;   /**< not filed by the server (DICOM_REJECTED events) */
+    size_t studies;          /**< studies the files were filed into */
+    size_t studies_created;  /**< of which new */
+    /** The run's folder, relative to the institute's s3Prefix: "Import/<uuid>/". */
+    char uploaded_path[64];
+} igtcloud_dicom_import_summary;
+
+/**
+ * Import a folder of DICOM files into an institute (PROTOCOL.md section 4):
+ * every DICOM Part-10 file below `folder` (recursively; a file is DICOM when
+ * it has the 128-byte preamble and "DICM") is uploaded under the institute's
+ * `s3Prefix + "Import/<uuid>/"` (a fresh uuid per call) with PUT credentials
+ * for that prefix, then `POST /api/action/update-database {"hospitalId",
+ * "uploadedPath": "Import/<uuid>/", "isPrefix": true}` asks the server to
+ * file them into patients, studies and series from their headers. Other
+ * files are reported as IGTCLOUD_UPLOAD_EVENT_IGNORED and skipped. The
+ * server's answer, when it says what it filed, is reported as
+ * IGTCLOUD_UPLOAD_EVENT_DICOM_STUDY and _DICOM_REJECTED events.
+ *
+ * Of `opts` (may be NULL) these apply: event and progress callbacks,
+ * dry_run (look up and scan, send nothing), concurrent_studies x
+ * concurrent_files (requests in flight), ca_file, s3_endpoint,
+ * multipart_threshold, part_size. The engine's progress callback may
+ * return non-zero to cancel.
+ *
+ * @param[out] out   totals (may be NULL); filled on success and on failure
+ * @param session    an open session (user of the project, or the institute's service)
+ * @param project    the project's exact name
+ * @param institute  the institute's exact name
+ * @param folder     the local folder of DICOM files
+ * @param opts       options, or NULL for defaults
+ * @return 0 when every DICOM file was uploaded and none was refused by the
+ *         server (also when there was none); IGTCLOUD_EPARTIAL when some
+ *         failed or were not filed (see the events); IGTCLOUD_EIO (the
+ *         folder or a file cannot be read; nothing was sent);
+ *         IGTCLOUD_ENOTFOUND (project or institute); IGTCLOUD_EAUTH /
+ *         IGTCLOUD_EPERM; IGTCLOUD_ECANCELLED; transport codes.
+ */
+IGTCLOUD_EXTERN int igtcloud_upload_dicom_import(igtcloud_dicom_import_summary *out,
+                                                 igtcloud_session *session,
+                                                 const char *project, const char *institute,
+                                                 const char *folder,
+                                                 const igtcloud_upload_options *opts);
 
 #ifdef __cplusplus
 }

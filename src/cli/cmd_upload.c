@@ -12,6 +12,7 @@
 
 static const char usage[] =
     "Usage: igtcloud upload [OPTIONS] LOCAL PROJECT [INSTITUTE|*] [PROD|TEST]\n"
+    "       igtcloud upload --dicom [OPTIONS] FOLDER PROJECT INSTITUTE [PROD|TEST]\n"
     "\n"
     "  Upload data to Philips Interventional Cloud. LOCAL/files/** become project\n"
     "  files; each LOCAL/<institute name>/<study folder> (flat) or\n"
@@ -19,6 +20,9 @@ static const char usage[] =
     "  matches (by study.json, the folder name or the study key), which is created\n"
     "  when there is none. Other folders are ignored. Files already complete with\n"
     "  the same size are skipped.\n"
+    "\n"
+    "  With --dicom, every DICOM file below FOLDER is imported into INSTITUTE: the\n"
+    "  cloud files it into its patient, study and series from the DICOM header.\n"
     "\n"
     "Options:\n"
     "  -d, --domain DOMAIN          PROD, TEST, a host or a URL (default: the 4th\n"
@@ -31,6 +35,9 @@ static const char usage[] =
     "      --category CATEGORY      files (default) or annotations (JSON files are\n"
     "                               validated before anything is sent)\n"
     "      --folder-structure FS    flat (default) or hierarchical\n"
+    "      --dicom                  import the DICOM files below FOLDER (others are\n"
+    "                               reported and skipped) and list the studies the\n"
+    "                               cloud filed them into\n"
     "      --concurrent-studies N   studies in parallel (default 4)\n"
     "      --concurrent-files N     files per study in parallel (default 4)\n"
     "  -n, --dry-run                look up and check everything, send nothing\n"
@@ -146,6 +153,8 @@ static void clear_progress(struct view *v)
 static int on_progress(const igtcloud_transfer_progress *p, void *payload)
 {
     struct view *v = payload;
+    if (stop_requested)
+        return 1;   /* a DICOM import has no run object to cancel; this stops its engine */
     if (v->quiet || !v->tty)
         return 0;
     struct timespec now;
@@ -204,6 +213,14 @@ static void on_event(const igtcloud_upload_event *e, void *payload)
     case IGTCLOUD_UPLOAD_EVENT_STUDY_FAILED:
         fprintf(stderr, "igtcloud: study %s/%s: %s\n", e->institute, e->study, e->message);
         break;
+    case IGTCLOUD_UPLOAD_EVENT_DICOM_STUDY:
+        if (!v->quiet)
+            printf("%s/%s: %" PRIu64 " file(s), %s study %s\n", e->institute, e->study, e->size,
+                   e->message, e->key);
+        break;
+    case IGTCLOUD_UPLOAD_EVENT_DICOM_REJECTED:
+        fprintf(stderr, "igtcloud: not filed %s: %s\n", e->path, e->message);
+        break;
     }
 }
 
@@ -238,12 +255,47 @@ static int parse_count(unsigned int *out, const char *text)
     return 0;
 }
 
+/* upload --dicom: the import, then what the cloud filed where. */
+static int dicom_import(igtcloud_session *session, const char *project, const char *institute,
+                        const char *folder, const igtcloud_upload_options *uo,
+                        struct view *view)
+{
+    igtcloud_dicom_import_summary sum;
+    int status = stop_requested ? IGTCLOUD_ECANCELLED
+                                : igtcloud_upload_dicom_import(&sum, session, project, institute,
+                                                               folder, uo);
+    clear_progress(view);
+    if (status == IGTCLOUD_ECANCELLED)
+        return cli_report_error(status);
+    if (!view->quiet && (status == 0 || status == IGTCLOUD_EPARTIAL)) {
+        char bytes[32];
+        human(bytes, sizeof(bytes), sum.bytes_uploaded);
+        if (sum.files_found == 0)
+            fprintf(stderr, "No DICOM files under %s; nothing sent (%zu other file(s) "
+                            "skipped)\n", folder, sum.files_not_dicom);
+        else if (view->dry_run)
+            fprintf(stderr, "Would import %zu DICOM file(s) (%zu other file(s) skipped)\n",
+                    sum.files_found, sum.files_not_dicom);
+        else if (sum.server_reported)
+            fprintf(stderr, "Imported %zu DICOM file(s) (%s) as %s, %zu failed, %zu other "
+                            "file(s) skipped; the cloud filed %zu into %zu studies (%zu new), "
+                            "%zu not filed\n", sum.files_uploaded, bytes, sum.uploaded_path,
+                    sum.files_failed, sum.files_not_dicom, sum.files_filed, sum.studies,
+                    sum.studies_created, sum.files_rejected);
+        else
+            fprintf(stderr, "Imported %zu DICOM file(s) (%s) as %s, %zu failed, %zu other "
+                            "file(s) skipped; the cloud is filing them\n", sum.files_uploaded,
+                    bytes, sum.uploaded_path, sum.files_failed, sum.files_not_dicom);
+    }
+    return status < 0 ? cli_report_error(status) : CLI_EXIT_OK;
+}
+
 int cmd_upload(int argc, char **argv)
 {
     const char *domain = NULL, *user = NULL, *key = NULL, *cacert = NULL;
     const char *category = NULL, *structure = NULL, *cs = NULL, *cf = NULL;
     const char *positional[4] = { NULL, NULL, NULL, NULL };
-    int npos = 0, submit = 0, password_stdin = 0, debug = 0;
+    int npos = 0, submit = 0, password_stdin = 0, debug = 0, dicom = 0;
     struct view view;
     struct password_cache pc;
     igtcloud_session *session = NULL;
@@ -273,6 +325,8 @@ int cmd_upload(int argc, char **argv)
         }
         if (strcmp(argv[i], "--submit") == 0)
             submit = 1;
+        else if (strcmp(argv[i], "--dicom") == 0)
+            dicom = 1;
         else if (strcmp(argv[i], "--password-stdin") == 0)
             password_stdin = 1;
         else if (strcmp(argv[i], "--debug") == 0)
@@ -306,6 +360,11 @@ int cmd_upload(int argc, char **argv)
         return cli_usage_error("upload", "--concurrent-studies must be a number from 1 to 64");
     if (cf && parse_count(&uo.concurrent_files, cf))
         return cli_usage_error("upload", "--concurrent-files must be a number from 1 to 64");
+    if (dicom && (!positional[2] || strcmp(positional[2], "*") == 0))
+        return cli_usage_error("upload", "--dicom needs one INSTITUTE to import into");
+    if (dicom && (category || structure || submit))
+        return cli_usage_error("upload", "--dicom does not go with --category, "
+                                         "--folder-structure or --submit");
     if (submit && key)
         return cli_usage_error("upload", "--submit needs a user's password; a service identity "
                                          "cannot submit studies");
@@ -384,6 +443,10 @@ int cmd_upload(int argc, char **argv)
     uo.progress_cb = on_progress;
     uo.progress_payload = &view;
     uo.ca_file = cacert;
+    if (dicom) {
+        rc = dicom_import(session, project, institute, local, &uo, &view);
+        goto done;
+    }
     status = igtcloud_upload_new(&upload, session, project, &uo);
     if (status == 0)
         status = igtcloud_upload_add_tree(upload, local, institute);

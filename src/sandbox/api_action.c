@@ -1,16 +1,19 @@
 /* /api/action (openapi/action.json). */
 #include "router.h"
 #include "data_access.h"
+#include "dicom_import.h"
 #include "objects.h"
 
 #include <string.h>
 
 /*
  * POST /api/action/update-database {"hospitalId", "uploadedPath", "isPrefix"}:
- * the cloud files a DICOM import found under the institute's
- * "Import/<uploadedPath>". The sandbox checks the call (fields, access, a
- * path that stays inside the import folder) and accepts it; it does not
- * file the DICOM objects into studies.
+ * the cloud files a DICOM import found under the institute's Import/
+ * folder. uploadedPath is relative to the institute's s3Prefix
+ * ("Import/<uuid>/", as igtcloud sends it); a path without the "Import/"
+ * head is taken inside Import/, and the institute's full prefix in front is
+ * accepted too. The sandbox checks the call (fields, access, a path that
+ * stays inside the import folder), then dicom_import.c files the objects.
  */
 static void update_database(sandbox_request *req, sandbox_response *res)
 {
@@ -43,6 +46,10 @@ static void update_database(sandbox_request *req, sandbox_response *res)
     }
     if (sandbox_data_institute(res, req->sb->store, &who, hospital, 1, &inst))
         goto done;
+    if (strncmp(path, inst.s3_prefix, strlen(inst.s3_prefix)) == 0)
+        path += strlen(inst.s3_prefix);
+    if (strncmp(path, "Import/", 7) == 0)
+        path += 7;
     /* A prefix ends in '/'; the part before it must still be a clean key. */
     size_t len = strlen(path);
     int n = snprintf(key, sizeof(key), "%sImport/%.*s", inst.s3_prefix,
@@ -54,7 +61,8 @@ static void update_database(sandbox_request *req, sandbox_response *res)
                                          "the hospital's Import/ folder: %s", problem);
         goto done;
     }
-    sandbox_response_json(res, 200, json_object());
+    sandbox_dicom_update_database(req->sb, res, &inst, key, json_is_true(is_prefix),
+                                  who.subject);
 done:
     sandbox_institute_row_dispose(&inst);
     json_decref(body);
