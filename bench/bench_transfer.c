@@ -7,7 +7,9 @@
  *
  * Environment: S3_ENDPOINT, S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  * AWS_SESSION_TOKEN (optional), BENCH_REQUESTS (default 16).
- * "down" downloads the objects named like the files of DIR into DIR.down/.
+ * "down" downloads the objects named like the files of DIR into DIR.down/,
+ * with their sizes known (as the CLI knows them from the API) unless
+ * BENCH_UNKNOWN_SIZE is set.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -79,7 +81,9 @@ int main(int argc, char **argv)
         snprintf(key, sizeof(key), "%s%s", prefix, e->d_name);
         snprintf(out, sizeof(out), "%s/%s", down_dir, e->d_name);
         int rc = up ? igtcloud_transfer_add_upload(t, path, key, prefix, NULL, NULL)
-                    : igtcloud_transfer_add_download(t, key, out, prefix, -1, NULL);
+                    : igtcloud_transfer_add_download(t, key, out, prefix,
+                                                     getenv("BENCH_UNKNOWN_SIZE") ? -1 : (int64_t)st.st_size,
+                                                     NULL);
         if (rc) {
             fprintf(stderr, "bench_transfer: %s\n", igtcloud_error_last()->message);
             return 1;

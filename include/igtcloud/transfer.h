@@ -288,7 +288,9 @@ IGTCLOUD_EXTERN int igtcloud_transfer_result_at(igtcloud_transfer_result *out,
 /**
  * Ask the running igtcloud_transfer_run() to stop soon; it returns
  * IGTCLOUD_ECANCELLED. Safe from another thread and from a signal handler.
- * Downloads keep their temporary file and journal, so a later run resumes.
+ * Ranged downloads keep their temporary file and journal, and multipart
+ * uploads are left open (not aborted; their upload_id is in the result), so
+ * a later run resumes both.
  */
 IGTCLOUD_EXTERN void igtcloud_transfer_cancel(igtcloud_transfer *t);
 
