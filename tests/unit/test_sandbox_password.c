@@ -77,6 +77,38 @@ static void test_sandbox_password__malformed_rejected(void **state)
     assert_int_equal(sandbox_password_verify(NULL, "demo"), 0);
 }
 
+/* The work factor: OWASP's 600,000 by default; the test knob may only lower it. */
+static void test_sandbox_password__iterations(void **state)
+{
+    (void)state;
+    char hash[SANDBOX_PASSWORD_HASH_MAX];
+    const char *saved = getenv("IGTCLOUD_SANDBOX_PASSWORD_ITERATIONS");
+    char *copy = saved ? strdup(saved) : NULL;
+
+    unsetenv("IGTCLOUD_SANDBOX_PASSWORD_ITERATIONS");
+    assert_int_equal(sandbox_password_hash(hash, "pw"), 0);
+    assert_int_equal(strncmp(hash, "pbkdf2-sha256$600000$", 21), 0);
+    assert_true(sandbox_password_verify(hash, "pw"));
+
+    setenv("IGTCLOUD_SANDBOX_PASSWORD_ITERATIONS", "5000", 1);
+    assert_int_equal(sandbox_password_hash(hash, "pw"), 0);
+    assert_int_equal(strncmp(hash, "pbkdf2-sha256$5000$", 19), 0);
+    assert_true(sandbox_password_verify(hash, "pw"));
+
+    /* Out of range or not a number: the default, never something weaker. */
+    const char *bad[] = { "10", "9999999", "abc", "5000x" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("IGTCLOUD_SANDBOX_PASSWORD_ITERATIONS", bad[i], 1);
+        assert_int_equal(sandbox_password_hash(hash, "pw"), 0);
+        assert_int_equal(strncmp(hash, "pbkdf2-sha256$600000$", 21), 0);
+    }
+    if (copy)
+        setenv("IGTCLOUD_SANDBOX_PASSWORD_ITERATIONS", copy, 1);
+    else
+        unsetenv("IGTCLOUD_SANDBOX_PASSWORD_ITERATIONS");
+    free(copy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -85,6 +117,7 @@ int main(void)
         cmocka_unit_test(test_sandbox_password__salted),
         cmocka_unit_test(test_sandbox_password__tampered_hash_rejected),
         cmocka_unit_test(test_sandbox_password__malformed_rejected),
+        cmocka_unit_test(test_sandbox_password__iterations),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
