@@ -1,4 +1,5 @@
 #include "cmd.h"
+#include "progress.h"
 #include "prompt.h"
 
 #include <errno.h>
@@ -7,7 +8,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -122,53 +122,17 @@ static void debug_line(const char *line, void *payload)
 }
 
 struct view {
-    int quiet, verbose, dry_run, tty;
-    int progress_shown;
-    struct timespec last;
+    int quiet, verbose, dry_run;
+    cli_progress *progress;   /* the bar shared with download; NULL: plain lines */
 };
-
-static void human(char *out, size_t size, uint64_t bytes)
-{
-    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024.0 && u < 4) {
-        v /= 1024.0;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, size, "%" PRIu64 " B", bytes);
-    else
-        snprintf(out, size, "%.1f %s", v, units[u]);
-}
-
-static void clear_progress(struct view *v)
-{
-    if (v->progress_shown) {
-        fputs("\r\033[K", stderr);
-        v->progress_shown = 0;
-    }
-}
 
 static int on_progress(const igtcloud_transfer_progress *p, void *payload)
 {
     struct view *v = payload;
     if (stop_requested)
         return 1;   /* a DICOM import has no run object to cancel; this stops its engine */
-    if (v->quiet || !v->tty)
-        return 0;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (now.tv_sec - v->last.tv_sec) * 1000 + (now.tv_nsec - v->last.tv_nsec) / 1000000;
-    if (ms < 200 && p->files_done < p->files_total)
-        return 0;
-    v->last = now;
-    char done[32], total[32];
-    human(done, sizeof(done), p->bytes_done);
-    human(total, sizeof(total), p->bytes_total);
-    fprintf(stderr, "\r\033[KUploading: %zu/%zu files, %s / %s", p->files_done, p->files_total,
-            done, total);
-    v->progress_shown = 1;
+    cli_progress_update(v->progress, p->bytes_done, p->bytes_total, p->files_done,
+                        p->files_total);
     return 0;
 }
 
@@ -176,16 +140,16 @@ static void on_event(const igtcloud_upload_event *e, void *payload)
 {
     struct view *v = payload;
     char size[32];
-    human(size, sizeof(size), e->size);
-    clear_progress(v);
+    cli_format_bytes(size, sizeof(size), (double)e->size);
     switch (e->kind) {
     case IGTCLOUD_UPLOAD_EVENT_IGNORED:
         if (!v->quiet)
-            fprintf(stderr, "igtcloud: ignored %s: %s\n", e->path, e->message);
+            cli_progress_line(v->progress, "igtcloud: ignored %s: %s", e->path, e->message);
         break;
     case IGTCLOUD_UPLOAD_EVENT_STUDY_FOUND:
         if (v->verbose)
-            fprintf(stderr, "%s/%s: existing study %s\n", e->institute, e->study, e->message);
+            cli_progress_line(v->progress, "%s/%s: existing study %s", e->institute, e->study,
+                              e->message);
         break;
     case IGTCLOUD_UPLOAD_EVENT_STUDY_CREATED:
         if (!v->quiet || v->dry_run)
@@ -194,24 +158,25 @@ static void on_event(const igtcloud_upload_event *e, void *payload)
         break;
     case IGTCLOUD_UPLOAD_EVENT_FILE_SKIPPED:
         if (v->verbose)
-            fprintf(stderr, "skipped %s (%s)\n", e->path, e->message);
+            cli_progress_line(v->progress, "skipped %s (%s)", e->path, e->message);
         break;
     case IGTCLOUD_UPLOAD_EVENT_FILE_PLANNED:
         printf("would upload %s -> %s (%s)\n", e->path, e->key, size);
         break;
     case IGTCLOUD_UPLOAD_EVENT_FILE_DONE:
         if (v->verbose)
-            fprintf(stderr, "uploaded %s -> %s (%s)\n", e->path, e->key, size);
+            cli_progress_line(v->progress, "uploaded %s -> %s (%s)", e->path, e->key, size);
         break;
     case IGTCLOUD_UPLOAD_EVENT_FILE_FAILED:
-        fprintf(stderr, "igtcloud: failed %s: %s\n", e->path, e->message);
+        cli_progress_line(v->progress, "igtcloud: failed %s: %s", e->path, e->message);
         break;
     case IGTCLOUD_UPLOAD_EVENT_STUDY_SUBMITTED:
         if (!v->quiet)
-            fprintf(stderr, "%s/%s: submitted\n", e->institute, e->study);
+            cli_progress_line(v->progress, "%s/%s: submitted", e->institute, e->study);
         break;
     case IGTCLOUD_UPLOAD_EVENT_STUDY_FAILED:
-        fprintf(stderr, "igtcloud: study %s/%s: %s\n", e->institute, e->study, e->message);
+        cli_progress_line(v->progress, "igtcloud: study %s/%s: %s", e->institute, e->study,
+                          e->message);
         break;
     case IGTCLOUD_UPLOAD_EVENT_DICOM_STUDY:
         if (!v->quiet)
@@ -219,7 +184,7 @@ static void on_event(const igtcloud_upload_event *e, void *payload)
                    e->message, e->key);
         break;
     case IGTCLOUD_UPLOAD_EVENT_DICOM_REJECTED:
-        fprintf(stderr, "igtcloud: not filed %s: %s\n", e->path, e->message);
+        cli_progress_line(v->progress, "igtcloud: not filed %s: %s", e->path, e->message);
         break;
     }
 }
@@ -264,12 +229,12 @@ static int dicom_import(igtcloud_session *session, const char *project, const ch
     int status = stop_requested ? IGTCLOUD_ECANCELLED
                                 : igtcloud_upload_dicom_import(&sum, session, project, institute,
                                                                folder, uo);
-    clear_progress(view);
+    cli_progress_finish(view->progress);
     if (status == IGTCLOUD_ECANCELLED)
         return cli_report_error(status);
     if (!view->quiet && (status == 0 || status == IGTCLOUD_EPARTIAL)) {
         char bytes[32];
-        human(bytes, sizeof(bytes), sum.bytes_uploaded);
+        cli_format_bytes(bytes, sizeof(bytes), (double)sum.bytes_uploaded);
         if (sum.files_found == 0)
             fprintf(stderr, "No DICOM files under %s; nothing sent (%zu other file(s) "
                             "skipped)\n", folder, sum.files_not_dicom);
@@ -431,7 +396,7 @@ int cmd_upload(int argc, char **argv)
         }
     }
 
-    view.tty = isatty(2);
+    view.progress = cli_progress_new(dicom ? "imported" : "uploaded", view.quiet || view.dry_run);
     uo.hierarchical = structure && strcmp(structure, "hierarchical") == 0;
     uo.category = category && strcmp(category, "annotations") == 0 ? IGTCLOUD_UPLOAD_ANNOTATIONS
                                                                     : IGTCLOUD_UPLOAD_FILES;
@@ -455,13 +420,13 @@ int cmd_upload(int argc, char **argv)
         status = stop_requested ? IGTCLOUD_ECANCELLED : igtcloud_upload_run(upload);
         running = NULL;
     }
-    clear_progress(&view);
+    cli_progress_finish(view.progress);
     igtcloud_upload_summary sum;
     igtcloud_upload_summary_get(&sum, upload);
     if (upload && !view.quiet && (status == 0 || status == IGTCLOUD_EPARTIAL ||
                                   status == IGTCLOUD_ECANCELLED)) {
         char bytes[32];
-        human(bytes, sizeof(bytes), sum.bytes_uploaded);
+        cli_format_bytes(bytes, sizeof(bytes), (double)sum.bytes_uploaded);
         fprintf(stderr, "%s %zu file(s) (%s), skipped %zu already complete, %zu failed; "
                         "studies: %zu found, %zu created, %zu submitted, %zu failed; "
                         "%zu ignored\n",
@@ -472,6 +437,7 @@ int cmd_upload(int argc, char **argv)
     if (status < 0)
         rc = cli_report_error(status);
 done:
+    cli_progress_free(view.progress);
     igtcloud_upload_free(upload);
     igtcloud_session_free(session);
     cli_wipe(pc.value, sizeof(pc.value));

@@ -48,6 +48,39 @@ static void refuse_key(sandbox_response *res, const owner *o, const char *key)
                                problem ? problem : "");
 }
 
+/*
+ * The data API has no completion call for project files (PROTOCOL.md section
+ * 4: only study files have $file-upload-completed), so a project file is
+ * complete once its object is stored with exactly the registered size. This
+ * is decided when the files are listed, the only moment anyone can see it,
+ * so the S3 endpoint needs no knowledge of the data service's rows. Returns 0
+ * or -1 (store error).
+ */
+static int complete_uploaded_project_files(sandbox_request *req, const owner *o)
+{
+    sandbox_store *store = req->sb->store;
+    json_t *rows = json_array();
+    int rc = rows ? sandbox_db_files_append(store, o->kind, o->id, SANDBOX_CATEGORY_NONE, 0,
+                                            NULL, rows)
+                  : -1;
+    size_t i;
+    json_t *f;
+    json_array_foreach(rows, i, f) {
+        const char *key = json_string_value(json_object_get(f, "key"));
+        json_t *size = json_object_get(f, "fileSize");
+        long long stored;
+        if (rc || !key || json_is_true(json_object_get(f, "isCompleted")) ||
+            !json_is_integer(size) ||
+            sandbox_object_size(&stored, req->sb->data_dir, key) != 0 ||
+            stored != (long long)json_integer_value(size))
+            continue;
+        if (sandbox_db_file_complete(store, o->kind, o->id, key, stored) < 0)
+            rc = -1;
+    }
+    json_decref(rows);
+    return rc;
+}
+
 static void list_files(sandbox_request *req, sandbox_response *res, const owner *o)
 {
     int completed = sandbox_query_flag(sandbox_request_query(req, "completed"));
@@ -57,6 +90,8 @@ static void list_files(sandbox_request *req, sandbox_response *res, const owner 
     json_t *body = json_object();
     json_t *files = json_array(), *dicom = json_array(), *annotations = json_array();
     int rc = body && files && dicom && annotations ? 0 : -1;
+    if (rc == 0 && strcmp(o->kind, SANDBOX_OWNER_PROJECT) == 0)
+        rc = complete_uploaded_project_files(req, o);
     if (rc == 0 && auxiliary) {
         rc = sandbox_db_files_append(store, o->kind, o->id, SANDBOX_CATEGORY_DICOM, completed,
                                      NULL, dicom) ||

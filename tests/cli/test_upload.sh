@@ -11,6 +11,9 @@ SB_PID=
 cleanup() { [[ -n "$SB_PID" ]] && kill "$SB_PID" 2>/dev/null && wait "$SB_PID" 2>/dev/null; chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 export CLOUD_TOKEN_MMAP="$T/token"
+# The journal of multipart uploads in flight lives here, not in the user's home.
+export XDG_STATE_HOME="$T/state"
+unset IGTCLOUD_STATE_DIR
 unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
 
 start_sandbox() { # start_sandbox NAME [extra args...]
@@ -33,6 +36,13 @@ try:
         r=json.loads(l); print(r["method"], r["path"], r["status"], flush=True)
 except BrokenPipeError:
     os._exit(0)'; }
+# S3 requests after line $1 of the log, as "Operation key status" lines.
+s3ops() { tail -n +"$(( $1 + 1 ))" "$LOG" | python3 -c '
+import json,sys
+for l in sys.stdin:
+    r=json.loads(l)
+    if r.get("service")=="s3": print(r.get("operation"), r.get("key"), r.get("status"))'; }
+count_op() { s3ops "$1" | grep -c "^$2 .*$3 200$" || true; }
 writes_since() { since "$1" | grep -Ev '^GET |^HEAD |/api/auth/(login|logout)' || true; }
 up() { # up USER PASSWORD args...
   local u=$1 p=$2; shift 2
@@ -121,12 +131,15 @@ grep -q '^files extra.txt 16 True$' <<<"$(files_of $HA "$S2")" || fail "existing
 echo "ok: flat layout"
 
 # --- re-run skips complete files (asserted from the request log) ---------------
+# The whole tree again: project files included. They have no completion call;
+# the sandbox completes them once their object is stored with the registered size.
 m=$(mark)
-up demo demo "$L" "Demo Project" "Hospital A" >"$T/o2" 2>"$T/e2" || fail "re-run failed: $(cat "$T/e2")"
-grep -q 'skipped 4 already complete' "$T/e2" || fail "re-run summary: $(tail -1 "$T/e2")"
+up demo demo "$L" "Demo Project" >"$T/o2" 2>"$T/e2" || fail "re-run failed: $(cat "$T/e2")"
+grep -q 'skipped 6 already complete' "$T/e2" || fail "re-run summary: $(tail -1 "$T/e2")"
 since "$m" | grep -q '^PUT ' && fail "re-run sent bytes again: $(since "$m" | grep '^PUT ')"
+since "$m" | grep -q '^POST /api/data/projects/.*/files' && fail "re-run registered project files again"
 since "$m" | grep -q '^POST /api/data/hospitals/.*/studies 201' && fail "re-run created a study"
-echo "ok: skip-if-complete"
+echo "ok: skip-if-complete (study and project files)"
 
 # --- dry run sends nothing -----------------------------------------------------
 mkdir -p "$L/Hospital B/Dry---Run"; echo dry >"$L/Hospital B/Dry---Run/d.txt"
@@ -270,22 +283,71 @@ grep -q '^files flaky.txt 6 True$' <<<"$(files_of $HA "$FS")" || fail "retried f
 grep -q '^files doomed.txt 7 True$' <<<"$(files_of $HA "$FS")" && fail "failed file marked complete"
 echo "ok: faults"
 
-# --- SIGKILL in the middle, then a re-run completes ----------------------------------
-start_sandbox kill
+# --- SIGKILL during a multipart upload: the re-run resumes it, nothing is left open ---
+# Parts are slowed down so the kill lands after some parts and before the last.
+cat >"$T/slowparts.json" <<'J'
+[{"operation": "UploadPart", "effect": "delay", "where": "headers", "ms": 600}]
+J
+start_sandbox kill --faults "$T/slowparts.json"
 K="$T/kill"; mkdir -p "$K/Hospital B/Kill---Study"
-head -c $((48 * 1024 * 1024)) /dev/urandom >"$K/Hospital B/Kill---Study/large.bin"
+head -c $((48 * 1024 * 1024)) /dev/urandom >"$K/Hospital B/Kill---Study/large.bin"   # 6 parts of 8 MiB
 for i in $(seq 1 40); do echo "$i" >"$K/Hospital B/Kill---Study/small-$i.txt"; done
+m0=$(mark)
 printf 'demo\n' | "$IGTCLOUD" upload -d "$API" -u demo --password-stdin "$K" "Demo Project" "Hospital B" \
   --concurrent-studies 1 --concurrent-files 2 -q 2>/dev/null &
 UP=$!
-sleep 0.4; kill -9 $UP 2>/dev/null || true; wait $UP 2>/dev/null || true
-# Let the server finish what the killed client had in flight (a study being created).
+for _ in $(seq 400); do
+  [[ $(tail -n +"$((m0 + 1))" "$LOG" | grep '"UploadPart"' | grep 'large.bin' | grep -c '"status":200') -ge 2 ]] && break
+  sleep 0.05
+done
+kill -9 $UP 2>/dev/null || true; wait $UP 2>/dev/null || true
+# Let the server finish what the killed client had in flight.
 sleep 1
+p1=$(count_op "$m0" UploadPart large.bin)
+[[ $p1 -ge 2 && $p1 -lt 6 ]] || fail "kill did not land inside the multipart upload ($p1 parts)"
+J="$XDG_STATE_HOME/igtcloud/upload-journal"
+grep -q '^1 .*/files/large.bin$' "$J" || fail "upload id of large.bin not journaled: $(cat "$J" 2>/dev/null)"
+m=$(mark)
 up demo demo "$K" "Demo Project" "Hospital B" -q 2>"$T/e13" || fail "re-run after kill: $(cat "$T/e13")"
 KS=$(study_id_by_patient $HB Kill---Study)
 grep -q "^files large.bin $((48 * 1024 * 1024)) True$" <<<"$(files_of $HB "$KS")" || fail "large.bin not complete"
 [[ $(grep -c ' True$' <<<"$(files_of $HB "$KS")") -eq 41 ]] || fail "not every file complete after re-run"
-echo "ok: SIGKILL then re-run"
+# Resumed, not restarted: one multipart upload in all, ListParts, and only the missing parts sent.
+[[ $(s3ops "$m0" | grep -c '^CreateMultipartUpload .*large.bin') -eq 1 ]] \
+  || fail "large.bin restarted: $(s3ops "$m0" | grep large.bin | sort | uniq -c)"
+[[ $(count_op "$m" ListParts large.bin) -eq 1 ]] || fail "re-run did not ask ListParts"
+p2=$(count_op "$m" UploadPart large.bin)
+[[ $((p1 + p2)) -eq 6 ]] || fail "parts sent again: $p1 before the kill, $p2 after (6 in all)"
+[[ $(count_op "$m" CompleteMultipartUpload large.bin) -eq 1 ]] || fail "large.bin not completed once"
+# Nothing left open: no multipart upload in the sandbox's data, none in the journal.
+[[ -z "$(ls -A "$T/kill.data/multipart" 2>/dev/null)" ]] \
+  || fail "multipart uploads left open: $(ls -A "$T/kill.data/multipart")"
+[[ "$(grep '/files/large.bin$' "$J" | tail -1 | cut -c1)" == 0 ]] || fail "journal still lists large.bin"
+echo "ok: SIGKILL mid-multipart, resumed ($p1 parts kept, $p2 sent)"
+
+# --- a file that keeps changing while it is sent is never completed torn -------------
+# Its PUTs are slowed down while a background loop appends to it: the size and
+# mtime checked after each PUT differ, the file is sent once more, then failed.
+cat >"$T/slowput.json" <<'J'
+[{"operation": "PutObject", "key": "*torn.bin", "effect": "delay", "where": "headers", "ms": 700}]
+J
+start_sandbox torn --faults "$T/slowput.json"
+G="$T/torn"; mkdir -p "$G/Hospital A/Torn---Study"
+head -c 100000 /dev/urandom >"$G/Hospital A/Torn---Study/torn.bin"
+echo steady >"$G/Hospital A/Torn---Study/steady.txt"
+( while [[ ! -e "$T/torn.stop" ]]; do head -c 1000 /dev/urandom >>"$G/Hospital A/Torn---Study/torn.bin"; sleep 0.05; done ) &
+APPENDER=$!
+m=$(mark); set +e
+up demo demo "$G" "Demo Project" "Hospital A" -q 2>"$T/e17"; rc=$?; set -e
+touch "$T/torn.stop"; wait $APPENDER
+[[ $rc -eq 6 ]] || fail "changing file: exit $rc ($(cat "$T/e17"))"
+grep -q "failed .*torn.bin: the file changed while it was uploaded" "$T/e17" || fail "torn file not reported: $(cat "$T/e17")"
+[[ $(s3ops "$m" | grep -c '^PutObject .*torn.bin 200') -eq 2 ]] || fail "torn file not sent exactly twice"
+TS=$(study_id_by_patient $HA Torn---Study)
+grep -q '^files torn.bin .* True$' <<<"$(files_of $HA "$TS")" && fail "torn file marked complete"
+since "$m" | grep -q 'file-upload-completed' || fail "steady file not completed"
+grep -q '^files steady.txt 7 True$' <<<"$(files_of $HA "$TS")" || fail "steady file not complete"
+echo "ok: file changing during upload never completed"
 
 # --- round trip: upload, then download gives the same bytes and study.json -----------
 R="$T/rt"; mkdir -p "$R/Hospital B/RT---Study/sub"

@@ -1,6 +1,11 @@
-/* Upload's local checks: study.json (parsed and type-checked) and annotation JSON. */
+/*
+ * Upload's local checks: study.json (parsed and type-checked), annotation JSON,
+ * and lines of the multipart upload journal (read back from disk).
+ */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tools/layout.h"
 #include "tools/upload_int.h"
@@ -16,5 +21,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(study);
     }
     (void)igtcloud__upload_annotation_check((const char *)data, size, "labels.json");
+    char *line = malloc(size + 1);
+    if (line) {
+        memcpy(line, data, size);
+        line[size] = '\0';
+        igtcloud__up_journal_entry e;
+        if (igtcloud__up_journal_parse_line(&e, line) == 0 && e.live &&
+            (e.upload_id_len == 0 || e.upload_id + e.upload_id_len > line + size))
+            abort();
+        free(line);
+    }
     return 0;
 }

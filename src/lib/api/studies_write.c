@@ -1,11 +1,15 @@
-/* The entity calls of upload: lookups, study creation, registration, completion, submit. */
+/*
+ * The entity writes of upload: study creation, registration, completion,
+ * submit. Reads go through the catalog (catalog.h), S3 credentials through
+ * api/s3_credentials.h.
+ */
 #include "api/upload_api.h"
 
+#include "api/catalog_int.h"
 #include "auth/session_int.h"
 #include "core/buf.h"
 #include "core/error.h"
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +34,6 @@ static int answer_json(json_t **out, const igtcloud__http_response *res, const c
     return 0;
 }
 
-int igtcloud__api_get_json(json_t **out, igtcloud_session *s, const char *path, const char *what)
-{
-    igtcloud__http_response res;
-    igtcloud__http_response_init(&res);
-    int rc = igtcloud__session_request(&res, s, "GET", path, NULL);
-    if (rc == 0)
-        rc = answer_json(out, &res, what);
-    igtcloud__http_response_dispose(&res);
-    return rc;
-}
-
 int igtcloud__api_post_json(json_t **out, igtcloud_session *s, const char *path,
                             const json_t *body, const char *what)
 {
@@ -61,16 +54,10 @@ static int path_of(igtcloud__buf *out, const char *a, const char *b, const char 
 {
     const char *parts[4] = { a, b, c, d };
     for (int i = 0; i < 4 && parts[i]; i++) {
-        if (i % 2 == 0) {
-            if (igtcloud__buf_puts(out, parts[i]))
-                return igtcloud__error_oom();
-            continue;
-        }
-        char *e = curl_easy_escape(NULL, parts[i], 0);
-        int rc = e ? igtcloud__buf_puts(out, e) : igtcloud__error_oom();
-        curl_free(e);
+        int rc = i % 2 == 0 ? igtcloud__buf_puts(out, parts[i])
+                            : igtcloud__catalog_put_segment(out, parts[i]);
         if (rc)
-            return igtcloud__error_oom();
+            return rc;
     }
     return 0;
 }
@@ -83,100 +70,6 @@ char *igtcloud__upload_study_path(const char *institute_id, const char *study_id
         return NULL;
     }
     return igtcloud__buf_detach(&b);
-}
-
-int igtcloud__upload_find_project(json_t **out, igtcloud_session *s, const char *name)
-{
-    json_t *list = NULL;
-    int rc = igtcloud__api_get_json(&list, s, "/api/data/projects", "list projects");
-    if (rc)
-        return rc;
-    size_t i;
-    json_t *p;
-    rc = IGTCLOUD_ENOTFOUND;
-    json_array_foreach(list, i, p) {
-        const char *n = json_string_value(json_object_get(p, "name"));
-        if (n && strcmp(n, name) == 0) {
-            *out = json_incref(p);
-            rc = 0;
-            break;
-        }
-    }
-    json_decref(list);
-    if (rc)
-        return igtcloud__error_set(rc, "no project named '%s' that %s may see (check the "
-                                       "name, or ask for access to it)",
-                                   name, igtcloud_session_user(s));
-    return 0;
-}
-
-/* GET a path and insist on an array (or an object's `field` array). */
-static int get_array(json_t **out, igtcloud_session *s, const char *path, const char *field,
-                     const char *what)
-{
-    json_t *j = NULL;
-    int rc = igtcloud__api_get_json(&j, s, path, what);
-    if (rc)
-        return rc;
-    json_t *arr = field ? json_object_get(j, field) : j;
-    if (!arr) { /* an absent list is an empty one */
-        json_decref(j);
-        *out = json_array();
-        return *out ? 0 : igtcloud__error_oom();
-    }
-    if (!json_is_array(arr)) {
-        json_decref(j);
-        return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: the answer is not a list", what);
-    }
-    *out = json_incref(arr);
-    json_decref(j);
-    return 0;
-}
-
-int igtcloud__upload_list_institutes(json_t **out, igtcloud_session *s, const char *project_id)
-{
-    igtcloud__buf p = IGTCLOUD_BUF_INIT;
-    int rc = path_of(&p, "/api/data/projects/", project_id, "/hospitals", NULL);
-    if (rc == 0)
-        rc = get_array(out, s, p.ptr, NULL, "list institutes");
-    igtcloud__buf_dispose(&p);
-    return rc;
-}
-
-int igtcloud__upload_list_studies(json_t **out, igtcloud_session *s, const char *institute_id)
-{
-    igtcloud__buf p = IGTCLOUD_BUF_INIT;
-    int rc = path_of(&p, "/api/data/hospitals/", institute_id, "/studies", NULL);
-    if (rc == 0)
-        rc = get_array(out, s, p.ptr, NULL, "list studies");
-    igtcloud__buf_dispose(&p);
-    return rc;
-}
-
-int igtcloud__upload_list_study_files(json_t **out, igtcloud_session *s,
-                                      const char *institute_id, const char *study_id,
-                                      int annotations)
-{
-    igtcloud__buf p = IGTCLOUD_BUF_INIT;
-    int rc = path_of(&p, "/api/data/hospitals/", institute_id, "/studies/", study_id);
-    if (rc == 0)
-        rc = igtcloud__buf_puts(&p, annotations ? "/files?auxiliary=True" : "/files")
-                 ? igtcloud__error_oom() : 0;
-    if (rc == 0)
-        rc = get_array(out, s, p.ptr, annotations ? "annotations" : "files", "list study files");
-    igtcloud__buf_dispose(&p);
-    return rc;
-}
-
-int igtcloud__upload_list_project_files(json_t **out, igtcloud_session *s,
-                                        const char *project_id)
-{
-    igtcloud__buf p = IGTCLOUD_BUF_INIT;
-    int rc = path_of(&p, "/api/data/projects/", project_id, "/files", NULL);
-    if (rc == 0)
-        rc = get_array(out, s, p.ptr, "files", "list project files");
-    igtcloud__buf_dispose(&p);
-    return rc;
 }
 
 int igtcloud__upload_create_study(json_t **out, igtcloud_session *s, const char *institute_id,
@@ -248,26 +141,6 @@ int igtcloud__upload_set_record_state(igtcloud_session *s, const char *institute
             OPENSSL_cleanse((void *)v, strlen(v));
     }
     json_decref(body);
-    igtcloud__buf_dispose(&p);
-    return rc;
-}
-
-int igtcloud__upload_credentials_cb(igtcloud_s3_credentials *out, const char *action,
-                                    const char *prefix, void *payload)
-{
-    igtcloud_session *s = payload;
-    igtcloud__buf p = IGTCLOUD_BUF_INIT;
-    igtcloud__http_response res;
-    igtcloud__http_response_init(&res);
-    int rc = path_of(&p, "/api/auth/s3credentials?action=", action, "&prefix=", prefix);
-    if (rc == 0)
-        rc = igtcloud__session_request(&res, s, "GET", p.ptr, NULL);
-    if (rc == 0 && (res.status < 200 || res.status > 299))
-        rc = igtcloud__session_error(&res, "S3 credentials");
-    if (rc == 0)
-        rc = igtcloud_s3_credentials_from_json(out, res.body.ptr ? res.body.ptr : "",
-                                               res.body.size);
-    igtcloud__http_response_dispose(&res);
     igtcloud__buf_dispose(&p);
     return rc;
 }

@@ -6,13 +6,13 @@
 
 #include "igtcloud/catalog.h"
 
-#include "auth/session_int.h"
+#include "api/s3_credentials.h"
+#include "api/upload_api.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/random.h"
 #include "core/safepath.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <jansson.h>
 #include <errno.h>
@@ -188,55 +188,11 @@ static int walk(dimport *im, const char *dir, const char *rel, int depth)
     return rc;
 }
 
-/*
- * The transfer engine's credentials provider: GET /api/auth/s3credentials
- * for the import prefix (PROTOCOL.md section 2); payload: the session.
- */
-static int credentials_cb(igtcloud_s3_credentials *out, const char *action, const char *prefix,
-                          void *payload)
-{
-    igtcloud_session *s = payload;
-    igtcloud__buf p = IGTCLOUD_BUF_INIT;
-    igtcloud__http_response res;
-    igtcloud__http_response_init(&res);
-    char *a = curl_easy_escape(NULL, action, 0), *x = curl_easy_escape(NULL, prefix, 0);
-    int rc = a && x && igtcloud__buf_printf(&p, "/api/auth/s3credentials?action=%s&prefix=%s",
-                                            a, x) == 0 ? 0 : igtcloud__error_oom();
-    if (rc == 0)
-        rc = igtcloud__session_request(&res, s, "GET", p.ptr, NULL);
-    if (rc == 0 && (res.status < 200 || res.status > 299))
-        rc = igtcloud__session_error(&res, "S3 credentials");
-    if (rc == 0)
-        rc = igtcloud_s3_credentials_from_json(out, res.body.ptr ? res.body.ptr : "",
-                                               res.body.size);
-    curl_free(a);
-    curl_free(x);
-    igtcloud__http_response_dispose(&res);
-    igtcloud__buf_dispose(&p);
-    return rc;
-}
-
 /* POST update-database and parse its answer (an empty answer is an empty object). */
 static int update_database(json_t **out, igtcloud_session *s, const json_t *body)
 {
-    igtcloud__http_response res;
-    igtcloud__http_response_init(&res);
-    char *text = json_dumps(body, JSON_COMPACT);
-    int rc = text ? igtcloud__session_request(&res, s, "POST", "/api/action/update-database",
-                                              text)
-                  : igtcloud__error_oom();
-    if (rc == 0 && (res.status < 200 || res.status > 299))
-        rc = igtcloud__session_error(&res, "update-database");
-    if (rc == 0) {
-        json_error_t jerr;
-        *out = res.body.size ? json_loadb(res.body.ptr, res.body.size, 0, &jerr) : json_object();
-        if (!*out)
-            rc = igtcloud__error_set(IGTCLOUD_EPROTO, "update-database: the answer is not JSON "
-                                                      "(%s)", res.body.size ? jerr.text : "");
-    }
-    free(text);
-    igtcloud__http_response_dispose(&res);
-    return rc;
+    return igtcloud__api_post_json(out, s, "/api/action/update-database", body,
+                                   "update-database");
 }
 
 /* A random RFC 4122 version 4 UUID, lower-case. */
@@ -392,7 +348,7 @@ int igtcloud_upload_dicom_import(igtcloud_dicom_import_summary *out, igtcloud_se
     unsigned int files = im.o->concurrent_files ? im.o->concurrent_files : 4;
     unsigned long n = (unsigned long)studies * files;
     t.max_requests = (unsigned int)(n > 64 ? 64 : n);
-    t.credentials_cb = credentials_cb;
+    t.credentials_cb = igtcloud__s3_credentials_cb;
     t.credentials_payload = session;
     t.endpoint = im.o->s3_endpoint;
     t.ca_file = im.o->ca_file;

@@ -10,7 +10,7 @@
 #include "igtcloud/download.h"
 #include "igtcloud/transfer.h"
 #include "api/catalog_int.h"
-#include "auth/session_int.h"
+#include "api/s3_credentials.h"
 #include "core/error.h"
 #include "core/safepath.h"
 #include "tools/download_int.h"
@@ -68,40 +68,6 @@ int igtcloud_download_options_init(igtcloud_download_options *opts, unsigned int
     igtcloud_download_options init = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
     *opts = init;
     return 0;
-}
-
-/* ---- credentials through the session ------------------------------------- */
-
-static int session_credentials(igtcloud_s3_credentials *out, const char *action,
-                               const char *prefix, void *payload)
-{
-    igtcloud_session *session = payload;
-    igtcloud__buf path = IGTCLOUD_BUF_INIT;
-    igtcloud__http_response res;
-    igtcloud__http_response_init(&res);
-    int rc;
-    if ((rc = igtcloud__buf_printf(&path, "/api/auth/s3credentials?action=%s&prefix=", action)) ||
-        (rc = igtcloud__catalog_put_segment(&path, prefix)))
-        goto done;
-    rc = igtcloud__session_request(&res, session, "GET", path.ptr, NULL);
-    if (!rc && res.status == 401) {
-        igtcloud__http_response_dispose(&res);
-        igtcloud__http_response_init(&res);
-        rc = igtcloud_session_refresh(session);
-        if (!rc)
-            rc = igtcloud__session_request(&res, session, "GET", path.ptr, NULL);
-    }
-    if (rc)
-        goto done;
-    if (res.status != 200) {
-        rc = igtcloud__session_error(&res, "asking for S3 credentials");
-        goto done;
-    }
-    rc = igtcloud_s3_credentials_from_json(out, res.body.ptr ? res.body.ptr : "", res.body.size);
-done:
-    igtcloud__http_response_dispose(&res);
-    igtcloud__buf_dispose(&path);
-    return rc;
 }
 
 /* ---- events -------------------------------------------------------------- */
@@ -243,7 +209,7 @@ static int ensure_transfer(dl_run *r)
     igtcloud_transfer_options to = IGTCLOUD_TRANSFER_OPTIONS_INIT;
     unsigned int studies = r->o->concurrent_studies ? r->o->concurrent_studies : 4;
     unsigned int files = r->o->concurrent_files ? r->o->concurrent_files : 4;
-    to.credentials_cb = session_credentials;
+    to.credentials_cb = igtcloud__s3_credentials_cb;
     to.credentials_payload = r->session;
     to.max_requests = studies * files;
     to.ca_file = r->o->ca_file;

@@ -4,6 +4,9 @@
  */
 #include "igtcloud/upload.h"
 
+#include "igtcloud/catalog.h"
+#include "api/s3_credentials.h"
+#include "api/catalog_int.h"
 #include "api/upload_api.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -26,6 +29,8 @@
 #define ANNOTATION_MAX ((size_t)64 * 1024 * 1024)
 #define REGISTER_BATCH 500
 #define WALK_DEPTH_MAX 64
+/* The engine's default multipart threshold (transfer.h). */
+#define MULTIPART_THRESHOLD ((uint64_t)16 * 1024 * 1024)
 
 typedef enum { ROOT_TREE, ROOT_PROJECT, ROOT_INSTITUTE, ROOT_STUDY, ROOT_FILE } root_kind;
 
@@ -38,9 +43,8 @@ typedef struct root {
 } root;
 
 typedef struct uinst {
-    char *name;
-    json_t *json;      /* borrowed from the institutes list */
-    json_t *studies;   /* fetched when first needed */
+    const igtcloud_institute *inst;  /* borrowed from the institutes list */
+    igtcloud_study_list *studies;    /* fetched when first needed */
 } uinst;
 
 typedef struct ustudy {
@@ -48,8 +52,8 @@ typedef struct ustudy {
     char *name;        /* "folder" (flat) or "patient/study" (hierarchical) */
     char *folder;      /* local folder, "" for single files */
     json_t *local;     /* parsed study.json, or NULL */
-    json_t *remote;    /* the study found or created, or NULL (to create) */
-    json_t *files;     /* remote entries of the category, by fileName */
+    igtcloud_study *remote; /* the study found or created, or NULL (to create) */
+    json_t *files;     /* sizes of the remote complete files of the category, by fileName */
     int failed;        /* could not be created */
     size_t nfiles, nfailed;
 } ustudy;
@@ -66,6 +70,8 @@ typedef struct ufile {
     ino_t ino;
     int state;
     int retried;       /* re-sent once after changing during the upload */
+    size_t tindex;     /* index in the transfer (multipart candidates) */
+    char *journal_id;  /* the upload id journaled for this run, or NULL */
 } ufile;
 
 struct igtcloud_upload {
@@ -75,16 +81,19 @@ struct igtcloud_upload {
     char *password;
     root *roots;
     size_t nroots, aroots;
-    json_t *project;
-    json_t *institutes;
+    igtcloud_project *project;
+    igtcloud_institute_list *institutes;
     uinst *insts;
     size_t ninsts;
     ustudy **studies;
     size_t nstudies, astudies;
     ufile *files;
     size_t nfiles, afiles;
-    json_t *project_files;   /* remote project files by fileName, or NULL */
+    json_t *project_files;   /* sizes of complete remote project files by fileName, or NULL */
     igtcloud_transfer *transfer;
+    igtcloud__up_journal journal;
+    ufile **mp;              /* multipart candidates of the current transfer round */
+    size_t nmp;
     volatile sig_atomic_t cancelled;
     igtcloud_upload_summary sum;
 };
@@ -102,7 +111,7 @@ static void emit(igtcloud_upload *u, igtcloud_upload_event_kind kind, const char
     ev.kind = kind;
     ev.path = path ? path : "";
     ev.key = key ? key : "";
-    ev.institute = st && st->inst ? st->inst->name : "";
+    ev.institute = st && st->inst ? igtcloud_institute_name(st->inst->inst) : "";
     ev.study = st ? st->name : "";
     ev.size = size;
     ev.status = status;
@@ -156,6 +165,7 @@ int igtcloud_upload_new(igtcloud_upload **out, igtcloud_session *session, const 
     igtcloud_upload *u = calloc(1, sizeof(*u));
     if (!u)
         return igtcloud__error_oom();
+    u->journal.fd = -1;
     igtcloud_upload_options init = IGTCLOUD_UPLOAD_OPTIONS_INIT;
     u->o = opts ? *opts : init;
     u->session = session;
@@ -184,7 +194,7 @@ static void ustudy_free(ustudy *s)
     free(s->name);
     free(s->folder);
     json_decref(s->local);
-    json_decref(s->remote);
+    igtcloud_study_free(s->remote);
     json_decref(s->files);
     free(s);
 }
@@ -200,10 +210,8 @@ void igtcloud_upload_free(igtcloud_upload *u)
         free(u->roots[i].rel);
     }
     free(u->roots);
-    for (size_t i = 0; i < u->ninsts; i++) {
-        free(u->insts[i].name);
-        json_decref(u->insts[i].studies);
-    }
+    for (size_t i = 0; i < u->ninsts; i++)
+        igtcloud_study_list_free(u->insts[i].studies);
     free(u->insts);
     for (size_t i = 0; i < u->nstudies; i++)
         ustudy_free(u->studies[i]);
@@ -212,10 +220,13 @@ void igtcloud_upload_free(igtcloud_upload *u)
         free(u->files[i].path);
         free(u->files[i].rel);
         free(u->files[i].key);
+        free(u->files[i].journal_id);
     }
     free(u->files);
-    json_decref(u->project);
-    json_decref(u->institutes);
+    free(u->mp);
+    igtcloud__up_journal_close(&u->journal);
+    igtcloud_project_free(u->project);
+    igtcloud_institute_list_free(u->institutes);
     json_decref(u->project_files);
     igtcloud_transfer_free(u->transfer);
     if (u->password) {
@@ -326,34 +337,33 @@ void igtcloud_upload_summary_get(igtcloud_upload_summary *out, const igtcloud_up
 static uinst *find_inst(igtcloud_upload *u, const char *name)
 {
     for (size_t i = 0; i < u->ninsts; i++)
-        if (strcmp(u->insts[i].name, name) == 0)
+        if (strcmp(igtcloud_institute_name(u->insts[i].inst), name) == 0)
             return &u->insts[i];
     return NULL;
 }
 
 static int lookups(igtcloud_upload *u)
 {
-    int rc = igtcloud__upload_find_project(&u->project, u->session, u->project_name);
-    const char *pid = rc ? NULL : jstr(u->project, "id");
-    if (rc == 0 && !pid)
+    int rc = igtcloud_project_find(&u->project, u->session, u->project_name);
+    if (rc == IGTCLOUD_ENOTFOUND)
+        return igtcloud__error_set(rc, "no project named '%s' that %s may see (check the "
+                                       "name, or ask for access to it)",
+                                   u->project_name, igtcloud_session_user(u->session));
+    if (rc == 0 && !*igtcloud_project_id(u->project))
         rc = igtcloud__error_set(IGTCLOUD_EPROTO, "project '%s' has no id", u->project_name);
     if (rc == 0)
-        rc = igtcloud__upload_list_institutes(&u->institutes, u->session, pid);
+        rc = igtcloud_institute_list_fetch(&u->institutes, u->session, u->project, NULL);
     if (rc)
         return rc;
-    size_t n = json_array_size(u->institutes);
+    size_t n = igtcloud_institute_list_count(u->institutes);
     u->insts = calloc(n ? n : 1, sizeof(*u->insts));
     if (!u->insts)
         return igtcloud__error_oom();
     for (size_t i = 0; i < n; i++) {
-        json_t *inst = json_array_get(u->institutes, i);
-        const char *name = jstr(inst, "name");
-        if (!name || !jstr(inst, "id"))
+        const igtcloud_institute *inst = igtcloud_institute_list_at(u->institutes, i);
+        if (!*igtcloud_institute_name(inst))
             continue;
-        u->insts[u->ninsts].name = strdup(name);
-        if (!u->insts[u->ninsts].name)
-            return igtcloud__error_oom();
-        u->insts[u->ninsts++].json = inst;
+        u->insts[u->ninsts++].inst = inst;
     }
     /* Every institute named by a root must exist. */
     for (size_t i = 0; i < u->nroots; i++) {
@@ -792,47 +802,34 @@ static int type_has_patient(const char *type)
 }
 
 /* The existing study a folder stands for, or NULL. */
-static json_t *match_study(const json_t *studies, const json_t *local, const char *name,
-                           int hierarchical)
+static const igtcloud_study *match_study(const igtcloud_study_list *studies, const json_t *local,
+                                         const char *name, int hierarchical)
 {
-    size_t i;
-    json_t *s;
+    size_t n = igtcloud_study_list_count(studies);
     const char *id = local ? jstr(local, "studyDatabaseId") : NULL;
-    if (id)
-        json_array_foreach(studies, i, s) {
-            const char *sid = jstr(s, "studyDatabaseId");
-            if (sid && strcmp(sid, id) == 0)
-                return s;
-        }
+    for (size_t i = 0; id && i < n; i++) {
+        const igtcloud_study *s = igtcloud_study_list_at(studies, i);
+        if (strcmp(igtcloud_study_id(s), id) == 0)
+            return s;
+    }
     const char *key = local ? igtcloud__layout_study_key(local) : NULL;
-    if (key && (!id || strcmp(key, id) != 0))
-        json_array_foreach(studies, i, s) {
-            const char *k = igtcloud__layout_study_key(s);
-            if (k && strcmp(k, key) == 0)
-                return s;
-        }
+    if (key && (!id || strcmp(key, id) != 0)) {
+        const igtcloud_study *s = igtcloud_study_list_find_key(studies, key);
+        if (s)
+            return s;
+    }
     if (local && (id || key))
         return NULL;
     /* A folder as download writes it ("patient---study"), then the study key. */
-    igtcloud__buf folder = IGTCLOUD_BUF_INIT;
-    json_t *found = NULL;
-    json_array_foreach(studies, i, s) {
-        igtcloud__buf_clear(&folder);
-        if (igtcloud__layout_study_folder(&folder, s, hierarchical) == 0 && folder.ptr &&
-            strcmp(folder.ptr, name) == 0) {
-            found = s;
-            break;
-        }
-    }
-    igtcloud__buf_dispose(&folder);
-    if (found)
-        return found;
-    json_array_foreach(studies, i, s) {
-        const char *k = igtcloud__layout_study_key(s);
-        if (k && strcmp(k, name) == 0)
+    char folder[1024];
+    for (size_t i = 0; i < n; i++) {
+        const igtcloud_study *s = igtcloud_study_list_at(studies, i);
+        if (igtcloud_study_folder(folder, sizeof(folder), s, hierarchical) == 0 &&
+            strcmp(folder, name) == 0)
             return s;
     }
-    return NULL;
+    igtcloud_error_clear();
+    return igtcloud_study_list_find_key(studies, name);
 }
 
 /* The body of a new study: study.json without server-owned fields, or one from the name. */
@@ -880,21 +877,23 @@ static int inst_studies(igtcloud_upload *u, uinst *inst)
 {
     if (inst->studies)
         return 0;
-    return igtcloud__upload_list_studies(&inst->studies, u->session, jstr(inst->json, "id"));
+    return igtcloud_study_list_fetch(&inst->studies, u->session,
+                                     igtcloud_institute_id(inst->inst));
 }
 
-/* Index remote file entries by fileName. */
-static int index_files(json_t **out, json_t *list)
+/* The sizes of the complete files of a listing, by fileName. */
+static int index_files(json_t **out, const igtcloud_file_list *list)
 {
     json_t *map = json_object();
-    size_t i;
-    json_t *f;
     if (!map)
         return igtcloud__error_oom();
-    json_array_foreach(list, i, f) {
-        const char *name = jstr(f, "fileName");
-        if (name)
-            json_object_set(map, name, f);
+    for (size_t i = 0; i < igtcloud_file_list_count(list); i++) {
+        igtcloud_file_info f;
+        if (igtcloud_file_list_at(&f, list, i) == 0 && f.completed && f.size >= 0 &&
+            json_object_set_new(map, f.name, json_integer((json_int_t)f.size))) {
+            json_decref(map);
+            return igtcloud__error_oom();
+        }
     }
     *out = map;
     return 0;
@@ -902,13 +901,13 @@ static int index_files(json_t **out, json_t *list)
 
 static int study_files(igtcloud_upload *u, ustudy *st)
 {
-    json_t *list = NULL;
-    int rc = igtcloud__upload_list_study_files(&list, u->session, jstr(st->inst->json, "id"),
-                                               jstr(st->remote, "studyDatabaseId"),
-                                               u->o.category == IGTCLOUD_UPLOAD_ANNOTATIONS);
+    igtcloud_file_list *list = NULL;
+    unsigned int category = u->o.category == IGTCLOUD_UPLOAD_ANNOTATIONS
+                                ? IGTCLOUD_CATEGORY_ANNOTATIONS : IGTCLOUD_CATEGORY_FILES;
+    int rc = igtcloud_file_list_fetch_study(&list, u->session, st->remote, category);
     if (rc == 0)
         rc = index_files(&st->files, list);
-    json_decref(list);
+    igtcloud_file_list_free(list);
     return rc;
 }
 
@@ -920,29 +919,46 @@ static int find_studies(igtcloud_upload *u)
         int rc = inst_studies(u, st->inst);
         if (rc)
             return rc;
-        json_t *found = match_study(st->inst->studies, st->local, st->name, u->o.hierarchical);
+        const igtcloud_study *found = match_study(st->inst->studies, st->local, st->name,
+                                                  u->o.hierarchical);
         if (!found)
             continue;
-        st->remote = json_incref(found);
+        if ((rc = igtcloud_study_dup(&st->remote, found)))
+            return rc;
         u->sum.studies_found++;
         emit(u, IGTCLOUD_UPLOAD_EVENT_STUDY_FOUND, st->folder, NULL, st, 0, 0,
-             jstr(found, "studyIdHumanReadable"));
+             igtcloud_study_human_id(found));
         if ((rc = study_files(u, st)))
             return rc;
     }
     return 0;
 }
 
+/* POST a study; the created study (with studyDatabaseId and s3Prefix) into *out. */
+static int post_study(igtcloud_study **out, igtcloud_session *s, const char *institute_id,
+                      const json_t *body)
+{
+    json_t *made = NULL;
+    char *text = NULL;
+    int rc = igtcloud__upload_create_study(&made, s, institute_id, body);
+    if (rc == 0 && !(text = json_dumps(made, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+        rc = igtcloud__error_oom();
+    if (rc == 0)
+        rc = igtcloud_study_from_json(out, text, strlen(text));
+    free(text);
+    json_decref(made);
+    return rc;
+}
+
 static int create_study(igtcloud_upload *u, ustudy *st)
 {
-    const char *type = jstr(st->inst->json, "studyType");
-    if (!type)
-        type = jstr(u->project, "studyType");
-    json_t *body = study_body(st->local, type ? type : "Study", st->name, u->o.hierarchical);
+    const char *type = igtcloud_institute_study_type(st->inst->inst);
+    if (!*type)
+        type = igtcloud_project_study_type(u->project);
+    json_t *body = study_body(st->local, *type ? type : "Study", st->name, u->o.hierarchical);
     if (!body)
         return igtcloud__error_oom();
-    int rc = igtcloud__upload_create_study(&st->remote, u->session, jstr(st->inst->json, "id"),
-                                           body);
+    int rc = post_study(&st->remote, u->session, igtcloud_institute_id(st->inst->inst), body);
     json_decref(body);
     if (rc == 0 && !(st->files = json_object()))
         rc = igtcloud__error_oom();
@@ -960,8 +976,9 @@ static const char *category_folder(const igtcloud_upload *u)
 static int make_key(igtcloud_upload *u, ufile *f)
 {
     igtcloud__buf k = IGTCLOUD_BUF_INIT;
-    const char *prefix = f->study ? jstr(f->study->remote, "s3Prefix") : jstr(u->project, "s3Prefix");
-    if (!prefix)
+    const char *prefix = f->study ? igtcloud_study_s3_prefix(f->study->remote)
+                                  : igtcloud_project_s3_prefix(u->project);
+    if (!*prefix)
         return igtcloud__error_set(IGTCLOUD_EPROTO, "%s has no s3Prefix",
                                    f->study ? "the study" : "the project");
     if (igtcloud__buf_printf(&k, "%s%s%s", prefix, f->study ? category_folder(u) : "", f->rel))
@@ -974,19 +991,18 @@ static int make_key(igtcloud_upload *u, ufile *f)
 /* Already complete on the server with the same size? */
 static int remote_complete(const json_t *files, const ufile *f)
 {
-    json_t *e = json_object_get(files, f->rel);
-    json_t *size = json_object_get(e, "fileSize");
-    return e && json_is_true(json_object_get(e, "isCompleted")) && json_is_integer(size) &&
-           (uint64_t)json_integer_value(size) == f->size;
+    json_t *size = json_object_get(files, f->rel);
+    return json_is_integer(size) && (uint64_t)json_integer_value(size) == f->size;
 }
 
 static char *owner_path(igtcloud_upload *u, const ustudy *st)
 {
     if (st)
-        return igtcloud__upload_study_path(jstr(st->inst->json, "id"),
-                                           jstr(st->remote, "studyDatabaseId"));
+        return igtcloud__upload_study_path(igtcloud_institute_id(st->inst->inst),
+                                           igtcloud_study_id(st->remote));
     igtcloud__buf p = IGTCLOUD_BUF_INIT;
-    if (igtcloud__buf_printf(&p, "/api/data/projects/%s", jstr(u->project, "id"))) {
+    if (igtcloud__buf_puts(&p, "/api/data/projects/") ||
+        igtcloud__catalog_put_segment(&p, igtcloud_project_id(u->project))) {
         igtcloud__buf_dispose(&p);
         return NULL;
     }
@@ -1029,10 +1045,55 @@ static int register_owner(igtcloud_upload *u, const ustudy *st)
     return rc;
 }
 
+static uint64_t multipart_threshold(const igtcloud_upload *u)
+{
+    return u->o.multipart_threshold ? u->o.multipart_threshold : MULTIPART_THRESHOLD;
+}
+
+/* Journal the upload id the engine runs a large file as, once it is known. */
+static void journal_upload_id(igtcloud_upload *u, ufile *f, const char *upload_id)
+{
+    if (!upload_id || !*upload_id || (f->journal_id && strcmp(f->journal_id, upload_id) == 0))
+        return;
+    char *copy = strdup(upload_id);
+    if (!copy || igtcloud__up_journal_started(&u->journal, f->key, f->size,
+                                              (int64_t)f->mtime.tv_sec, (long)f->mtime.tv_nsec,
+                                              upload_id)) {
+        free(copy);
+        return; /* without a journal line this upload cannot resume; nothing worse */
+    }
+    free(f->journal_id);
+    f->journal_id = copy;
+}
+
+/*
+ * The engine tells a multipart upload's id only through its result, which
+ * igtcloud_transfer_result_at() reads while the file is still running: poll
+ * the large files at each progress tick so the id is on disk within one tick
+ * of CreateMultipartUpload, before any SIGKILL can lose it.
+ */
+static int progress_cb(const igtcloud_transfer_progress *p, void *payload)
+{
+    igtcloud_upload *u = payload;
+    for (size_t i = 0; i < u->nmp; i++) {
+        igtcloud_transfer_result r;
+        if (igtcloud_transfer_result_at(&r, u->transfer, u->mp[i]->tindex) == 0)
+            journal_upload_id(u, u->mp[i], r.upload_id);
+    }
+    return u->o.progress_cb ? u->o.progress_cb(p, u->o.progress_payload) : 0;
+}
+
 static int file_cb(const igtcloud_transfer_result *r, void *payload)
 {
     igtcloud_upload *u = payload;
     ufile *f = r->payload;
+    if (f->size > multipart_threshold(u)) {
+        /* A failed or cancelled upload stays journaled: the next run resumes or reuses it. */
+        if (r->status == 0)
+            igtcloud__up_journal_ended(&u->journal, f->key);
+        else
+            journal_upload_id(u, f, r->upload_id);
+    }
     if (r->status != 0) {
         fail_file(u, f, r->status, r->message);
         return 0;
@@ -1050,8 +1111,8 @@ static int file_cb(const igtcloud_transfer_result *r, void *payload)
                      ? igtcloud__buf_printf(&rel, "annotations/%s", f->rel)
                      : igtcloud__buf_puts(&rel, f->rel);
         if (rc == 0)
-            rc = igtcloud__upload_completed(u->session, jstr(f->study->inst->json, "id"),
-                                            jstr(f->study->remote, "studyDatabaseId"), rel.ptr);
+            rc = igtcloud__upload_completed(u->session, igtcloud_institute_id(f->study->inst->inst),
+                                            igtcloud_study_id(f->study->remote), rel.ptr);
         igtcloud__buf_dispose(&rel);
         if (rc) {
             fail_file(u, f, rc, igtcloud_error_last()->message);
@@ -1072,15 +1133,15 @@ static int new_transfer(igtcloud_upload *u)
     unsigned int files = u->o.concurrent_files ? u->o.concurrent_files : 4;
     unsigned long n = (unsigned long)studies * files;
     t.max_requests = (unsigned int)(n > 64 ? 64 : n);
-    t.credentials_cb = igtcloud__upload_credentials_cb;
+    t.credentials_cb = igtcloud__s3_credentials_cb;
     t.credentials_payload = u->session;
     t.endpoint = u->o.s3_endpoint;
     t.ca_file = u->o.ca_file;
     t.multipart_threshold = u->o.multipart_threshold;
     t.part_size = u->o.part_size;
     t.server_side_encryption = 1;
-    t.progress_cb = u->o.progress_cb;
-    t.progress_payload = u->o.progress_payload;
+    t.progress_cb = progress_cb;
+    t.progress_payload = u;
     t.file_cb = file_cb;
     t.file_payload = u;
     return igtcloud_transfer_new(&u->transfer, &t);
@@ -1090,13 +1151,32 @@ static int new_transfer(igtcloud_upload *u)
 static int move(igtcloud_upload *u)
 {
     size_t queued = 0;
+    u->nmp = 0;
+    if (!u->mp && !(u->mp = calloc(u->nfiles ? u->nfiles : 1, sizeof(*u->mp))))
+        return igtcloud__error_oom();
     for (size_t i = 0; i < u->nfiles; i++) {
         ufile *f = &u->files[i];
         if (f->state != F_QUEUED)
             continue;
-        const char *prefix = f->study ? jstr(f->study->remote, "s3Prefix")
-                                      : jstr(u->project, "s3Prefix");
-        int rc = igtcloud_transfer_add_upload(u->transfer, f->path, f->key, prefix, NULL, f);
+        const char *prefix = f->study ? igtcloud_study_s3_prefix(f->study->remote)
+                                      : igtcloud_project_s3_prefix(u->project);
+        const char *resume = NULL;
+        if (f->size > multipart_threshold(u)) {
+            /*
+             * A journaled upload of this key is resumed even when the file
+             * changed since: the engine keeps only listed parts whose MD5
+             * matches the file now and sends the rest under the same id,
+             * so the old upload is completed, never left open.
+             */
+            resume = igtcloud__up_journal_find(&u->journal, f->key, f->size,
+                                               (int64_t)f->mtime.tv_sec, (long)f->mtime.tv_nsec,
+                                               NULL);
+            free(f->journal_id);
+            f->journal_id = NULL;
+            f->tindex = igtcloud_transfer_count(u->transfer);
+            u->mp[u->nmp++] = f;
+        }
+        int rc = igtcloud_transfer_add_upload(u->transfer, f->path, f->key, prefix, resume, f);
         if (rc)
             return rc;
         queued++;
@@ -1119,8 +1199,9 @@ static int submit(igtcloud_upload *u)
                  "not submitted: some of its files failed");
             continue;
         }
-        int rc = igtcloud__upload_set_record_state(u->session, jstr(st->inst->json, "id"),
-                                                   jstr(st->remote, "studyDatabaseId"),
+        int rc = igtcloud__upload_set_record_state(u->session,
+                                                   igtcloud_institute_id(st->inst->inst),
+                                                   igtcloud_study_id(st->remote),
                                                    u->password);
         if (rc == IGTCLOUD_ENET || rc == IGTCLOUD_ETIMEOUT || rc == IGTCLOUD_ECANCELLED)
             return rc;
@@ -1151,6 +1232,7 @@ static int plan_files(igtcloud_upload *u)
         if ((rc = make_key(u, f)))
             break;
         if (remote_complete(f->study ? f->study->files : u->project_files, f)) {
+            igtcloud__up_journal_ended(&u->journal, f->key);
             f->state = F_SKIPPED;
             u->sum.files_skipped++;
             emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_SKIPPED, f->path, f->key, f->study, f->size, 0,
@@ -1227,11 +1309,11 @@ int igtcloud_upload_run(igtcloud_upload *u)
     for (size_t i = 0; rc == 0 && i < u->nfiles; i++)
         has_project_files |= u->files[i].study == NULL;
     if (rc == 0 && has_project_files) {
-        json_t *list = NULL;
-        rc = igtcloud__upload_list_project_files(&list, u->session, jstr(u->project, "id"));
+        igtcloud_file_list *list = NULL;
+        rc = igtcloud_file_list_fetch_project(&list, u->session, u->project);
         if (rc == 0)
             rc = index_files(&u->project_files, list);
-        json_decref(list);
+        igtcloud_file_list_free(list);
     }
     if (rc == 0)
         rc = find_studies(u);
@@ -1245,7 +1327,12 @@ int igtcloud_upload_run(igtcloud_upload *u)
     if (u->cancelled)
         return igtcloud__error_set(IGTCLOUD_ECANCELLED, "upload cancelled");
 
-    /* Writes start here: every local check has passed. */
+    /* Writes start here: every local check has passed. Without a journal uploads still run. */
+    if (igtcloud__up_journal_open(&u->journal))
+        igtcloud_error_clear();
+    for (size_t i = 0; i < u->nfiles; i++)
+        if (u->files[i].state == F_SKIPPED) /* completed by a run that died before saying so */
+            igtcloud__up_journal_ended(&u->journal, u->files[i].key);
     for (size_t i = 0; i < u->nstudies; i++) {
         ustudy *st = u->studies[i];
         if (st->remote || (st->nfiles == 0 && !st->local))
@@ -1263,7 +1350,7 @@ int igtcloud_upload_run(igtcloud_upload *u)
         }
         u->sum.studies_created++;
         emit(u, IGTCLOUD_UPLOAD_EVENT_STUDY_CREATED, st->folder, NULL, st, 0, 0,
-             jstr(st->remote, "studyIdHumanReadable"));
+             igtcloud_study_human_id(st->remote));
     }
     if ((rc = plan_files(u)) || (rc = register_all(u)) || (rc = new_transfer(u)))
         return rc;
@@ -1301,7 +1388,9 @@ int igtcloud_upload_study_find_or_create(char **out_json, int *created, igtcloud
                                          const char *institute_id, const char *study_type,
                                          const char *name, const char *study_json)
 {
-    json_t *local = NULL, *studies = NULL, *made = NULL, *body = NULL;
+    json_t *local = NULL, *body = NULL;
+    igtcloud_study_list *studies = NULL;
+    igtcloud_study *made = NULL;
     char *text = NULL;
     int rc = 0;
     if (!out_json || !s || !institute_id || !name)
@@ -1311,20 +1400,18 @@ int igtcloud_upload_study_find_or_create(char **out_json, int *created, igtcloud
         (rc = igtcloud__upload_study_check(&local, study_json, strlen(study_json), "study.json")))
         return rc;
     int hierarchical = strchr(name, '/') != NULL;
-    if ((rc = igtcloud__upload_list_studies(&studies, s, institute_id)))
+    if ((rc = igtcloud_study_list_fetch(&studies, s, institute_id)))
         goto done;
-    json_t *found = match_study(studies, local, name, hierarchical);
+    const igtcloud_study *found = match_study(studies, local, name, hierarchical);
     if (found) {
-        made = json_incref(found);
+        rc = igtcloud_study_dup(&made, found);
     } else {
         body = study_body(local, study_type ? study_type : "Study", name, hierarchical);
-        rc = body ? igtcloud__upload_create_study(&made, s, institute_id, body)
-                  : igtcloud__error_oom();
-        if (rc)
-            goto done;
+        rc = body ? post_study(&made, s, institute_id, body) : igtcloud__error_oom();
     }
-    text = json_dumps(made, JSON_COMPACT);
-    if (!text) {
+    if (rc)
+        goto done;
+    if (!(text = strdup(igtcloud_study_json(made)))) {
         rc = igtcloud__error_oom();
         goto done;
     }
@@ -1333,8 +1420,8 @@ int igtcloud_upload_study_find_or_create(char **out_json, int *created, igtcloud
         *created = found == NULL;
 done:
     json_decref(local);
-    json_decref(studies);
-    json_decref(made);
+    igtcloud_study_list_free(studies);
+    igtcloud_study_free(made);
     json_decref(body);
     return rc;
 }
