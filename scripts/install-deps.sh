@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git ca-certificates curl jq python3
+  build-essential cmake pkg-config git ca-certificates curl jq python3 groff-base
   clang libclang-rt-14-dev
   libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev
   libsqlite3-dev libcmocka-dev libexpat1-dev

@@ -42,6 +42,25 @@ typedef enum {
  */
 IGTCLOUD_EXTERN const char *igtcloud_version(void);
 
+/** Versions of libigtcloud and the libraries it runs with (all borrowed, static). */
+typedef struct igtcloud_runtime_versions {
+    const char *igtcloud;  /**< igtcloud_version() */
+    const char *libcurl;   /**< e.g. "7.88.1" */
+    const char *openssl;   /**< e.g. "3.0.15" */
+    const char *jansson;   /**< e.g. "2.14" */
+    const char *expat;     /**< e.g. "2.5.0" */
+    const char *platform;  /**< operating system and machine, e.g. "linux-x86_64" */
+} igtcloud_runtime_versions;
+
+/**
+ * Versions of the libraries this process actually loaded (which may differ
+ * from those it was built against), and the platform name release feeds use.
+ * Safe to call from any thread, before igtcloud_global_init() too.
+ *
+ * @return a pointer to static, constant data; never NULL.
+ */
+IGTCLOUD_EXTERN const igtcloud_runtime_versions *igtcloud_version_info(void);
+
 #ifdef __cplusplus
 }
 #endif

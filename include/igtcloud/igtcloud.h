@@ -15,5 +15,6 @@
 #include "igtcloud/catalog.h"
 #include "igtcloud/download.h"
 #include "igtcloud/csv.h"
+#include "igtcloud/upgrade.h"
 
 #endif

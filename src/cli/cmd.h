@@ -34,6 +34,7 @@ int cmd_get_token(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_csv(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 
 /* Print "igtcloud: <message>" for the library's last error; return its exit code. */
 int cli_report_error(int status);

@@ -8,6 +8,7 @@ static const struct cli_cmd cli_cmds[] = {
     { "download", cmd_download, "Download data from Philips Interventional Cloud" },
     { "get-token", cmd_get_token, "Get token for Philips Interventional Cloud" },
     { "login", cmd_login, "Login to Philips Interventional Cloud" },
+    { "upgrade", cmd_upgrade, "Upgrade this tool to a new version" },
     { "upload", cmd_upload, "Upload data to Philips Interventional Cloud" },
     { "version", cmd_version, "Print version of this tool" },
 };
@@ -19,7 +20,8 @@ static void print_help(FILE *out)
           "  Philips Interventional Cloud CLI\n"
           "\n"
           "Options:\n"
-          "  --help  Show this message and exit.\n"
+          "  --version  Print the version and exit.\n"
+          "  --help     Show this message and exit.\n"
           "\n"
           "Commands:\n", out);
     for (size_t i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++)

@@ -21,6 +21,15 @@ for f in bin/igtcloud bin/igtcloud-sandbox include/igtcloud/igtcloud.h include/i
   [[ -e "$prefix/$f" ]] || fail "install is missing $f"
 done
 ls "$prefix"/lib/libigtcloud.so.* >/dev/null || fail "install is missing the shared library"
+for f in share/man/man1/igtcloud.1 share/man/man1/igtcloud-sandbox.1 \
+         share/bash-completion/completions/igtcloud share/bash-completion/completions/igtcloud-sandbox \
+         include/igtcloud/upgrade.h; do
+  [[ -s "$prefix/$f" ]] || fail "install is missing $f"
+done
+installed_version=$("$prefix/bin/igtcloud" version | awk '{print $2}')
+grep -q "^\.TH IGTCLOUD 1 .*igtcloud $installed_version" "$prefix/share/man/man1/igtcloud.1" \
+  || fail "the installed igtcloud(1) does not carry version $installed_version"
+! grep -q '@[A-Z_]*@' "$prefix"/share/man/man1/*.1 || fail "unsubstituted @VARIABLE@ in the man pages"
 
 cat >"$prefix/use.c" <<'C'
 #include <igtcloud/igtcloud.h>
@@ -42,4 +51,15 @@ flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs igtcl
 version=$(LD_LIBRARY_PATH="$prefix/lib" "$prefix/use") || fail "program built against the install failed"
 [[ "$version" == "$("$prefix/bin/igtcloud" version | awk '{print $2}')" ]] \
   || fail "library version '$version' differs from the installed igtcloud's"
-echo "ok: exports, soname, install tree and pkg-config build"
+
+# The programs in examples/ build against the install with pkg-config alone.
+for example in "$SOURCE_DIR"/examples/*.c; do
+  name=$(basename "$example" .c)
+  "${CC:-cc}" -std=c11 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror "${extra[@]}" "$example" \
+    -o "$prefix/$name" $flags || fail "examples/$name.c does not build against the install"
+  set +e
+  LD_LIBRARY_PATH="$prefix/lib" "$prefix/$name" >/dev/null 2>&1; rc=$?
+  set -e
+  [[ $rc -ne 127 && $rc -lt 128 ]] || fail "examples/$name built against the install does not run (exit $rc)"
+done
+echo "ok: exports, soname, install tree (man pages, completion), pkg-config builds of a program and examples/"
