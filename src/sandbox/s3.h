@@ -50,7 +50,7 @@ typedef struct sandbox_s3_req {
     int responded;                   /* a response was queued or the connection dropped */
 
     char bucket[256];
-    char key[SANDBOX_S3_KEY_MAX + 2];
+    char key[4096];                  /* decoded; longer than 1024 is refused later */
     const char *raw_query;           /* into raw_uri */
     char *raw_path;                  /* the path without query, as on the wire */
     sandbox_s3_query query;

@@ -1,4 +1,5 @@
 #include "s3_errors.h"
+#include "s3/xml.h"
 
 #include <string.h>
 
@@ -71,21 +72,7 @@ sandbox_s3_error_def sandbox_s3_error_lookup(const char *code)
 
 int sandbox_s3_xml_escape(igtcloud__buf *out, const char *text)
 {
-    for (const char *p = text; *p; p++) {
-        const char *entity = NULL;
-        switch (*p) {
-        case '&': entity = "&amp;"; break;
-        case '<': entity = "&lt;"; break;
-        case '>': entity = "&gt;"; break;
-        case '"': entity = "&quot;"; break;
-        case '\'': entity = "&apos;"; break;
-        default: break;
-        }
-        int rc = entity ? igtcloud__buf_puts(out, entity) : igtcloud__buf_putc(out, *p);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return igtcloud__xml_escape(out, text, strlen(text));
 }
 
 int sandbox_s3_error_xml(igtcloud__buf *out, const char *code, const char *message,

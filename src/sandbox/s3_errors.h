@@ -23,7 +23,10 @@ sandbox_s3_error_def sandbox_s3_error_lookup(const char *code);
 int sandbox_s3_error_xml(igtcloud__buf *out, const char *code, const char *message,
                          const char *resource, const char *request_id);
 
-/* Append `text` to out with &, <, >, " and ' escaped for XML. */
+/*
+ * Append `text` escaped for XML (the shared igtcloud__xml_escape). Fails
+ * (EINVALID) for text XML 1.0 cannot carry, such as invalid UTF-8.
+ */
 int sandbox_s3_xml_escape(igtcloud__buf *out, const char *text);
 
 #endif

@@ -5,6 +5,7 @@
 #include "store.h"
 #include "core/hash.h"
 #include "core/random.h"
+#include "s3/sigv4.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -440,6 +441,19 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
 
     if (require_upload(req, &upload))
         goto done;
+    /* The XML body is covered by the payload hash and Content-MD5 like any other. */
+    unsigned char body_md5[16], body_sha256[32];
+    if (igtcloud__md5(body_md5, req->small_body.ptr ? req->small_body.ptr : "",
+                      req->small_body.size) ||
+        igtcloud__sha256(body_sha256, req->small_body.ptr ? req->small_body.ptr : "",
+                         req->small_body.size)) {
+        sandbox_s3_fail(req, "InternalError", NULL);
+        goto done;
+    }
+    if (sandbox_s3_verify_body(req, body_md5, body_sha256,
+                               sandbox_crc32c(0, req->small_body.ptr ? req->small_body.ptr : "",
+                                              req->small_body.size)))
+        goto done;
     if (sandbox_s3_parse_complete(&listed, &n, igtcloud__buf_cstr(&req->small_body),
                                   req->small_body.size)) {
         sandbox_s3_fail(req, "MalformedXML", NULL);
@@ -500,13 +514,16 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     drop_upload(sb, upload_id);
 
     igtcloud__buf *out = &req->resp_body;
-    char etag[80], location[2200];
+    char etag[80];
+    igtcloud__buf location = IGTCLOUD_BUF_INIT;
     snprintf(etag, sizeof(etag), "\"%s\"", meta.etag);
-    snprintf(location, sizeof(location), "%s/%s/%s", sb->s3_url, sb->bucket, req->key);
-    int err = igtcloud__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    int err = igtcloud__buf_printf(&location, "%s/%s/", sb->s3_url, sb->bucket);
+    err = err ? err : igtcloud__sigv4_uri_encode(&location, req->key, strlen(req->key), 1);
+    err = err ? err : igtcloud__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                                       "<CompleteMultipartUploadResult xmlns=\"http://s3."
                                       "amazonaws.com/doc/2006-03-01/\">");
-    err = err ? err : append_xml_element(out, "Location", location);
+    err = err ? err : append_xml_element(out, "Location", igtcloud__buf_cstr(&location));
+    igtcloud__buf_dispose(&location);
     err = err ? err : append_xml_element(out, "Bucket", sb->bucket);
     err = err ? err : append_xml_element(out, "Key", req->key);
     err = err ? err : append_xml_element(out, "ETag", etag);

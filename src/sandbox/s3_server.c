@@ -500,6 +500,11 @@ static void begin(sandbox_s3_req *req)
             return;
         }
         const char *problem = sandbox_object_key_problem(req->key);
+        igtcloud__buf scratch = IGTCLOUD_BUF_INIT;
+        /* Keys appear in XML listings, so they must be text XML can carry. */
+        if (!problem && sandbox_s3_xml_escape(&scratch, req->key))
+            problem = "the key is not valid UTF-8 text";
+        igtcloud__buf_dispose(&scratch);
         if (problem) {
             char message[200];
             snprintf(message, sizeof(message), "This key is not supported by the sandbox: %s.",

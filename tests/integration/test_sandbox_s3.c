@@ -1247,6 +1247,129 @@ static void test_s3__api_and_store_agree(void **state)
     test_response_dispose(&res);
 }
 
+static void test_s3__study_file_completes_and_api_delete_removes_the_object(void **state)
+{
+    (void)state;
+    test_login login;
+    test_response res;
+    char url[1024], body[1024], prefix[512], sid[128];
+    const char *ha = "6f1c2b1e-0000-4000-8000-0000000000a1";
+    assert_int_equal(test_login_password(&login, sandbox.api_url, "demo", "demo"), 200);
+    snprintf(url, sizeof(url), "%s/api/data/hospitals/%s/studies", sandbox.api_url, ha);
+    assert_int_equal(test_api(&res, &login, "GET", url, NULL), 0);
+    assert_int_equal(res.status, 200);
+    json_t *study = json_array_get(res.json, 0);
+    assert_non_null(study);
+    snprintf(sid, sizeof(sid), "%s", json_string_value(json_object_get(study, "studyDatabaseId")));
+    snprintf(prefix, sizeof(prefix), "%s", json_string_value(json_object_get(study, "s3Prefix")));
+    test_response_dispose(&res);
+
+    /* Register, then upload through S3 with credentials for the study's files/. */
+    char key[700], files_prefix[600];
+    snprintf(files_prefix, sizeof(files_prefix), "%sfiles/", prefix);
+    snprintf(key, sizeof(key), "%ss3-agree.bin", files_prefix);
+    snprintf(url, sizeof(url), "%s/api/data/hospitals/%s/studies/%s/files", sandbox.api_url, ha,
+             sid);
+    snprintf(body, sizeof(body), "[{\"key\": \"%s\", \"fileSize\": 4321}]", key);
+    assert_int_equal(test_api(&res, &login, "POST", url, body), 0);
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+    s3_creds study_put, study_get;
+    assert_int_equal(fetch_creds_as(&study_put, &login, sandbox.api_url, "PUT", files_prefix), 0);
+    assert_int_equal(fetch_creds_as(&study_get, &login, sandbox.api_url, "GET", files_prefix), 0);
+    unsigned char data[5000];
+    fill_random(data, sizeof(data), 21);
+    assert_int_equal(s3_put(&res, &study_put, key, data, sizeof(data)), 0);
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+
+    char done_url[1200];
+    snprintf(done_url, sizeof(done_url), "%s/$file-upload-completed", url);
+    assert_int_equal(test_api(&res, &login, "POST", done_url,
+                              "{\"uploadedPath\": \"s3-agree.bin\", \"triggerAction\": true}"),
+                     0);
+    assert_true(res.status == 200 || res.status == 204);
+    test_response_dispose(&res);
+    assert_int_equal(test_api(&res, &login, "GET", url, NULL), 0);
+    json_t *files = json_object_get(res.json, "files");
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        json_t *f = json_array_get(files, i);
+        if (strcmp(json_string_value(json_object_get(f, "key")), key) == 0) {
+            assert_true(json_is_true(json_object_get(f, "isCompleted")));
+            assert_int_equal(json_integer_value(json_object_get(f, "fileSize")), 5000);
+            seen = 1;
+        }
+    }
+    assert_true(seen);
+    test_response_dispose(&res);
+
+    /* Deleting the file through the API deletes its object. */
+    assert_int_equal(s3_get(&res, &study_get, key, NULL), 0);
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+    igtcloud__buf del = IGTCLOUD_BUF_INIT;
+    igtcloud__buf_printf(&del, "%s?keys=", url);
+    igtcloud__sigv4_uri_encode(&del, key, strlen(key), 0);
+    assert_int_equal(test_api(&res, &login, "DELETE", igtcloud__buf_cstr(&del), NULL), 0);
+    assert_true(res.status == 200 || res.status == 204);
+    test_response_dispose(&res);
+    igtcloud__buf_dispose(&del);
+    assert_int_equal(s3_get(&res, &study_get, key, NULL), 0);
+    assert_s3_error(res, 404, "NoSuchKey");
+    test_response_dispose(&res);
+}
+
+static void test_s3__presigned_put_and_odd_keys(void **state)
+{
+    (void)state;
+    test_response res;
+    char url[4096];
+    const char *key = PROJECT_PREFIX "t/odd/name with spaces+plus&amp;=%.txt";
+    assert_int_equal(presign(url, sizeof(url), &put_creds, "PUT", key, time(NULL), 60), 0);
+    assert_int_equal(test_http(&res, "PUT", url, NULL, "presigned", 9), 0);
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+    assert_int_equal(s3_get(&res, &get_creds, key, NULL), 0);
+    assert_int_equal(res.status, 200);
+    assert_string_equal(res.body, "presigned");
+    test_response_dispose(&res);
+    assert_int_equal(s3_simple(&res, &get_creds, "GET", NULL,
+                               "list-type=2&prefix=projects%2Fdemo-project%2Ft%2Fodd%2F"), 0);
+    assert_non_null(strstr(res.body, "<Key>projects/demo-project/t/odd/name with spaces+plus"
+                                     "&amp;amp;=%.txt</Key>"));
+    test_response_dispose(&res);
+
+    /* Keys the file store cannot hold, or XML cannot carry, are refused. */
+    /* (libcurl removes "/../" from paths itself, so dot segments are not sent here.) */
+    const char *bad[] = { PROJECT_PREFIX "t/odd//double",
+                          PROJECT_PREFIX "t/odd/folder/", PROJECT_PREFIX "t/odd/\xff\xfe" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(s3_put(&res, &put_creds, bad[i], "x", 1), 0);
+        assert_s3_error(res, 400, "InvalidArgument");
+        test_response_dispose(&res);
+    }
+    char long_key[1200];
+    memset(long_key, 'k', sizeof(long_key) - 1);
+    memcpy(long_key, PROJECT_PREFIX "t/", strlen(PROJECT_PREFIX "t/"));
+    long_key[sizeof(long_key) - 1] = '\0';
+    assert_int_equal(s3_put(&res, &put_creds, long_key, "x", 1), 0);
+    assert_s3_error(res, 400, "KeyTooLongError");
+    test_response_dispose(&res);
+
+    /* CompleteMultipartUpload's body is covered by the payload hash too. */
+    char upload_id[128], query[256];
+    create_upload(PROJECT_PREFIX "t/odd/mp.bin", upload_id, sizeof(upload_id));
+    snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+    const char *xml = "<CompleteMultipartUpload></CompleteMultipartUpload>";
+    s3_call complete = { .method = "POST", .key = PROJECT_PREFIX "t/odd/mp.bin",
+                         .query = query, .body = xml, .body_len = strlen(xml),
+                         .has_body = 1, .payload_hash = IGTCLOUD_SIGV4_EMPTY_SHA256 };
+    assert_int_equal(s3_request(&res, &put_creds, &complete), 0);
+    assert_s3_error(res, 400, "XAmzContentSHA256Mismatch");
+    test_response_dispose(&res);
+}
+
 /* ---- restart, expiry, TLS ------------------------------------------------ */
 
 static void test_s3__restart_keeps_objects(void **state)
@@ -1655,6 +1778,8 @@ int main(void)
         cmocka_unit_test(test_s3__prefix_scoping),
         cmocka_unit_test(test_s3__request_log),
         cmocka_unit_test(test_s3__api_and_store_agree),
+        cmocka_unit_test(test_s3__study_file_completes_and_api_delete_removes_the_object),
+        cmocka_unit_test(test_s3__presigned_put_and_odd_keys),
         cmocka_unit_test(test_s3__restart_keeps_objects),
         cmocka_unit_test(test_s3__credentials_expire),
         cmocka_unit_test(test_s3__tls_on_both_listeners),
