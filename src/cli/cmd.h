@@ -43,6 +43,17 @@ int cli_report_error(int status);
 int cli_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Option parsing shared by the commands: "--name VALUE", "--name=VALUE" or
+ * "-n VALUE" (shortname may be NULL). Returns 1 when argv[*i] is this option:
+ * then *out is its value, or *missing is set when the value is absent.
+ */
+int cli_take_value(const char **out, int argc, char **argv, int *i, const char *shortname,
+                   const char *longname, int *missing);
+
+/* A whole number in [1, max] (--concurrent-studies and the like); 0 or -1. */
+int cli_parse_count(unsigned int *out, const char *text, long max);
+
 /* True when argv[i] asks for help. */
 int cli_is_help(const char *arg);
 

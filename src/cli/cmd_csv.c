@@ -27,25 +27,6 @@ static const char usage[] =
 
 #define MAX_LIST 64
 
-static int take(const char **out, int argc, char **argv, int *i, const char *shortname,
-                const char *longname, int *missing)
-{
-    const char *arg = argv[*i];
-    size_t n = strlen(longname);
-    if (strncmp(arg, longname, n) == 0 && arg[n] == '=') {
-        *out = arg + n + 1;
-        return 1;
-    }
-    if (strcmp(arg, longname) != 0 && !(shortname && strcmp(arg, shortname) == 0))
-        return 0;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return 1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
 int cmd_csv(int argc, char **argv)
 {
     const char *exts[MAX_LIST + 1] = { NULL };
@@ -66,16 +47,16 @@ int cmd_csv(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (take(&sargs.domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            take(&sargs.user, argc, argv, &i, "-u", "--user", &missing) ||
-            take(&sargs.cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
-            take(&start, argc, argv, &i, NULL, "--start", &missing) ||
-            take(&end, argc, argv, &i, NULL, "--end", &missing)) {
+        if (cli_take_value(&sargs.domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            cli_take_value(&sargs.user, argc, argv, &i, "-u", "--user", &missing) ||
+            cli_take_value(&sargs.cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+            cli_take_value(&start, argc, argv, &i, NULL, "--start", &missing) ||
+            cli_take_value(&end, argc, argv, &i, NULL, "--end", &missing)) {
             if (missing)
                 return cli_usage_error("csv", "option '%s' needs a value", a);
             continue;
         }
-        if (take(&value, argc, argv, &i, NULL, "--ext", &missing)) {
+        if (cli_take_value(&value, argc, argv, &i, NULL, "--ext", &missing)) {
             if (missing)
                 return cli_usage_error("csv", "option '%s' needs a value", a);
             if (nexts >= MAX_LIST)

@@ -84,35 +84,6 @@ static void on_file(const igtcloud_download_file_event *ev, void *payload)
     cli_progress_line(ui->progress, "igtcloud: failed: %s: %s", ev->path, ev->message);
 }
 
-static int take(const char **out, int argc, char **argv, int *i, const char *shortname,
-                const char *longname, int *missing)
-{
-    const char *arg = argv[*i];
-    size_t n = strlen(longname);
-    if (strncmp(arg, longname, n) == 0 && arg[n] == '=') {
-        *out = arg + n + 1;
-        return 1;
-    }
-    if (strcmp(arg, longname) != 0 && !(shortname && strcmp(arg, shortname) == 0))
-        return 0;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return 1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
-static int parse_count(unsigned int *out, const char *text)
-{
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (!*text || *end || v < 1 || v > 256)
-        return -1;
-    *out = (unsigned int)v;
-    return 0;
-}
-
 int cmd_download(int argc, char **argv)
 {
     const char *exts[MAX_LIST + 1] = { NULL };
@@ -136,19 +107,19 @@ int cmd_download(int argc, char **argv)
             return CLI_EXIT_OK;
         }
         value = NULL;
-        if (take(&sargs.domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            take(&sargs.user, argc, argv, &i, "-u", "--user", &missing) ||
-            take(&sargs.cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
-            take(&start, argc, argv, &i, NULL, "--start", &missing) ||
-            take(&end, argc, argv, &i, NULL, "--end", &missing) ||
-            take(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
-            take(&studies_s, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
-            take(&files_s, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
+        if (cli_take_value(&sargs.domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            cli_take_value(&sargs.user, argc, argv, &i, "-u", "--user", &missing) ||
+            cli_take_value(&sargs.cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+            cli_take_value(&start, argc, argv, &i, NULL, "--start", &missing) ||
+            cli_take_value(&end, argc, argv, &i, NULL, "--end", &missing) ||
+            cli_take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
+            cli_take_value(&studies_s, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
+            cli_take_value(&files_s, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
             if (missing)
                 return cli_usage_error("download", "option '%s' needs a value", a);
             continue;
         }
-        if (take(&value, argc, argv, &i, NULL, "--ext", &missing)) {
+        if (cli_take_value(&value, argc, argv, &i, NULL, "--ext", &missing)) {
             if (missing)
                 return cli_usage_error("download", "option '%s' needs a value", a);
             if (nexts >= MAX_LIST)
@@ -156,7 +127,7 @@ int cmd_download(int argc, char **argv)
             exts[nexts++] = value;
             continue;
         }
-        if (take(&value, argc, argv, &i, NULL, "--category", &missing)) {
+        if (cli_take_value(&value, argc, argv, &i, NULL, "--category", &missing)) {
             igtcloud_category c;
             if (missing)
                 return cli_usage_error("download", "option '%s' needs a value", a);
@@ -201,9 +172,9 @@ int cmd_download(int argc, char **argv)
         return cli_usage_error("download", "invalid --folder-structure '%s': choose flat or "
                                            "hierarchical", structure);
     opts.hierarchical = structure && strcmp(structure, "hierarchical") == 0;
-    if (studies_s && parse_count(&opts.concurrent_studies, studies_s))
+    if (studies_s && cli_parse_count(&opts.concurrent_studies, studies_s, 256))
         return cli_usage_error("download", "--concurrent-studies must be 1-256");
-    if (files_s && parse_count(&opts.concurrent_files, files_s))
+    if (files_s && cli_parse_count(&opts.concurrent_files, files_s, 256))
         return cli_usage_error("download", "--concurrent-files must be 1-256");
     opts.extensions = nexts ? exts : NULL;
     opts.ca_file = sargs.cacert;

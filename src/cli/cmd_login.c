@@ -116,26 +116,6 @@ static int env_seconds(long *out, const char *name)
     return 0;
 }
 
-/* "--name VALUE", "--name=VALUE" or "-n VALUE"; returns 1 when argv[*i] is this option. */
-static int take_value(const char **out, int argc, char **argv, int *i, const char *shortname,
-                      const char *longname, int *missing)
-{
-    const char *arg = argv[*i];
-    size_t long_len = strlen(longname);
-    if (strncmp(arg, longname, long_len) == 0 && arg[long_len] == '=') {
-        *out = arg + long_len + 1;
-        return 1;
-    }
-    if (strcmp(arg, longname) != 0 && !(shortname && strcmp(arg, shortname) == 0))
-        return 0;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return 1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
 int cmd_login(int argc, char **argv)
 {
     const char *domain = NULL, *user = NULL, *key = NULL, *cacert = NULL;
@@ -150,10 +130,10 @@ int cmd_login(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            take_value(&user, argc, argv, &i, "-u", "--user", &missing) ||
-            take_value(&key, argc, argv, &i, "-s", "--service-key", &missing) ||
-            take_value(&cacert, argc, argv, &i, NULL, "--cacert", &missing)) {
+        if (cli_take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            cli_take_value(&user, argc, argv, &i, "-u", "--user", &missing) ||
+            cli_take_value(&key, argc, argv, &i, "-s", "--service-key", &missing) ||
+            cli_take_value(&cacert, argc, argv, &i, NULL, "--cacert", &missing)) {
             if (missing)
                 return cli_usage_error("login", "option '%s' needs a value", argv[i]);
             continue;

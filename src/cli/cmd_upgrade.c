@@ -22,28 +22,6 @@ static const char usage[] =
     "or no build for this platform, 5 network, 7 no permission to replace the\n"
     "program, 8 bad feed or checksum mismatch (see docs/exit-codes.md).\n";
 
-/* "--name VALUE" or "--name=VALUE"; returns 1 when argv[*i] is this option. */
-static int take_value(const char **out, int argc, char **argv, int *i, const char *name,
-                      int *missing)
-{
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (strncmp(arg, name, n) != 0)
-        return 0;
-    if (arg[n] == '=') {
-        *out = arg + n + 1;
-        return 1;
-    }
-    if (arg[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return 1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
 int cmd_upgrade(int argc, char **argv)
 {
     igtcloud_upgrade_options opts = IGTCLOUD_UPGRADE_OPTIONS_INIT;
@@ -56,8 +34,8 @@ int cmd_upgrade(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (take_value(&opts.feed_url, argc, argv, &i, "--feed", &missing) ||
-            take_value(&opts.ca_file, argc, argv, &i, "--cacert", &missing)) {
+        if (cli_take_value(&opts.feed_url, argc, argv, &i, NULL, "--feed", &missing) ||
+            cli_take_value(&opts.ca_file, argc, argv, &i, NULL, "--cacert", &missing)) {
             if (missing)
                 return cli_usage_error("upgrade", "option '%s' needs a value", arg);
             continue;

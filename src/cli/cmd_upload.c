@@ -189,37 +189,6 @@ static void on_event(const igtcloud_upload_event *e, void *payload)
     }
 }
 
-/* "--name VALUE", "--name=VALUE" or "-n VALUE"; returns 1 when argv[*i] is this option. */
-static int take_value(const char **out, int argc, char **argv, int *i, const char *shortname,
-                      const char *longname, int *missing)
-{
-    const char *arg = argv[*i];
-    size_t long_len = strlen(longname);
-    if (strncmp(arg, longname, long_len) == 0 && arg[long_len] == '=') {
-        *out = arg + long_len + 1;
-        return 1;
-    }
-    if (strcmp(arg, longname) != 0 && !(shortname && strcmp(arg, shortname) == 0))
-        return 0;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return 1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
-static int parse_count(unsigned int *out, const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(text, &end, 10);
-    if (errno || !*text || *end || n < 1 || n > 64)
-        return -1;
-    *out = (unsigned int)n;
-    return 0;
-}
-
 /* upload --dicom: the import, then what the cloud filed where. */
 static int dicom_import(igtcloud_session *session, const char *project, const char *institute,
                         const char *folder, const igtcloud_upload_options *uo,
@@ -276,14 +245,14 @@ int cmd_upload(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            take_value(&user, argc, argv, &i, "-u", "--user", &missing) ||
-            take_value(&key, argc, argv, &i, "-s", "--service-key", &missing) ||
-            take_value(&cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
-            take_value(&category, argc, argv, &i, NULL, "--category", &missing) ||
-            take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
-            take_value(&cs, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
-            take_value(&cf, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
+        if (cli_take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            cli_take_value(&user, argc, argv, &i, "-u", "--user", &missing) ||
+            cli_take_value(&key, argc, argv, &i, "-s", "--service-key", &missing) ||
+            cli_take_value(&cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+            cli_take_value(&category, argc, argv, &i, NULL, "--category", &missing) ||
+            cli_take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
+            cli_take_value(&cs, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
+            cli_take_value(&cf, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
             if (missing)
                 return cli_usage_error("upload", "option '%s' needs a value", argv[i]);
             continue;
@@ -321,9 +290,9 @@ int cmd_upload(int argc, char **argv)
     if (structure && strcmp(structure, "flat") != 0 && strcmp(structure, "hierarchical") != 0)
         return cli_usage_error("upload", "--folder-structure must be flat or hierarchical, "
                                          "not '%s'", structure);
-    if (cs && parse_count(&uo.concurrent_studies, cs))
+    if (cs && cli_parse_count(&uo.concurrent_studies, cs, 64))
         return cli_usage_error("upload", "--concurrent-studies must be a number from 1 to 64");
-    if (cf && parse_count(&uo.concurrent_files, cf))
+    if (cf && cli_parse_count(&uo.concurrent_files, cf, 64))
         return cli_usage_error("upload", "--concurrent-files must be a number from 1 to 64");
     if (dicom && (!positional[2] || strcmp(positional[2], "*") == 0))
         return cli_usage_error("upload", "--dicom needs one INSTITUTE to import into");
