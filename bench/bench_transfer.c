@@ -6,7 +6,8 @@
  *   bench_transfer up|down DIR PREFIX
  *
  * Environment: S3_ENDPOINT, S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- * AWS_SESSION_TOKEN (optional), BENCH_REQUESTS (default 16).
+ * AWS_SESSION_TOKEN (optional), BENCH_REQUESTS (default: the engine's),
+ * BENCH_CHECKSUM (md5, the engine's default; crc32c; sha256).
  * "down" downloads the objects named like the files of DIR into DIR.down/,
  * with their sizes known (as the CLI knows them from the API) unless
  * BENCH_UNKNOWN_SIZE is set.
@@ -52,7 +53,16 @@ int main(int argc, char **argv)
     igtcloud_transfer_options o;
     igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
     o.credentials = &c;
-    o.max_requests = (unsigned int)strtoul(env("BENCH_REQUESTS", "16"), NULL, 10);
+    o.max_requests = (unsigned int)strtoul(env("BENCH_REQUESTS", "0"), NULL, 10);
+    const char *sum = env("BENCH_CHECKSUM", "md5");
+    if (strcmp(sum, "crc32c") == 0)
+        o.checksum = IGTCLOUD_CHECKSUM_CRC32C;
+    else if (strcmp(sum, "sha256") == 0)
+        o.checksum = IGTCLOUD_CHECKSUM_SHA256;
+    else if (strcmp(sum, "md5") != 0) {
+        fprintf(stderr, "bench_transfer: BENCH_CHECKSUM must be md5, crc32c or sha256\n");
+        return 2;
+    }
     igtcloud_transfer *t = NULL;
     if (igtcloud_transfer_new(&t, &o)) {
         fprintf(stderr, "bench_transfer: %s\n", igtcloud_error_last()->message);

@@ -7,6 +7,11 @@
 #
 # Datasets: small = 2,000 x 256 KiB, large = 2 x 1 GiB, medium = 200 x 4 MiB
 # (BENCH_SCALE=N divides the file counts, and the large file size, by N).
+# BENCH_REQUESTS: requests in flight for every tool (default 16; our engine's
+# default when set to 0 for igtcloud is its own). BENCH_CHECKSUM: md5 | crc32c
+# | sha256 for our uploads (default md5). BENCH_TOOLS: the tools to run
+# (default "igtcloud awscli rclone"; ratios need igtcloud). BENCH_REPEAT=N runs
+# every measurement N times and reports the median wall time (and its CPU/RSS).
 # Needs: scripts/install-deps.sh bench (awscli rclone time) and, for --rgw, rgw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +33,9 @@ REQ=${BENCH_REQUESTS:-16}
 AWS=/usr/bin/aws
 RCLONE=$(command -v rclone)
 TIME=/usr/bin/time
+TOOLS=${BENCH_TOOLS:-igtcloud awscli rclone}
+REPEAT=${BENCH_REPEAT:-1}
+CHECKSUM=${BENCH_CHECKSUM:-md5}
 for b in $AWS $RCLONE $TIME; do [ -x "$b" ] || { echo "missing $b: scripts/install-deps.sh bench" >&2; exit 2; }; done
 
 echo "== building (Release) in $BUILD" >&2
@@ -62,14 +70,20 @@ if want small; then make_set small 2000 $((256 * 1024)); sets+=(small); fi
 if want large; then make_set large 2 $((1024 * 1024 * 1024 / SCALE)); sets+=(large); fi
 if want medium; then make_set medium 200 $((4 * 1024 * 1024)); sets+=(medium); fi
 
-# One measured command: prints "wall user+sys maxrss_kib".
+# One measured command: prints "wall user+sys maxrss_kib", the run of median
+# wall time out of $REPEAT. $MEASURE_CLEAN (a path) is removed before each run.
 measure() {
-  local out=$WORK/time.txt
-  if ! $TIME -f '%e %U %S %M' -o "$out" "$@" >"$WORK/cmd.log" 2>&1; then
-    echo "FAILED: $*" >&2; tail -n 5 "$WORK/cmd.log" >&2; echo "0 0 0 0"; return
-  fi
-  read -r wall u s rss < "$out"
-  echo "$wall $(echo "$u + $s" | bc -l) $rss"
+  local out=$WORK/time.txt runs=$WORK/runs.txt i
+  : > "$runs"
+  for i in $(seq 1 "$REPEAT"); do
+    [ -n "${MEASURE_CLEAN:-}" ] && rm -rf "$MEASURE_CLEAN"
+    if ! $TIME -f '%e %U %S %M' -o "$out" "$@" >"$WORK/cmd.log" 2>&1; then
+      echo "FAILED: $*" >&2; tail -n 5 "$WORK/cmd.log" >&2; echo "0 0 0 0"; return
+    fi
+    read -r wall u s rss < "$out"
+    echo "$wall $(echo "$u + $s" | bc -l) $rss" >> "$runs"
+  done
+  sort -n "$runs" | sed -n "$(( (REPEAT + 1) / 2 ))p"
 }
 
 RESULTS=$WORK/results.txt
@@ -90,7 +104,7 @@ CFG
     local dir=$WORK/data/$set
     local mib; mib=$(du -sbm "$dir" | cut -f1)
     local bytes; bytes=$(du -sb "$dir" | cut -f1)
-    for tool in igtcloud awscli rclone; do
+    for tool in $TOOLS; do
       local key=$prefix"bench/$tool/$set/"
       local dest=$WORK/dest-$tool-$set; rm -rf "$dest" "$dir.down"; mkdir -p "$dest"
       for dir_ in up down; do
@@ -100,9 +114,9 @@ CFG
         case $tool in
           igtcloud)
             if [ "$dir_" = up ]; then
-              r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ measure "$BUILD/bench_transfer" up "$dir" "$key")
+              r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ BENCH_CHECKSUM=$CHECKSUM measure "$BUILD/bench_transfer" up "$dir" "$key")
             else
-              r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ measure "$BUILD/bench_transfer" down "$dir" "$key")
+              r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ MEASURE_CLEAN=$dir.down measure "$BUILD/bench_transfer" down "$dir" "$key")
               rm -rf "$dir.down"
             fi ;;
           awscli)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "transfer_helpers.h"
+#include "fake_server.h"
 #include "s3/engine.h"
 
 #define MIB (1024u * 1024u)
@@ -347,6 +348,102 @@ static void test_transfer__dead_server_ends_the_run_quickly(void **state)
     igtcloud_transfer_free(t);
 }
 
+/* The integrity header of a single PUT, as a server receives it. */
+static void put_through_fake(char *request, size_t size, igtcloud_transfer_checksum checksum,
+                             const char *src)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nETag: \"25f9e794323b453885f5181f1b624d0b\"\r\n"
+                             "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    fake_server fs;
+    assert_int_equal(fake_server_start(&fs, FAKE_RESPOND, ok), 0);
+    static igtcloud_s3_credentials c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.access_key, sizeof(c.access_key), "AKIDEXAMPLE");
+    snprintf(c.secret_key, sizeof(c.secret_key), "secret");
+    snprintf(c.bucket, sizeof(c.bucket), "bucket");
+    snprintf(c.endpoint, sizeof(c.endpoint), "%s", fs.url);
+    igtcloud_transfer_options o;
+    igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
+    o.credentials = &c;
+    o.checksum = checksum;
+    o.max_attempts = 1;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, "p/check.txt", "p/", NULL, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+    pthread_mutex_lock(&fs.lock);
+    snprintf(request, size, "%s", fs.last_request);
+    pthread_mutex_unlock(&fs.lock);
+    fake_server_stop(&fs);
+}
+
+static void test_transfer__crc32c_checksum_replaces_content_md5(void **state)
+{
+    (void)state;
+    char src[512], request[8192];
+    path_in(src, sizeof(src), "check.txt");
+    FILE *f = fopen(src, "wb");
+    assert_non_null(f);
+    fputs("123456789", f);
+    fclose(f);
+    /* CRC32C("123456789") = 0xE3069283, MD5 = 25f9e794...; base64 as S3 wants them. */
+    put_through_fake(request, sizeof(request), IGTCLOUD_CHECKSUM_CRC32C, src);
+    assert_non_null(strstr(request, "\r\nx-amz-checksum-crc32c: 4waSgw==\r\n"));
+    assert_null(strstr(request, "Content-MD5"));
+    /* The header is signed. */
+    assert_non_null(strstr(request, "x-amz-checksum-crc32c;"));
+    put_through_fake(request, sizeof(request), IGTCLOUD_CHECKSUM_MD5, src);
+    assert_non_null(strstr(request, "\r\nContent-MD5: JfnnlDI7RTiF9RgfG2JNCw==\r\n"));
+    assert_null(strstr(request, "x-amz-checksum-crc32c"));
+
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.checksum = (igtcloud_transfer_checksum)7;
+    igtcloud_transfer *t = NULL;
+    assert_int_equal(igtcloud_transfer_new(&t, &o), IGTCLOUD_EINVALID);
+    assert_null(t);
+}
+
+/* The sandbox checks x-amz-checksum-crc32c of each body: a wrong one fails the upload. */
+static void test_transfer__crc32c_single_and_multipart_round_trip(void **state)
+{
+    (void)state;
+    char small[512], big[512], small_out[512], big_out[512];
+    path_in(small, sizeof(small), "crc-small.bin");
+    path_in(big, sizeof(big), "crc-big.bin");
+    path_in(small_out, sizeof(small_out), "crc-small.out");
+    path_in(big_out, sizeof(big_out), "crc-big.out");
+    const uint64_t size = 13 * MIB + 4321;
+    assert_int_equal(th_make_file(small, 300001, 5), 0);
+    assert_int_equal(th_make_file(big, size, 6), 0);
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.checksum = IGTCLOUD_CHECKSUM_CRC32C;
+    o.multipart_threshold = 6 * MIB;
+    o.part_size = 5 * MIB;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, small, DEMO_PREFIX "crc/small.bin", DEMO_PREFIX, NULL, NULL));
+    TH_PASS(igtcloud_transfer_add_upload(t, big, DEMO_PREFIX "crc/big.bin", DEMO_PREFIX, NULL, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 1));
+    assert_non_null(strstr(r.etag, "-3"));
+    igtcloud_transfer_free(t);
+    assert_int_equal(th_log_count(&env, "\"UploadPart\"", "crc/big.bin", "\"status\":200"), 3);
+    assert_int_equal(th_log_count(&env, "\"CompleteMultipartUpload\"", "crc/big.bin", "\"status\":200"), 1);
+    assert_int_equal(th_log_count(&env, "\"PutObject\"", "crc/small.bin", "\"status\":200"), 1);
+
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "crc/small.bin", small_out, DEMO_PREFIX, 300001, NULL));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "crc/big.bin", big_out, DEMO_PREFIX, (int64_t)size, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(small, small_out));
+    assert_true(th_same_file(big, big_out));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_transfer__missing_object_fails_cleanly),
         cmocka_unit_test(test_transfer__cancelled_multipart_upload_resumes_with_list_parts),
         cmocka_unit_test(test_transfer__dead_server_ends_the_run_quickly),
+        cmocka_unit_test(test_transfer__crc32c_checksum_replaces_content_md5),
+        cmocka_unit_test(test_transfer__crc32c_single_and_multipart_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -240,12 +240,14 @@ static void options(igtcloud_transfer_options *o, const igtcloud_s3_credentials 
     o->backoff_cap_ms = 200;
 }
 
-static void round_trip(uint64_t size, uint32_t seed, const char *key, int expect_multipart)
+static void round_trip(uint64_t size, uint32_t seed, const char *key, int expect_multipart,
+                       igtcloud_transfer_checksum checksum)
 {
     igtcloud_s3_credentials c;
     creds(&c, sts_secret, sts_token);
     igtcloud_transfer_options o;
     options(&o, &c);
+    o.checksum = checksum;
     char src[512], whole[512], ranged[512];
     snprintf(src, sizeof(src), "%s/%u.src", scratch, seed);
     snprintf(whole, sizeof(whole), "%s/%u.whole", scratch, seed);
@@ -295,13 +297,23 @@ static void round_trip(uint64_t size, uint32_t seed, const char *key, int expect
 static void test_transfer_rgw__single_put_whole_and_ranged_get(void **state)
 {
     (void)state;
-    round_trip(3 * MIB + 17, 1, "interop/single obj+1.bin", 0);
+    round_trip(3 * MIB + 17, 1, "interop/single obj+1.bin", 0, IGTCLOUD_CHECKSUM_MD5);
 }
 
 static void test_transfer_rgw__multipart_put_whole_and_ranged_get(void **state)
 {
     (void)state;
-    round_trip(17 * MIB + 333, 2, "interop/multi/part.bin", 1);
+    round_trip(17 * MIB + 333, 2, "interop/multi/part.bin", 1, IGTCLOUD_CHECKSUM_MD5);
+}
+
+/* x-amz-checksum-crc32c (and, multipart, x-amz-checksum-algorithm plus each
+ * part's ChecksumCRC32C in the completion) is accepted by RGW 16, which
+ * predates S3's additional checksums. */
+static void test_transfer_rgw__crc32c_single_and_multipart(void **state)
+{
+    (void)state;
+    round_trip(3 * MIB + 99, 3, "interop/crc/single.bin", 0, IGTCLOUD_CHECKSUM_CRC32C);
+    round_trip(17 * MIB + 777, 4, "interop/crc/multi.bin", 1, IGTCLOUD_CHECKSUM_CRC32C);
 }
 
 /* Both files of a run with bad credentials fail; returns the S3 error code. */
@@ -364,6 +376,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transfer_rgw__single_put_whole_and_ranged_get),
         cmocka_unit_test(test_transfer_rgw__multipart_put_whole_and_ranged_get),
+        cmocka_unit_test(test_transfer_rgw__crc32c_single_and_multipart),
         cmocka_unit_test(test_transfer_rgw__wrong_secret_is_an_authentication_error),
         cmocka_unit_test(test_transfer_rgw__bad_session_token_is_an_authentication_error),
     };

@@ -129,6 +129,34 @@ static void test_core__sha256_and_hmac_known_answers(void **state)
     assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+static void test_core__crc32c_known_answers_hardware_and_table(void **state)
+{
+    (void)state;
+    /* RFC 3720 B.4 and the common check value. */
+    unsigned char zeros[32] = { 0 }, ones[32], inc[32];
+    for (int i = 0; i < 32; i++) {
+        ones[i] = 0xff;
+        inc[i] = (unsigned char)i;
+    }
+    assert_int_equal(igtcloud__crc32c(0, "123456789", 9), 0xe3069283u);
+    assert_int_equal(igtcloud__crc32c(0, zeros, 32), 0x8a9136aau);
+    assert_int_equal(igtcloud__crc32c(0, ones, 32), 0x62a8ab43u);
+    assert_int_equal(igtcloud__crc32c(0, inc, 32), 0x46dd794eu);
+    assert_int_equal(igtcloud__crc32c(0, "", 0), 0u);
+    /* Any length and alignment, in one call or continued, on both paths. */
+    unsigned char big[1000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (unsigned char)(i * 131u + 7u);
+    for (size_t off = 0; off < 9; off++) {
+        for (size_t len = 0; len + off <= sizeof(big); len += 37) {
+            uint32_t whole = igtcloud__crc32c_portable(0, big + off, len);
+            assert_int_equal(igtcloud__crc32c(0, big + off, len), whole);
+            uint32_t half = igtcloud__crc32c(0, big + off, len / 2);
+            assert_int_equal(igtcloud__crc32c(half, big + off + len / 2, len - len / 2), whole);
+        }
+    }
+}
+
 static void test_core__random_token_alphabet(void **state)
 {
     (void)state;
@@ -160,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_core__isotime_round_trip),
         cmocka_unit_test(test_core__isotime_rejects_bad_dates),
         cmocka_unit_test(test_core__sha256_and_hmac_known_answers),
+        cmocka_unit_test(test_core__crc32c_known_answers_hardware_and_table),
         cmocka_unit_test(test_core__random_token_alphabet),
         cmocka_unit_test(test_core__error_names_and_single_line),
     };

@@ -2,6 +2,7 @@
 #define IGTCLOUD_CORE_HASH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define IGTCLOUD_SHA256_LEN 32
 #define IGTCLOUD_MD5_LEN 16
@@ -12,6 +13,15 @@ int igtcloud__md5(unsigned char out[IGTCLOUD_MD5_LEN], const void *data, size_t 
 int igtcloud__hmac_sha256(unsigned char out[IGTCLOUD_SHA256_LEN],
                           const void *key, size_t key_len,
                           const void *data, size_t len);
+
+/*
+ * CRC32C (Castagnoli), as x-amz-checksum-crc32c carries it: igtcloud__crc32c(0,
+ * data, len) is the checksum of data; pass a previous result to continue over
+ * the next bytes. The SSE 4.2 instruction where the CPU has it, else a table
+ * (igtcloud__crc32c_portable, the same function; tests compare the two).
+ */
+uint32_t igtcloud__crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t igtcloud__crc32c_portable(uint32_t crc, const void *data, size_t len);
 
 /* Lower-case hex of `len` bytes into out, which holds 2 * len + 1 chars. */
 void igtcloud__hex(char *out, const unsigned char *data, size_t len);

@@ -92,6 +92,8 @@ struct job {
     uint32_t next_part;
     uint32_t parts_done;
     char **part_etags;
+    uint32_t *part_crcs;  /* CRC32C of each part (crc_parts) */
+    int crc_parts;        /* the upload was created with x-amz-checksum-algorithm CRC32C */
     int parts_ready;      /* the upload id is known and parts may start */
     int abort_sent;
     uint32_t list_marker;
@@ -358,6 +360,8 @@ static void job_release(job *j)
         free(j->part_etags);
         j->part_etags = NULL;
     }
+    free(j->part_crcs);
+    j->part_crcs = NULL;
 }
 
 static void job_free(job *j)
@@ -724,14 +728,20 @@ static int add_header(struct curl_slist **list, const char *fmt, ...)
     return 0;
 }
 
-/* MD5 (base64) and optionally SHA-256 (hex) of [offset, offset+len) of fd. */
-static int hash_file_range(igtcloud_transfer *t, char md5_b64[32], char sha_hex[65], int fd,
-                           uint64_t offset, uint64_t len, const char *path)
+/*
+ * Digests of [offset, offset+len) of fd, each only when asked for: MD5
+ * (base64), SHA-256 (hex) and CRC32C.
+ */
+static int hash_file_range(igtcloud_transfer *t, char md5_b64[32], char sha_hex[65],
+                           uint32_t *crc32c, int fd, uint64_t offset, uint64_t len,
+                           const char *path)
 {
     int rc = 0;
-    EVP_MD_CTX *md5 = EVP_MD_CTX_new();
+    EVP_MD_CTX *md5 = md5_b64 ? EVP_MD_CTX_new() : NULL;
     EVP_MD_CTX *sha = sha_hex ? EVP_MD_CTX_new() : NULL;
-    if (!md5 || (sha_hex && !sha) || !EVP_DigestInit_ex(md5, EVP_md5(), NULL) ||
+    uint32_t crc = 0;
+    if ((md5_b64 && !md5) || (sha_hex && !sha) ||
+        (md5 && !EVP_DigestInit_ex(md5, EVP_md5(), NULL)) ||
         (sha && !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))) {
         rc = igtcloud__error_oom();
         goto done;
@@ -747,19 +757,26 @@ static int hash_file_range(igtcloud_transfer *t, char md5_b64[32], char sha_hex[
                                      got < 0 ? strerror(errno) : "file shrank");
             goto done;
         }
-        EVP_DigestUpdate(md5, t->io_buf, (size_t)got);
+        if (md5)
+            EVP_DigestUpdate(md5, t->io_buf, (size_t)got);
         if (sha)
             EVP_DigestUpdate(sha, t->io_buf, (size_t)got);
+        if (crc32c)
+            crc = igtcloud__crc32c(crc, t->io_buf, (size_t)got);
         pos += (uint64_t)got;
     }
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
-    EVP_DigestFinal_ex(md5, d, &dl);
-    igtcloud__buf b64 = IGTCLOUD_BUF_INIT;
-    rc = igtcloud__base64_encode(&b64, d, dl);
-    if (!rc)
-        snprintf(md5_b64, 32, "%s", b64.ptr);
-    igtcloud__buf_dispose(&b64);
+    if (crc32c)
+        *crc32c = crc;
+    if (md5) {
+        EVP_DigestFinal_ex(md5, d, &dl);
+        igtcloud__buf b64 = IGTCLOUD_BUF_INIT;
+        rc = igtcloud__base64_encode(&b64, d, dl);
+        if (!rc)
+            snprintf(md5_b64, 32, "%s", b64.ptr);
+        igtcloud__buf_dispose(&b64);
+    }
     if (sha) {
         EVP_DigestFinal_ex(sha, d, &dl);
         igtcloud__hex(sha_hex, d, dl);
@@ -844,12 +861,37 @@ static int build_query(igtcloud__buf *q, const req *r)
     }
 }
 
+/* x-amz-checksum-crc32c: base64 of the CRC's four bytes, big-endian. */
+static void crc32c_b64(char out[16], uint32_t crc)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char b[4] = { (unsigned char)(crc >> 24), (unsigned char)(crc >> 16),
+                           (unsigned char)(crc >> 8), (unsigned char)crc };
+    out[0] = digits[b[0] >> 2];
+    out[1] = digits[((b[0] & 3) << 4) | (b[1] >> 4)];
+    out[2] = digits[((b[1] & 15) << 2) | (b[2] >> 6)];
+    out[3] = digits[b[2] & 63];
+    out[4] = digits[b[3] >> 2];
+    out[5] = digits[(b[3] & 3) << 4];
+    out[6] = '=';
+    out[7] = '=';
+    out[8] = '\0';
+}
+
 static int complete_body(igtcloud__buf *out, const job *j)
 {
     int rc = igtcloud__buf_puts(out, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-    for (uint32_t i = 0; !rc && i < j->nparts; i++)
-        rc = igtcloud__buf_printf(out, "<Part><PartNumber>%" PRIu32 "</PartNumber><ETag>\"%s\"</ETag></Part>",
+    for (uint32_t i = 0; !rc && i < j->nparts; i++) {
+        rc = igtcloud__buf_printf(out, "<Part><PartNumber>%" PRIu32 "</PartNumber><ETag>\"%s\"</ETag>",
                                   i + 1, j->part_etags[i]);
+        if (!rc && j->crc_parts) {
+            char b64[16];
+            crc32c_b64(b64, j->part_crcs[i]);
+            rc = igtcloud__buf_printf(out, "<ChecksumCRC32C>%s</ChecksumCRC32C>", b64);
+        }
+        if (!rc)
+            rc = igtcloud__buf_puts(out, "</Part>");
+    }
     if (!rc)
         rc = igtcloud__buf_puts(out, "</CompleteMultipartUpload>");
     return rc;
@@ -888,7 +930,7 @@ static int req_start(igtcloud_transfer *t, req *r)
 
     /* Headers that are signed, then the signature. */
     const char *method = "GET";
-    char md5_b64[32] = "", sha_hex[65] = "", range[96] = "";
+    char md5_b64[32] = "", sha_hex[65] = "", range[96] = "", crc_b64[16] = "";
     int has_body = 0;
     uint64_t body_len = 0;
     switch (r->kind) {
@@ -897,9 +939,23 @@ static int req_start(igtcloud_transfer *t, req *r)
         method = "PUT";
         has_body = 1;
         body_len = r->length;
-        rc = hash_file_range(t, md5_b64, t->o.checksum == IGTCLOUD_CHECKSUM_SHA256 ? sha_hex : NULL,
-                             j->fd, r->offset, r->length, j->path);
+    {
+        /* CRC32C replaces Content-MD5 on a single PUT, and on the parts of an
+         * upload created with that algorithm (not on a resumed one: its
+         * algorithm is unknown, and S3 refuses a part checksum of another). */
+        int crc = t->o.checksum == IGTCLOUD_CHECKSUM_CRC32C &&
+                  (r->kind == RK_PUT || j->crc_parts);
+        uint32_t crc_value = 0;
+        rc = hash_file_range(t, crc ? NULL : md5_b64,
+                             t->o.checksum == IGTCLOUD_CHECKSUM_SHA256 ? sha_hex : NULL,
+                             crc ? &crc_value : NULL, j->fd, r->offset, r->length, j->path);
+        if (!rc && crc) {
+            crc32c_b64(crc_b64, crc_value);
+            if (r->kind == RK_PART)
+                j->part_crcs[r->index] = crc_value;
+        }
         break;
+    }
     case RK_CREATE:
         method = "POST";
         break;
@@ -952,6 +1008,10 @@ static int req_start(igtcloud_transfer *t, req *r)
     hs[nh++] = (igtcloud__sigv4_header){ "Host", host.ptr };
     if (md5_b64[0])
         hs[nh++] = (igtcloud__sigv4_header){ "Content-MD5", md5_b64 };
+    if (crc_b64[0])
+        hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-crc32c", crc_b64 };
+    if (r->kind == RK_CREATE && t->o.checksum == IGTCLOUD_CHECKSUM_CRC32C)
+        hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-algorithm", "CRC32C" };
     if (range[0])
         hs[nh++] = (igtcloud__sigv4_header){ "Range", range };
     char if_match[IGTCLOUD__ETAG_MAX + 3];
@@ -1520,7 +1580,7 @@ static void on_part_listed(const igtcloud__s3_part *part, void *payload)
     if (len != part->size)
         return;
     char md5_b64[32];
-    if (hash_file_range(t, md5_b64, NULL, j->fd, off, len, j->path))
+    if (hash_file_range(t, md5_b64, NULL, NULL, j->fd, off, len, j->path))
         return;
     igtcloud__buf raw = IGTCLOUD_BUF_INIT;
     if (igtcloud__base64_decode(&raw, md5_b64, strlen(md5_b64)) == 0 && raw.size == 16) {
@@ -1557,6 +1617,13 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
         j->upload_id = strdup(xml->upload_id);
         if (!j->upload_id)
             return -1;
+        if (t->o.checksum == IGTCLOUD_CHECKSUM_CRC32C) {
+            free(j->part_crcs);
+            j->part_crcs = calloc(j->nparts, sizeof(*j->part_crcs));
+            if (!j->part_crcs)
+                return -1;
+            j->crc_parts = 1;
+        }
         j->parts_ready = 1;
         j->next_part = 0;
         return 0;
@@ -2154,6 +2221,9 @@ int igtcloud_transfer_new(igtcloud_transfer **out, const igtcloud_transfer_optio
         return igtcloud__error_set(IGTCLOUD_EINVALID, "bad transfer options");
     if (!opts->credentials_cb && !opts->credentials)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "transfer needs a credentials provider");
+    if (opts->checksum != IGTCLOUD_CHECKSUM_MD5 && opts->checksum != IGTCLOUD_CHECKSUM_SHA256 &&
+        opts->checksum != IGTCLOUD_CHECKSUM_CRC32C)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "unknown checksum in transfer options");
     t = calloc(1, sizeof(*t));
     if (!t)
         return igtcloud__error_oom();
