@@ -21,7 +21,17 @@ mkdir -p "$srv" "$bin"
 
 python3 -c '
 import functools, http.server, sys
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+class Handler(http.server.SimpleHTTPRequestHandler):
+    # /moved/NAME answers 302 to /NAME, as release hosts redirect to storage.
+    def do_GET(self):
+        if self.path.startswith("/moved/"):
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/moved"):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+handler = functools.partial(Handler, directory=sys.argv[1])
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()' "$srv" >"$work/port" 2>"$work/server.log" &
@@ -151,4 +161,10 @@ grep -qx "Upgraded igtcloud from $current to 0.0.1" <<<"$out" || fail "downgrade
 [[ "$("$bin/igtcloud")" == "igtcloud 0.0.1 (test release)" ]] || fail "the program was not downgraded"
 cmp -s "$IGTCLOUD" "$bin/igtcloud.bak" || fail "the old backup was not replaced"
 
-echo "ok: upgrade, up to date, check, checksum mismatch, bad feeds, permissions"
+# A download URL that redirects (release hosts do) is followed.
+fresh
+feed "$(release 9.9.9 "$base/moved/igtcloud-9.9.9" "$sha_new")"
+run 0 --feed "$base/feed.json"
+[[ "$("$bin/igtcloud")" == "igtcloud 9.9.9 (test release)" ]] || fail "redirected download not installed"
+
+echo "ok: upgrade, up to date, check, checksum mismatch, bad feeds, permissions, redirects"

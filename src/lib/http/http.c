@@ -15,6 +15,7 @@ struct igtcloud__http_client {
     char *ca_file;
     long timeout;
     long timeout_override;
+    int follow_redirects;
     volatile sig_atomic_t *cancel;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -105,6 +106,11 @@ void igtcloud__http_client_set_cancel(igtcloud__http_client *client,
                                       volatile sig_atomic_t *flag)
 {
     client->cancel = flag;
+}
+
+void igtcloud__http_client_set_follow_redirects(igtcloud__http_client *client, int on)
+{
+    client->follow_redirects = on ? 1 : 0;
 }
 
 void igtcloud__http_client_set_timeout(igtcloud__http_client *client, long seconds)
@@ -282,6 +288,13 @@ int igtcloud__http_request(igtcloud__http_response *out, igtcloud__http_client *
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, client->errbuf);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, client->follow_redirects ? 1L : 0L);
+    if (client->follow_redirects) {
+        curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+        /* Never downgrade: an https download is only redirected to https. */
+        curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
+                         strncmp(url, "https:", 6) == 0 ? "https" : "http,https");
+    }
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);

@@ -60,6 +60,13 @@ void igtcloud__http_client_free(igtcloud__http_client *client);
 void igtcloud__http_client_set_cancel(igtcloud__http_client *client,
                                       volatile sig_atomic_t *flag);
 
+/*
+ * Follow up to 5 redirects (https only, or http too when the first URL was
+ * http). Off by default: API calls carry X-JWT, which must never reach another
+ * host; turn it on only for unauthenticated downloads such as upgrades.
+ */
+void igtcloud__http_client_set_follow_redirects(igtcloud__http_client *client, int on);
+
 /* Override the whole-request timeout (seconds, 0: the configured one). */
 void igtcloud__http_client_set_timeout(igtcloud__http_client *client, long seconds);
 

@@ -463,8 +463,11 @@ int igtcloud_upgrade(igtcloud_upgrade_result *out, const igtcloud_upgrade_option
         goto done;
 
     cfg.ca_file = opts->ca_file;
-    if ((rc = igtcloud__http_client_new(&client, &cfg)) ||
-        (rc = fetch(&feed, client, feed_url, "upgrade feed")))
+    if ((rc = igtcloud__http_client_new(&client, &cfg)))
+        goto done;
+    /* Release hosts redirect to storage; no credentials travel with these requests. */
+    igtcloud__http_client_set_follow_redirects(client, 1);
+    if ((rc = fetch(&feed, client, feed_url, "upgrade feed")))
         goto done;
     if (feed.body.size > IGTCLOUD__UPGRADE_FEED_MAX) {
         rc = igtcloud__error_set(IGTCLOUD_EPROTO, "bad upgrade feed: larger than %zu bytes",
