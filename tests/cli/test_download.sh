@@ -108,6 +108,20 @@ dl "$t" "Demo Project" --category files --category dicom --category annotations
 check_file "$d/files/run1/xa-0001.dcm" "$s1/files/run1/xa-0001.dcm"
 echo "ok: re-run transfers nothing; a same-size torn file is repaired"
 
+# ---- listing overlaps transfers --------------------------------------------
+# One request in flight: the next study of the institute is listed only when
+# the first study's files have all started, so the first study's GETs (one
+# after another on one connection) are logged before the last listing.
+start=$(wc -l <"$work/requests.log")
+dl "$work/overlap" "Demo Project" "Hospital A" --concurrent-studies 1 --concurrent-files 1 \
+  --category files --category dicom --category annotations
+tail -n +"$((start + 1))" "$work/requests.log" >"$work/overlap.log"
+first_get=$(grep -n '"service":"s3".*"method":"GET"' "$work/overlap.log" | head -1 | cut -d: -f1)
+last_list=$(grep -n '/studies/[^"]*/files"' "$work/overlap.log" | tail -1 | cut -d: -f1)
+[[ -n "$first_get" && -n "$last_list" ]] || fail "overlap: no GET or no listing in the log"
+[[ $first_get -lt $last_list ]] || fail "every study was listed before the first transfer (GET at line $first_get, last listing at $last_list)"
+echo "ok: studies are listed while files move"
+
 # ---- hierarchical, one category, one institute, filters ---------------------
 t="$work/hier"
 dl "$t" "Demo Project" "Hospital A" --folder-structure hierarchical --ext dcm --start 2021-03-04 --end 2021-06-10

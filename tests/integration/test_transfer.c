@@ -444,6 +444,72 @@ static void test_transfer__crc32c_single_and_multipart_round_trip(void **state)
     assert_true(th_same_file(big, big_out));
 }
 
+/* A planner that queues one download per call while the engine runs. */
+typedef struct feed_state {
+    int next, n, calls, calls_while_busy;
+    char key[8][200], dst[8][300];
+} feed_state;
+
+static int feed_one(igtcloud_transfer *t, void *payload)
+{
+    feed_state *f = payload;
+    f->calls++;
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
+    if (st.requests > 0)
+        f->calls_while_busy++;
+    if (f->next >= f->n)
+        return 0;
+    TH_PASS(igtcloud_transfer_add_download(t, f->key[f->next], f->dst[f->next], DEMO_PREFIX, -1, NULL));
+    f->next++;
+    return 1;
+}
+
+static void test_transfer__feeder_queues_files_while_the_engine_runs(void **state)
+{
+    (void)state;
+    static feed_state f;
+    memset(&f, 0, sizeof(f));
+    f.n = 8;
+    char src[8][300];
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.max_requests = 2;
+    igtcloud_transfer *up = NULL, *down = NULL;
+    TH_PASS(igtcloud_transfer_new(&up, &o));
+    for (int i = 0; i < f.n; i++) {
+        snprintf(src[i], sizeof(src[i]), "%s/feed-%d.bin", env.dir, i);
+        snprintf(f.dst[i], sizeof(f.dst[i]), "%s/feed-%d.out", env.dir, i);
+        snprintf(f.key[i], sizeof(f.key[i]), DEMO_PREFIX "feed/%d.bin", i);
+        assert_int_equal(th_make_file(src[i], 5000 + (uint64_t)i * 777, (uint32_t)i + 40), 0);
+        TH_PASS(igtcloud_transfer_add_upload(up, src[i], f.key[i], DEMO_PREFIX, NULL, NULL));
+    }
+    TH_PASS(igtcloud_transfer_run(up));
+    igtcloud_transfer_free(up);
+
+    /* Nothing queued up front: every file comes from the feeder, some of them
+     * while earlier ones are in flight (the job array grows during the run). */
+    TH_PASS(igtcloud_transfer_new(&down, &o));
+    igtcloud__transfer_set_feeder(down, feed_one, &f);
+    TH_PASS(igtcloud_transfer_add_download(down, f.key[0], f.dst[0], DEMO_PREFIX, -1, NULL));
+    f.next = 1;
+    TH_PASS(igtcloud_transfer_run(down));
+    assert_int_equal(igtcloud_transfer_count(down), f.n);
+    assert_true(f.calls >= f.n - 1);
+    assert_true(f.calls_while_busy > 0);
+    for (int i = 0; i < f.n; i++) {
+        igtcloud_transfer_result r;
+        TH_PASS(igtcloud_transfer_result_at(&r, down, (size_t)i));
+        assert_int_equal(r.status, 0);
+        assert_true(th_same_file(src[i], f.dst[i]));
+    }
+    /* A second run asks the feeder again, and it has nothing more. */
+    int calls = f.calls;
+    TH_PASS(igtcloud_transfer_run(down));
+    assert_int_equal(f.calls, calls + 1);
+    igtcloud_transfer_free(down);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_transfer__dead_server_ends_the_run_quickly),
         cmocka_unit_test(test_transfer__crc32c_checksum_replaces_content_md5),
         cmocka_unit_test(test_transfer__crc32c_single_and_multipart_round_trip),
+        cmocka_unit_test(test_transfer__feeder_queues_files_while_the_engine_runs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -186,6 +186,10 @@ struct igtcloud_transfer {
     size_t njobs, ajobs;
     job **list;           /* the jobs of the current loop */
     size_t nlist, cursor;
+    size_t list_first;    /* list == jobs + list_first while a run may be fed */
+    igtcloud__transfer_feed_fn feed;
+    void *feed_payload;
+    int feeding;          /* the feeder may still queue files in this run */
     job *active_head;
     size_t nactive;
     size_t max_active;
@@ -1994,9 +1998,23 @@ static void remove_inflight(igtcloud_transfer *t, req *r)
 }
 
 /* Start what can start; returns the ms until the earliest delayed request (or -1). */
+/* Let the planner queue more files while few wait to start (slots busy or not). */
+static void feed(igtcloud_transfer *t)
+{
+    while (t->feeding && !t->cancel && t->nlist - t->cursor < t->o.max_requests) {
+        int more = t->feed(t, t->feed_payload);
+        /* Queueing may have moved the job array. */
+        t->list = t->jobs + t->list_first;
+        t->nlist = t->njobs - t->list_first;
+        if (!more)
+            t->feeding = 0;
+    }
+}
+
 static int64_t dispatch(igtcloud_transfer *t)
 {
     int64_t now = mono_ms(), wait = -1;
+    feed(t);
     /* Retries and control requests first, in order. */
     for (req **p = &t->ready_head; *p && t->ninflight < t->o.max_requests && !t->cancel;) {
         req *r = *p;
@@ -2411,7 +2429,10 @@ int igtcloud_transfer_run(igtcloud_transfer *t)
     size_t first = 0;
     while (first < t->njobs && t->jobs[first]->state == JS_DONE)
         first++;
+    t->list_first = first;
+    t->feeding = t->feed != NULL;
     int rc = engine_loop(t, t->jobs + first, t->njobs - first);
+    t->feeding = 0;
     t->stats.credential_fetches = t->creds.fetches;
     size_t failed = 0;
     const job *first_failed = NULL;
@@ -2430,6 +2451,13 @@ int igtcloud_transfer_run(igtcloud_transfer *t)
                                         failed, t->njobs - first, first_failed->message);
     }
     return 0;
+}
+
+void igtcloud__transfer_set_feeder(igtcloud_transfer *t, igtcloud__transfer_feed_fn fn,
+                                   void *payload)
+{
+    t->feed = fn;
+    t->feed_payload = payload;
 }
 
 size_t igtcloud_transfer_count(const igtcloud_transfer *t)

@@ -23,6 +23,18 @@ typedef struct igtcloud__engine_stats {
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);
 
+/*
+ * Planner hook (download.c): called from the running engine's loop while
+ * fewer queued files than requests in flight wait to start, so listing the
+ * next files overlaps moving the current ones. It may queue files with
+ * igtcloud_transfer_add_download()/_upload() (never run or free t). Return
+ * non-zero when it may have more (it is called again when the queue runs
+ * low), 0 when it has nothing more for this run.
+ */
+typedef int (*igtcloud__transfer_feed_fn)(igtcloud_transfer *t, void *payload);
+void igtcloud__transfer_set_feeder(igtcloud_transfer *t, igtcloud__transfer_feed_fn fn,
+                                   void *payload);
+
 /* Suffixes of the temporary file and journal beside a download's final name. */
 #define IGTCLOUD__ENGINE_PART_SUFFIX ".igtcloud-part"
 #define IGTCLOUD__ENGINE_JOURNAL_SUFFIX ".igtcloud-journal"

@@ -13,6 +13,7 @@
 #include "api/s3_credentials.h"
 #include "core/error.h"
 #include "core/safepath.h"
+#include "s3/engine.h"
 #include "tools/download_int.h"
 #include "tools/layout.h"
 
@@ -58,7 +59,17 @@ typedef struct dl_run {
     int cancelled;
     int fatal;                         /* a failure that ends the run (EAUTH, EIO of TARGET) */
     struct timespec started;
+    /* The studies of the institute being planned: the running engine asks
+     * for the next ones (engine_feed), so listing overlaps transfers. */
+    const igtcloud_study_list *feed_studies;
+    const char *feed_inst;
+    size_t feed_next;
+    int feed_rc;                       /* a fatal error while planning from the engine */
+    char feed_msg[512];                /* ... and its message */
+    int in_feed;                       /* planning inside the engine's loop: never run it */
 } dl_run;
+
+static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *study);
 
 int igtcloud_download_options_init(igtcloud_download_options *opts, unsigned int version)
 {
@@ -202,6 +213,37 @@ static void free_batch(dl_run *r)
     r->t = NULL;
 }
 
+/*
+ * The engine's queue runs low: plan studies until one queues a file (or the
+ * batch is full, or the institute has no more). Listing a study blocks the
+ * loop for one API call while the requests in flight keep moving.
+ */
+static int engine_feed(igtcloud_transfer *t, void *payload)
+{
+    dl_run *r = payload;
+    if (!r->feed_studies || r->feed_rc || r->cancelled)
+        return 0;
+    while (r->feed_next < igtcloud_study_list_count(r->feed_studies)) {
+        size_t before = igtcloud_transfer_count(t);
+        if (before >= BATCH_FILES)
+            return 0; /* the rest waits for the next batch */
+        const igtcloud_study *study = igtcloud_study_list_at(r->feed_studies, r->feed_next++);
+        r->in_feed = 1;
+        int rc = plan_study(r, r->feed_inst, study);
+        r->in_feed = 0;
+        if (rc) {
+            r->feed_rc = rc;
+            snprintf(r->feed_msg, sizeof(r->feed_msg), "%s", igtcloud_error_last()->message);
+            if (r->cancelled)
+                igtcloud_transfer_cancel(t);
+            return 0;
+        }
+        if (igtcloud_transfer_count(t) > before)
+            return 1;
+    }
+    return 0;
+}
+
 static int ensure_transfer(dl_run *r)
 {
     if (r->t)
@@ -217,7 +259,10 @@ static int ensure_transfer(dl_run *r)
     to.progress_payload = r;
     to.file_cb = engine_file;
     to.file_payload = r;
-    return igtcloud_transfer_new(&r->t, &to);
+    int rc = igtcloud_transfer_new(&r->t, &to);
+    if (!rc)
+        igtcloud__transfer_set_feeder(r->t, engine_feed, r);
+    return rc;
 }
 
 static int run_batch(dl_run *r)
@@ -488,7 +533,7 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
     }
     if (emit_progress(r))
         rc = igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
-    else if (r->t && igtcloud_transfer_count(r->t) >= BATCH_FILES)
+    else if (!r->in_feed && r->t && igtcloud_transfer_count(r->t) >= BATCH_FILES)
         rc = run_batch(r);
 done:
     igtcloud_file_list_free(files);
@@ -515,8 +560,23 @@ static int plan_institute(dl_run *r, const igtcloud_institute *inst)
         }
         goto done;
     }
-    for (size_t i = 0; i < igtcloud_study_list_count(studies) && !rc; i++)
-        rc = plan_study(r, name, igtcloud_study_list_at(studies, i));
+    /* Plan until a study queues files, then move them while the engine
+     * pulls the next studies (engine_feed); repeat per batch. */
+    size_t n = igtcloud_study_list_count(studies);
+    r->feed_studies = studies;
+    r->feed_inst = name;
+    r->feed_next = 0;
+    r->feed_rc = 0;
+    while (!rc && r->feed_next < n) {
+        rc = plan_study(r, name, igtcloud_study_list_at(studies, r->feed_next++));
+        if (!rc && !r->o->dry_run && r->t && igtcloud_transfer_count(r->t) > 0 &&
+            r->feed_next < n) {
+            rc = run_batch(r);
+            if (r->feed_rc && (!rc || rc == IGTCLOUD_ECANCELLED))
+                rc = igtcloud__error_set(r->feed_rc, "%s", r->feed_msg);
+        }
+    }
+    r->feed_studies = NULL;
 done:
     igtcloud_study_list_free(studies);
     return rc;
