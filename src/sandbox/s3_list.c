@@ -84,7 +84,8 @@ static int room(lister *l)
 {
     if (l->emitted < l->max)
         return 1;
-    l->truncated = 1;
+    /* max-keys=0 asks for nothing, not for a truncated listing. */
+    l->truncated = l->max > 0;
     return 0;
 }
 
@@ -338,7 +339,8 @@ void sandbox_s3_list_objects_v2(sandbox_s3_req *req)
         goto done;
     }
     /* A prefix with '.', '..' or empty folder segments names no folder of ours. */
-    if (!folder_len || !sandbox_object_key_problem_n(folder_prefix, folder_len - 1))
+    if (l.max > 0 && (!folder_len || !sandbox_object_key_problem_n(folder_prefix,
+                                                                   folder_len - 1)))
         walk(&l, root, folder_prefix);
     if (l.failed) {
         sandbox_s3_fail(req, "InternalError", "The listing failed.");

@@ -817,6 +817,12 @@ static void test_s3__list_objects_v2(void **state)
                                   PROJECT_PREFIX "t/ls/z.txt");
     test_response_dispose(&res);
 
+    assert_int_equal(s3_simple(&res, &get_creds, "GET", NULL,
+                               "list-type=2&max-keys=0&prefix=projects%2Fdemo-project%2Ft%2F"), 0);
+    assert_non_null(strstr(res.body, "<KeyCount>0</KeyCount>"));
+    assert_non_null(strstr(res.body, "<IsTruncated>false</IsTruncated>"));
+    test_response_dispose(&res);
+
     /* encoding-type=url (what awscli asks for) encodes keys. */
     put_text(PROJECT_PREFIX "t/ls2/a b+c.txt", "x");
     assert_int_equal(s3_simple(&res, &get_creds, "GET", NULL,
