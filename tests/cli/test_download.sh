@@ -116,7 +116,7 @@ start=$(wc -l <"$work/requests.log")
 dl "$work/overlap" "Demo Project" "Hospital A" --concurrent-studies 1 --concurrent-files 1 \
   --category files --category dicom --category annotations
 tail -n +"$((start + 1))" "$work/requests.log" >"$work/overlap.log"
-first_get=$(grep -n '"service":"s3".*"method":"GET"' "$work/overlap.log" | head -1 | cut -d: -f1)
+first_get=$(grep -n -m1 '"service":"s3".*"method":"GET"' "$work/overlap.log" | cut -d: -f1)
 last_list=$(grep -n '/studies/[^"]*/files"' "$work/overlap.log" | tail -1 | cut -d: -f1)
 [[ -n "$first_get" && -n "$last_list" ]] || fail "overlap: no GET or no listing in the log"
 [[ $first_get -lt $last_list ]] || fail "every study was listed before the first transfer (GET at line $first_get, last listing at $last_list)"

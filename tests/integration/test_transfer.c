@@ -155,6 +155,10 @@ static void test_transfer__many_small_files_share_one_engine(void **state)
     assert_int_equal(igtcloud_transfer_count(down), N);
     for (int i = 0; i < N; i++)
         assert_true(th_same_file(src[i], dst[i]));
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, down);
+    /* Every file but the empty one (its first range answers 416, without an ETag). */
+    assert_int_equal(st.verified_by_workers, N - 1);
     igtcloud_transfer_free(up);
     igtcloud_transfer_free(down);
 }
@@ -510,6 +514,59 @@ static void test_transfer__feeder_queues_files_while_the_engine_runs(void **stat
     igtcloud_transfer_free(down);
 }
 
+/* Download "123456789" from a fake server answering with `etag`; returns the file's status. */
+static int get_through_fake(const char *etag, const char *dst, igtcloud__engine_stats *st)
+{
+    static char answer[512];
+    snprintf(answer, sizeof(answer),
+             "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 9\r\n"
+             "Connection: close\r\n\r\n123456789", etag);
+    fake_server fs;
+    assert_int_equal(fake_server_start(&fs, FAKE_RESPOND, answer), 0);
+    static igtcloud_s3_credentials c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.access_key, sizeof(c.access_key), "AKIDEXAMPLE");
+    snprintf(c.secret_key, sizeof(c.secret_key), "secret");
+    snprintf(c.bucket, sizeof(c.bucket), "bucket");
+    snprintf(c.endpoint, sizeof(c.endpoint), "%s", fs.url);
+    igtcloud_transfer_options o;
+    igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
+    o.credentials = &c;
+    o.max_attempts = 1;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, "p/check.txt", dst, "p/", 9, NULL));
+    igtcloud_transfer_run(t);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    igtcloud__engine_get_stats(st, t);
+    int status = r.status;
+    if (status)
+        assert_non_null(strstr(r.message, "MD5"));
+    igtcloud_transfer_free(t);
+    fake_server_stop(&fs);
+    return status;
+}
+
+/* The MD5 of a download is checked by a worker thread; a mismatch still fails it. */
+static void test_transfer__download_md5_checked_by_a_worker(void **state)
+{
+    (void)state;
+    char good[512], bad[512];
+    path_in(good, sizeof(good), "md5-good.out");
+    path_in(bad, sizeof(bad), "md5-bad.out");
+    igtcloud__engine_stats st;
+    assert_int_equal(get_through_fake("25f9e794323b453885f5181f1b624d0b", good, &st), 0);
+    assert_int_equal(st.verified_by_workers, 1);
+    assert_true(th_exists(good));
+    assert_int_equal(get_through_fake("25f9e794323b453885f5181f1b624d0c", bad, &st), IGTCLOUD_EPROTO);
+    assert_int_equal(st.verified_by_workers, 1);
+    assert_false(th_exists(bad));
+    char side[600];
+    snprintf(side, sizeof(side), "%s/.md5-bad.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
+    assert_false(th_exists(side));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_transfer__crc32c_checksum_replaces_content_md5),
         cmocka_unit_test(test_transfer__crc32c_single_and_multipart_round_trip),
         cmocka_unit_test(test_transfer__feeder_queues_files_while_the_engine_runs),
+        cmocka_unit_test(test_transfer__download_md5_checked_by_a_worker),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,12 @@
  * memory. A failed attempt is classified (retry.c) and scheduled again after
  * a full-jitter backoff, within the run's retry budget; ExpiredToken renews
  * the shared credentials and retries for free.
+ *
+ * The MD5 of a downloaded file (checked against its ETag) is computed by a
+ * small pool of worker threads, from the temporary file, while the loop
+ * keeps the other requests moving; the file is renamed when the worker's
+ * answer is back. Workers touch nothing but their task: the file descriptor
+ * (read-only, pread), its size and ETag, and the task's result.
  */
 /* sync_file_range() starts writeback without waiting (Linux). */
 #define _GNU_SOURCE
@@ -20,6 +26,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +56,7 @@
 #define MAX_SMALL_BODY (1024 * 1024)
 #define MAX_FREE_RETRIES 3
 #define PROGRESS_INTERVAL_MS 50
+#define VERIFY_THREADS 2
 
 enum job_kind { JK_UPLOAD = 1, JK_DOWNLOAD, JK_READ, JK_STAT };
 enum job_state { JS_QUEUED = 0, JS_ACTIVE, JS_DONE };
@@ -108,8 +116,10 @@ struct job {
     uint32_t *unjournaled; /* ranges on disk, not yet in the journal */
     uint32_t nunjournaled;
     int64_t journal_synced_ms;
-    EVP_MD_CTX *md5;      /* streaming MD5 while bytes arrive in order */
+    EVP_MD_CTX *md5;      /* streaming MD5 while bytes arrive in order (no verify pool) */
     uint64_t md5_pos;
+    int finished;         /* download_finish ran (the verification may be pending) */
+    int verifying;        /* a worker is computing the MD5 of the temporary file */
 
     /* Read into a caller buffer. */
     unsigned char *buf;
@@ -163,6 +173,26 @@ struct req {
     curl_off_t seen_dl, seen_ul;
 };
 
+/* One MD5 verification handed to a worker. */
+typedef struct verify_task {
+    struct verify_task *next;
+    job *job;                 /* only the loop thread dereferences it */
+    int fd;
+    uint64_t size;
+    char etag[IGTCLOUD__ETAG_MAX + 1];
+    int result;               /* 0 match, 1 mismatch, -errno (or -EIO) when unreadable */
+} verify_task;
+
+typedef struct verify_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t todo_cond;  /* a task to do, or stop */
+    pthread_cond_t done_cond;  /* a task is done */
+    verify_task *todo_head, *todo_tail, *done_head;
+    int stop;
+    int nthreads;
+    pthread_t threads[VERIFY_THREADS];
+} verify_pool;
+
 struct region_memo {
     char bucket[IGTCLOUD_S3_BUCKET_MAX + 1];
     char region[IGTCLOUD_S3_REGION_MAX + 1];
@@ -207,12 +237,19 @@ struct igtcloud_transfer {
     uint64_t rng;
     unsigned char *io_buf;
 
+    verify_pool *verify;  /* NULL until needed, or when threads cannot start */
+    int verify_failed;    /* the pool could not start: verify on the loop */
+    size_t nverifying;    /* tasks handed out and not yet collected */
+
     igtcloud_transfer_progress progress;
     int64_t last_progress_cb;
     igtcloud__engine_stats stats;
 };
 
 static int journal_flush(job *j, int force);
+static void download_verified(igtcloud_transfer *t, job *j, int v);
+static void download_rename(job *j);
+static void job_settle(igtcloud_transfer *t, job *j);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -1203,10 +1240,186 @@ static int verify_md5_file(igtcloud_transfer *t, job *j)
     return strcasecmp(hex, j->etag) == 0 ? 0 : 1;
 }
 
+/* ------------------------------------------------------------------ */
+/* MD5 verification on worker threads                                  */
+
+static int md5_fd_hex(char hex[2 * EVP_MAX_MD_SIZE + 1], int fd, uint64_t size, unsigned char *buf)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = 0;
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    uint64_t pos = 0;
+    while (pos < size) {
+        size_t want = size - pos < IO_BUF_SIZE ? (size_t)(size - pos) : IO_BUF_SIZE;
+        ssize_t got = pread(fd, buf, want, (off_t)pos);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            rc = got < 0 ? -errno : -EIO;
+            goto done;
+        }
+        EVP_DigestUpdate(ctx, buf, (size_t)got);
+        pos += (uint64_t)got;
+    }
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(ctx, d, &dl);
+    igtcloud__hex(hex, d, dl);
+done:
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+static void *verify_worker(void *arg)
+{
+    igtcloud_transfer *t = arg;
+    verify_pool *p = t->verify;
+    CURLM *multi = t->multi;
+    unsigned char *buf = malloc(IO_BUF_SIZE);
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && !p->todo_head)
+            pthread_cond_wait(&p->todo_cond, &p->lock);
+        if (p->stop && !p->todo_head)
+            break;
+        verify_task *task = p->todo_head;
+        p->todo_head = task->next;
+        if (!p->todo_head)
+            p->todo_tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+        int rc = buf ? md5_fd_hex(hex, task->fd, task->size, buf) : -ENOMEM;
+        task->result = rc < 0 ? rc : (strcasecmp(hex, task->etag) == 0 ? 0 : 1);
+
+        pthread_mutex_lock(&p->lock);
+        task->next = p->done_head;
+        p->done_head = task;
+        pthread_cond_signal(&p->done_cond);
+        curl_multi_wakeup(multi);
+    }
+    pthread_mutex_unlock(&p->lock);
+    free(buf);
+    return NULL;
+}
+
+static void verify_stop(igtcloud_transfer *t)
+{
+    verify_pool *p = t->verify;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->todo_cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    while (p->done_head) {
+        verify_task *d = p->done_head;
+        p->done_head = d->next;
+        free(d);
+    }
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->todo_cond);
+    pthread_cond_destroy(&p->done_cond);
+    free(p);
+    t->verify = NULL;
+}
+
+static int verify_start(igtcloud_transfer *t)
+{
+    if (t->verify)
+        return 0;
+    if (t->verify_failed)
+        return -1;
+    verify_pool *p = calloc(1, sizeof(*p));
+    if (!p) {
+        t->verify_failed = 1;
+        return -1;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->todo_cond, NULL);
+    pthread_cond_init(&p->done_cond, NULL);
+    t->verify = p;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = cpus > 1 && cpus < VERIFY_THREADS ? (int)cpus : VERIFY_THREADS;
+    for (int i = 0; i < want; i++) {
+        if (pthread_create(&p->threads[p->nthreads], NULL, verify_worker, t) != 0)
+            break;
+        p->nthreads++;
+    }
+    if (p->nthreads == 0) {
+        verify_stop(t);
+        t->verify_failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Hand the MD5 check of j's temporary file to a worker; -1: do it here. */
+static int verify_submit(igtcloud_transfer *t, job *j)
+{
+    if (verify_start(t))
+        return -1;
+    verify_task *task = calloc(1, sizeof(*task));
+    if (!task)
+        return -1;
+    task->job = j;
+    task->fd = j->fd;
+    task->size = j->size;
+    snprintf(task->etag, sizeof(task->etag), "%s", j->etag);
+    verify_pool *p = t->verify;
+    pthread_mutex_lock(&p->lock);
+    if (p->todo_tail)
+        p->todo_tail->next = task;
+    else
+        p->todo_head = task;
+    p->todo_tail = task;
+    pthread_cond_signal(&p->todo_cond);
+    pthread_mutex_unlock(&p->lock);
+    j->verifying = 1;
+    j->pending++;
+    t->nverifying++;
+    t->stats.verified_by_workers++;
+    return 0;
+}
+
+/* Apply the answers that are back; with `block`, wait for at least one. */
+static void verify_collect(igtcloud_transfer *t, int block)
+{
+    verify_pool *p = t->verify;
+    if (!p || t->nverifying == 0)
+        return;
+    pthread_mutex_lock(&p->lock);
+    while (block && !p->done_head)
+        pthread_cond_wait(&p->done_cond, &p->lock);
+    verify_task *done = p->done_head;
+    p->done_head = NULL;
+    pthread_mutex_unlock(&p->lock);
+    while (done) {
+        verify_task *d = done;
+        done = d->next;
+        job *j = d->job;
+        t->nverifying--;
+        j->verifying = 0;
+        j->pending--;
+        if (d->result < 0)
+            igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path,
+                                strerror(-d->result));
+        download_verified(t, j, d->result < 0 ? IGTCLOUD_EIO : d->result);
+        free(d);
+        job_settle(t, j);
+    }
+}
+
 /* Every byte is in the temporary file: verify, then give it its final name. */
 static void download_finish(igtcloud_transfer *t, job *j)
 {
     struct stat st;
+    j->finished = 1;
     if (fstat(j->fd, &st) || (uint64_t)st.st_size != j->size) {
         job_error(j, IGTCLOUD_EPROTO, 0, NULL, "download of %s: size %lld on disk, %" PRIu64 " expected",
                   j->key, (long long)st.st_size, j->size);
@@ -1220,17 +1433,32 @@ static void download_finish(igtcloud_transfer *t, job *j)
         return;
     }
     if (igtcloud__wire_etag_is_md5(j->etag)) {
-        int v = verify_md5_file(t, j);
-        if (v) {
-            if (v > 0)
-                job_error(j, IGTCLOUD_EPROTO, 0, NULL,
-                          "download of %s: MD5 of the data differs from the ETag", j->key);
-            else
-                job_error(j, v, 0, NULL, "download of %s: %s", j->key, igtcloud_error_last()->message);
-            discard_partial(j);
-            return;
-        }
+        if (!(j->md5 && j->md5_pos == j->size) && verify_submit(t, j) == 0)
+            return; /* download_verified() when the worker is done */
+        download_verified(t, j, verify_md5_file(t, j));
+        return;
     }
+    download_rename(j);
+}
+
+/* The MD5 check's outcome v (0 match, 1 mismatch, < 0 error, message set). */
+static void download_verified(igtcloud_transfer *t, job *j, int v)
+{
+    (void)t;
+    if (v) {
+        if (v > 0)
+            job_error(j, IGTCLOUD_EPROTO, 0, NULL,
+                      "download of %s: MD5 of the data differs from the ETag", j->key);
+        else
+            job_error(j, v, 0, NULL, "download of %s: %s", j->key, igtcloud_error_last()->message);
+        discard_partial(j);
+        return;
+    }
+    download_rename(j);
+}
+
+static void download_rename(job *j)
+{
     close_fd(&j->fd);
     if (rename(j->tmp_path, j->path) != 0) {
         job_error(j, IGTCLOUD_EIO, 0, NULL, "cannot rename %s to %s: %s", j->tmp_path, j->path,
@@ -1267,10 +1495,15 @@ static int download_fresh(igtcloud_transfer *t, job *j)
         return rc;
     if (j->md5)
         EVP_MD_CTX_free(j->md5);
-    j->md5 = EVP_MD_CTX_new();
-    if (!j->md5 || !EVP_DigestInit_ex(j->md5, EVP_md5(), NULL))
-        return igtcloud__error_oom();
+    j->md5 = NULL;
     j->md5_pos = 0;
+    j->finished = 0;
+    if (t->verify_failed) {
+        /* No workers: hash on the loop while the bytes arrive in order. */
+        j->md5 = EVP_MD_CTX_new();
+        if (!j->md5 || !EVP_DigestInit_ex(j->md5, EVP_md5(), NULL))
+            return igtcloud__error_oom();
+    }
     req *r;
     if (j->size_known && j->size <= t->o.range_threshold) {
         r = req_new(j, RK_GET, 0, 0, j->size);
@@ -1557,7 +1790,10 @@ static void job_settle(igtcloud_transfer *t, job *j)
         return;
     }
     if (j->kind == JK_DOWNLOAD && j->ranged && j->journal.ndone == j->journal.count) {
-        download_finish(t, j);
+        if (!j->finished)
+            download_finish(t, j);
+        if (j->verifying)
+            return; /* settled again when the worker's answer is collected */
         job_done(t, j);
         return;
     }
@@ -2111,6 +2347,9 @@ static void check_stalls(igtcloud_transfer *t)
 
 static void cancel_all(igtcloud_transfer *t)
 {
+    /* Workers read temporary files: let them finish before anything is discarded. */
+    while (t->nverifying > 0)
+        verify_collect(t, 1);
     while (t->ninflight > 0) {
         req *r = t->inflight[0];
         remove_inflight(t, r);
@@ -2149,9 +2388,14 @@ static int engine_loop(igtcloud_transfer *t, job **list, size_t n)
             report_progress(t, 1);
             return IGTCLOUD_ECANCELLED;
         }
+        verify_collect(t, 0);
         int64_t wait = dispatch(t);
         if (t->ninflight == 0 && !t->ready_head && t->cursor >= t->nlist && !t->active_head)
             break;
+        if (t->ninflight == 0 && !t->ready_head && t->cursor >= t->nlist && t->nverifying > 0) {
+            verify_collect(t, 1); /* only verifications left: wait for one */
+            continue;
+        }
         if (t->ninflight == 0 && !t->ready_head && t->cursor >= t->nlist) {
             /* Active jobs with nothing pending settle now. */
             job *j = t->active_head;
@@ -2199,8 +2443,8 @@ static int engine_loop(igtcloud_transfer *t, job **list, size_t n)
         int timeout = 100;
         if (wait >= 0 && wait < timeout)
             timeout = (int)wait;
-        if (t->ninflight > 0 || wait > 0)
-            curl_multi_poll(t->multi, NULL, 0, timeout, NULL);
+        if (t->ninflight > 0 || wait > 0 || t->nverifying > 0)
+            curl_multi_poll(t->multi, NULL, 0, timeout, NULL); /* workers wake it */
     }
     report_progress(t, 1);
     return 0;
@@ -2315,6 +2559,7 @@ void igtcloud_transfer_free(igtcloud_transfer *t)
 {
     if (!t)
         return;
+    verify_stop(t);
     while (t->ninflight > 0) {
         req *r = t->inflight[0];
         remove_inflight(t, r);

@@ -19,6 +19,7 @@ typedef struct igtcloud__engine_stats {
     size_t ranges_resumed;      /* ranges found done in a journal */
     uint64_t bytes_received;    /* body bytes written to files or buffers */
     uint64_t bytes_sent;        /* body bytes sent */
+    size_t verified_by_workers; /* downloads whose MD5 a worker thread checked */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);
