@@ -61,6 +61,8 @@ typedef struct sandbox_s3_req {
     sandbox_s3_body_mode body_mode;
     sandbox_s3_body body;            /* BODY_FILE */
     igtcloud__buf small_body;        /* BODY_MEMORY */
+    int part_placed;                 /* UploadPart written straight into the upload's file */
+    int part_committed;              /* ... and recorded */
     unsigned long long received;     /* request body bytes seen */
     unsigned long long expected;     /* Content-Length, when given */
     int too_large;
@@ -125,6 +127,16 @@ void sandbox_s3_list_parts(sandbox_s3_req *req);
 
 /* UploadPart before its body: a valid partNumber of an upload of this key. */
 int sandbox_s3_upload_check(sandbox_s3_req *req);
+
+/*
+ * Open where UploadPart's body goes: straight into its place in the upload's
+ * assembly file when the part fits the upload's part size, else a temporary
+ * file. Sets the S3 error and returns -1 on failure.
+ */
+int sandbox_s3_part_open(sandbox_s3_req *req);
+
+/* Forget a placed part whose body never completed (connection dropped, bad digest). */
+void sandbox_s3_part_abandon(sandbox_s3_req *req);
 
 /*
  * Finish the streamed body of PutObject / UploadPart, check it against the

@@ -66,6 +66,21 @@ void sandbox_s3_body_init(sandbox_s3_body *b)
     b->fd = -1;
 }
 
+static int start_digests(sandbox_s3_body *b, int want_sha256, int want_crc32c)
+{
+    b->md5 = EVP_MD_CTX_new();
+    b->sha256 = want_sha256 ? EVP_MD_CTX_new() : NULL;
+    b->want_crc32c = want_crc32c;
+    if (!b->md5 || (want_sha256 && !b->sha256) ||
+        EVP_DigestInit_ex(b->md5, EVP_md5(), NULL) != 1 ||
+        (b->sha256 && EVP_DigestInit_ex(b->sha256, EVP_sha256(), NULL) != 1)) {
+        sandbox_s3_body_discard(b);
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
 int sandbox_s3_body_open(sandbox_s3_body *b, const char *dir, int want_sha256,
                          int want_crc32c)
 {
@@ -81,24 +96,25 @@ int sandbox_s3_body_open(sandbox_s3_body *b, const char *dir, int want_sha256,
         b->path[0] = '\0';
         return -1;
     }
-    b->md5 = EVP_MD_CTX_new();
-    b->sha256 = want_sha256 ? EVP_MD_CTX_new() : NULL;
-    b->want_crc32c = want_crc32c;
-    if (!b->md5 || (want_sha256 && !b->sha256) ||
-        EVP_DigestInit_ex(b->md5, EVP_md5(), NULL) != 1 ||
-        (b->sha256 && EVP_DigestInit_ex(b->sha256, EVP_sha256(), NULL) != 1)) {
-        sandbox_s3_body_discard(b);
-        errno = ENOMEM;
+    return start_digests(b, want_sha256, want_crc32c);
+}
+
+int sandbox_s3_body_open_at(sandbox_s3_body *b, const char *path, unsigned long long base,
+                            int want_sha256, int want_crc32c)
+{
+    sandbox_s3_body_init(b);
+    b->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (b->fd < 0)
         return -1;
-    }
-    return 0;
+    b->base = base;
+    return start_digests(b, want_sha256, want_crc32c);
 }
 
 int sandbox_s3_body_write(sandbox_s3_body *b, const void *data, size_t len)
 {
     const char *p = data;
     size_t left = len;
-    off_t at = (off_t)b->size;
+    off_t at = (off_t)(b->base + b->size);
     while (left > 0) {
         ssize_t put = pwrite(b->fd, p, left, at);
         if (put < 0) {

@@ -12,7 +12,9 @@
  */
 typedef struct sandbox_s3_body {
     int fd;                       /* -1 when closed */
-    char path[4300];              /* the temporary file; "" once renamed or removed */
+    char path[4300];              /* the temporary file; "" once renamed or removed,
+                                     and for bodies written into another file */
+    unsigned long long base;      /* where the body starts in the file */
     unsigned long long size;
     void *md5;                    /* EVP_MD_CTX */
     void *sha256;                 /* EVP_MD_CTX, or NULL */
@@ -26,6 +28,13 @@ void sandbox_s3_body_init(sandbox_s3_body *b);
 /* Create a temporary file in `dir`. Returns 0 or -1 (errno set). */
 int sandbox_s3_body_open(sandbox_s3_body *b, const char *dir, int want_sha256,
                          int want_crc32c);
+
+/*
+ * Write the body into `path` (created if missing) from byte `base` on, in
+ * place: nothing is removed when the body is discarded.
+ */
+int sandbox_s3_body_open_at(sandbox_s3_body *b, const char *path, unsigned long long base,
+                            int want_sha256, int want_crc32c);
 
 /* Append `len` bytes: pwrite at the current end, and hash. Returns 0 or -1. */
 int sandbox_s3_body_write(sandbox_s3_body *b, const void *data, size_t len);

@@ -19,12 +19,19 @@ static const char s3_schema[] =
     "  sha256 TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS s3_uploads("
     "  upload_id TEXT PRIMARY KEY, key TEXT NOT NULL, content_type TEXT NOT NULL,"
-    "  sse TEXT NOT NULL DEFAULT '', access_key TEXT NOT NULL, initiated INTEGER NOT NULL);"
+    "  sse TEXT NOT NULL DEFAULT '', access_key TEXT NOT NULL, initiated INTEGER NOT NULL,"
+    "  stride INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS s3_parts("
     "  upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL,"
     "  etag TEXT NOT NULL, crc32c TEXT NOT NULL DEFAULT '',"
     "  sha256 TEXT NOT NULL DEFAULT '', modified INTEGER NOT NULL,"
-    "  PRIMARY KEY(upload_id, part_number));";
+    "  placed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(upload_id, part_number));";
+
+/* Columns added after the first version of the tables; "duplicate column" is fine. */
+static const char *const s3_migrations[] = {
+    "ALTER TABLE s3_uploads ADD COLUMN stride INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE s3_parts ADD COLUMN placed INTEGER NOT NULL DEFAULT 0",
+};
 
 #define DEFAULT_CONTENT_TYPE "binary/octet-stream"
 
@@ -33,6 +40,9 @@ int sandbox_s3_meta_init(sandbox *sb)
     char *errmsg = NULL;
     sandbox_store_lock(sb->store);
     int rc = sqlite3_exec(sandbox_store_db(sb->store), s3_schema, NULL, NULL, &errmsg);
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof(s3_migrations) / sizeof(s3_migrations[0]);
+         i++)
+        sqlite3_exec(sandbox_store_db(sb->store), s3_migrations[i], NULL, NULL, NULL);
     sandbox_store_unlock(sb->store);
     if (rc != SQLITE_OK)
         fprintf(stderr, "igtcloud-sandbox: S3 tables: %s\n", errmsg ? errmsg : "?");

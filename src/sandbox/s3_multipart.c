@@ -18,10 +18,16 @@
 #include <unistd.h>
 
 /*
- * Multipart uploads: state in the s3_uploads / s3_parts tables, part bytes
- * in DATA_DIR/multipart/<uploadId>/<partNumber>. Completing concatenates
- * the parts in the kernel (copy_file_range) into a temporary file that is
- * renamed into place like any PutObject.
+ * Multipart uploads: state in the s3_uploads / s3_parts tables, bytes in
+ * DATA_DIR/multipart/<uploadId>/. Clients cut objects into parts of one size
+ * (the last one shorter), so the first part of at least the minimum size
+ * sets the upload's stride and every part that fits is written straight to
+ * offset (n - 1) * stride of the upload's assembly file "data": completing
+ * such an upload truncates that file and renames it into place, copying
+ * nothing. Parts that do not fit (other sizes, re-uploads of a part, which
+ * must not overwrite the bytes a failed attempt would leave behind) go to
+ * their own file, and completion then concatenates in the kernel
+ * (copy_file_range).
  */
 
 #define UPLOAD_ID_LEN 40
@@ -31,6 +37,8 @@ typedef struct upload_row {
     char content_type[256];
     char sse[32];
     long long initiated;
+    unsigned long long stride;      /* 0 until a part sets it */
+    int sealed;                     /* completing in place: no more parts placed */
 } upload_row;
 
 typedef struct part_row {
@@ -38,7 +46,11 @@ typedef struct part_row {
     unsigned long long size;
     char etag[72];
     long long modified;
+    int placed;                     /* in the assembly file at (number - 1) * stride */
 } part_row;
+
+/* s3_parts.placed: 0 own file, 1 in the assembly file, 2 being written there. */
+enum { PART_OWN_FILE = 0, PART_PLACED = 1, PART_PLACING = 2 };
 
 /* Upload ids are ours ([A-Za-z0-9]); anything else cannot name one and never reaches a path. */
 static int upload_id_valid(const char *id)
@@ -67,6 +79,12 @@ static int part_path(const sandbox *sb, const char *upload_id, int number, char 
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+static int assembly_path(const sandbox *sb, const char *upload_id, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/multipart/%s/data", sb->data_dir, upload_id);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 static void copy_text(char *out, size_t size, sqlite3_stmt *stmt, int col)
 {
     const unsigned char *text = sqlite3_column_text(stmt, col);
@@ -82,7 +100,7 @@ static int load_upload(sandbox *sb, const char *upload_id, const char *key, uplo
         return 1;
     sandbox_store_lock(sb->store);
     if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
-                           "SELECT key, content_type, sse, initiated FROM s3_uploads"
+                           "SELECT key, content_type, sse, initiated, stride FROM s3_uploads"
                            " WHERE upload_id = ?", -1, &stmt, NULL) != SQLITE_OK)
         goto done;
     sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
@@ -92,6 +110,10 @@ static int load_upload(sandbox *sb, const char *upload_id, const char *key, uplo
         copy_text(out->content_type, sizeof(out->content_type), stmt, 1);
         copy_text(out->sse, sizeof(out->sse), stmt, 2);
         out->initiated = sqlite3_column_int64(stmt, 3);
+        /* A negative stride is a sealed one (see seal_in_place). */
+        long long stride = sqlite3_column_int64(stmt, 4);
+        out->sealed = stride < 0;
+        out->stride = (unsigned long long)(stride < 0 ? -stride : stride);
         rc = strcmp(out->key, key) == 0 ? 0 : 1;
     } else if (step == SQLITE_DONE) {
         rc = 1;
@@ -121,8 +143,9 @@ static int load_parts(sandbox *sb, const char *upload_id, int after, part_row **
     int rc = -1;
     sandbox_store_lock(sb->store);
     if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
-                           "SELECT part_number, size, etag, modified FROM s3_parts"
-                           " WHERE upload_id = ? AND part_number > ? ORDER BY part_number",
+                           "SELECT part_number, size, etag, modified, placed FROM s3_parts"
+                           " WHERE upload_id = ? AND part_number > ? AND placed != 2"
+                           " ORDER BY part_number",
                            -1, &stmt, NULL) != SQLITE_OK)
         goto done;
     sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
@@ -141,6 +164,7 @@ static int load_parts(sandbox *sb, const char *upload_id, int after, part_row **
         parts[n].size = (unsigned long long)sqlite3_column_int64(stmt, 1);
         copy_text(parts[n].etag, sizeof(parts[n].etag), stmt, 2);
         parts[n].modified = sqlite3_column_int64(stmt, 3);
+        parts[n].placed = sqlite3_column_int(stmt, 4) == PART_PLACED;
         n++;
     }
     if (step != SQLITE_DONE)
@@ -215,6 +239,117 @@ int sandbox_s3_upload_check(sandbox_s3_req *req)
         return -1;
     }
     return require_upload(req, &upload);
+}
+
+/*
+ * Claim the place of part `number` (of `length` bytes) in the assembly file:
+ * 1 when claimed (a PART_PLACING row now reserves it), 0 when the part must
+ * go to a file of its own, -1 on a store error. Sets the stride on the
+ * first part of at least `min` bytes.
+ */
+static int claim_place(sandbox *sb, const char *upload_id, int number, unsigned long long length,
+                       unsigned long long min, unsigned long long *stride)
+{
+    sqlite3 *db = sandbox_store_db(sb->store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = -1;
+    sandbox_store_lock(sb->store);
+    if (sqlite3_prepare_v2(db, "SELECT stride FROM s3_uploads WHERE upload_id = ?", -1, &stmt,
+                           NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        rc = 0;
+        goto done;
+    }
+    long long current = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (current < 0) {
+        rc = 0;             /* sealed: being completed in place */
+        goto done;
+    }
+    *stride = (unsigned long long)current;
+    if (*stride == 0 && length >= min && length > 0) {
+        if (sqlite3_prepare_v2(db, "UPDATE s3_uploads SET stride = ? WHERE upload_id = ?", -1,
+                               &stmt, NULL) != SQLITE_OK)
+            goto done;
+        sqlite3_bind_int64(stmt, 1, (sqlite3_int64)length);
+        sqlite3_bind_text(stmt, 2, upload_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(stmt) != SQLITE_DONE)
+            goto done;
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+        *stride = length;
+    }
+    if (*stride == 0 || length == 0 || length > *stride) {
+        rc = 0;
+        goto done;
+    }
+    /* A row that exists (an earlier upload of this part) makes the insert fail: own file. */
+    if (sqlite3_prepare_v2(db, "INSERT INTO s3_parts(upload_id, part_number, size, etag,"
+                               " modified, placed) VALUES(?, ?, 0, '', 0, 2)", -1, &stmt,
+                           NULL) != SQLITE_OK)
+        goto done;
+    sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, number);
+    int step = sqlite3_step(stmt);
+    rc = step == SQLITE_DONE ? 1 : step == SQLITE_CONSTRAINT ? 0 : -1;
+done:
+    sqlite3_finalize(stmt);
+    sandbox_store_unlock(sb->store);
+    return rc;
+}
+
+int sandbox_s3_part_open(sandbox_s3_req *req)
+{
+    sandbox *sb = req->sb;
+    const char *upload_id = sandbox_s3_query_get(&req->query, "uploadId");
+    int number = part_number(req);
+    unsigned long long stride = 0;
+    char path[4400];
+    int want_sha = sandbox_s3_wants_sha256(req), want_crc = sandbox_s3_wants_crc32c(req);
+    int placed = claim_place(sb, upload_id, number, req->expected,
+                             sandbox_s3_min_part_size(sb), &stride);
+    if (placed < 0) {
+        sandbox_s3_fail(req, "InternalError", NULL);
+        return -1;
+    }
+    if (placed) {
+        req->part_placed = 1;
+        if (assembly_path(sb, upload_id, path, sizeof(path)) ||
+            sandbox_s3_body_open_at(&req->body, path,
+                                    (unsigned long long)(number - 1) * stride, want_sha,
+                                    want_crc)) {
+            sandbox_s3_fail(req, "InternalError", "The part could not be started.");
+            return -1;
+        }
+        return 0;
+    }
+    if (sandbox_s3_tmp_dir(sb, path, sizeof(path)) ||
+        sandbox_s3_body_open(&req->body, path, want_sha, want_crc)) {
+        sandbox_s3_fail(req, "InternalError", "The part could not be started.");
+        return -1;
+    }
+    return 0;
+}
+
+void sandbox_s3_part_abandon(sandbox_s3_req *req)
+{
+    sandbox *sb = req->sb;
+    sqlite3_stmt *stmt = NULL;
+    sandbox_store_lock(sb->store);
+    if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
+                           "DELETE FROM s3_parts WHERE upload_id = ? AND part_number = ?"
+                           " AND placed = 2", -1, &stmt, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, sandbox_s3_query_get(&req->query, "uploadId"), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int(stmt, 2, part_number(req));
+        sqlite3_step(stmt);
+    }
+    sqlite3_finalize(stmt);
+    sandbox_store_unlock(sb->store);
+    req->part_placed = 0;
 }
 
 static int append_xml_element(igtcloud__buf *out, const char *name, const char *value)
@@ -293,19 +428,30 @@ void sandbox_s3_upload_part(sandbox_s3_req *req)
     if (sandbox_s3_finish_body(req, &meta, md5))
         return;
     if (require_upload(req, &upload) ||
-        part_path(sb, upload_id, number, path, sizeof(path))) {
+        (!req->part_placed && part_path(sb, upload_id, number, path, sizeof(path)))) {
         sandbox_s3_body_discard(&req->body);
         return;
     }
     sqlite3_stmt *stmt = NULL;
     int rc = -1;
     sandbox_store_lock(sb->store);
-    if (rename(req->body.path, path) == 0 &&
-        sqlite3_prepare_v2(sandbox_store_db(sb->store),
-                           "INSERT OR REPLACE INTO s3_parts(upload_id, part_number, size, etag,"
-                           " crc32c, sha256, modified) VALUES(?, ?, ?, ?, ?, ?, ?)", -1, &stmt,
-                           NULL) == SQLITE_OK) {
+    if (req->part_placed) {
+        if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
+                               "UPDATE s3_parts SET size = ?3, etag = ?4, crc32c = ?5,"
+                               " sha256 = ?6, modified = ?7, placed = 1"
+                               " WHERE upload_id = ?1 AND part_number = ?2 AND placed = 2", -1,
+                               &stmt, NULL) != SQLITE_OK)
+            stmt = NULL;
+    } else if (rename(req->body.path, path) == 0) {
         req->body.path[0] = '\0';
+        if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
+                               "INSERT OR REPLACE INTO s3_parts(upload_id, part_number, size,"
+                               " etag, crc32c, sha256, modified, placed)"
+                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)", -1, &stmt,
+                               NULL) != SQLITE_OK)
+            stmt = NULL;
+    }
+    if (stmt) {
         sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
         sqlite3_bind_int(stmt, 2, number);
         sqlite3_bind_int64(stmt, 3, (sqlite3_int64)meta.size);
@@ -313,7 +459,8 @@ void sandbox_s3_upload_part(sandbox_s3_req *req)
         sqlite3_bind_text(stmt, 5, meta.crc32c, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 6, meta.sha256, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 7, (sqlite3_int64)time(NULL));
-        rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+        rc = sqlite3_step(stmt) == SQLITE_DONE &&
+             sqlite3_changes(sandbox_store_db(sb->store)) == 1 ? 0 : -1;
     }
     sqlite3_finalize(stmt);
     sandbox_store_unlock(sb->store);
@@ -322,19 +469,21 @@ void sandbox_s3_upload_part(sandbox_s3_req *req)
         sandbox_s3_fail(req, errno == ENOENT ? "NoSuchUpload" : "InternalError", NULL);
         return;
     }
+    req->part_committed = 1;
     snprintf(meta.sse, sizeof(meta.sse), "%s", upload.sse);
     sandbox_s3_add_object_headers(req, &meta, 1);
     req->status = 200;
 }
 
-/* Append the file at `path` to fd, in the kernel where it can. */
-static int append_file(int fd, const char *path, unsigned long long size, off_t *at)
+/* Append `size` bytes of the file at `path` from `from` on to fd, in the kernel where it can. */
+static int append_file(int fd, const char *path, unsigned long long from,
+                       unsigned long long size, off_t *at)
 {
     int in = open(path, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return -1;
     unsigned long long left = size;
-    off_t in_off = 0;
+    off_t in_off = (off_t)from;
     int rc = 0;
     while (left > 0) {
         ssize_t n = copy_file_range(in, &in_off, fd, at, (size_t)left, 0);
@@ -343,7 +492,8 @@ static int append_file(int fd, const char *path, unsigned long long size, off_t 
         if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
                       errno == EINVAL)) {
             char buf[65536];
-            ssize_t got = pread(in, buf, sizeof(buf), in_off);
+            size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+            ssize_t got = pread(in, buf, want, in_off);
             if (got <= 0 || pwrite(fd, buf, (size_t)got, *at) != got) {
                 rc = -1;
                 break;
@@ -426,6 +576,48 @@ static int check_parts(sandbox_s3_req *req, const sandbox_s3_part_ref *listed, s
     return 0;
 }
 
+/*
+ * Before the assembly file becomes the object, stop new parts from being
+ * placed into it (the stride turns negative) — only when no part is being
+ * written into it right now. Returns 1 when sealed, 0 otherwise.
+ */
+static int seal_in_place(sandbox *sb, const char *upload_id)
+{
+    sqlite3_stmt *stmt = NULL;
+    int sealed = 0;
+    sandbox_store_lock(sb->store);
+    if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
+                           "UPDATE s3_uploads SET stride = -stride WHERE upload_id = ?1"
+                           " AND stride > 0 AND NOT EXISTS (SELECT 1 FROM s3_parts"
+                           " WHERE upload_id = ?1 AND placed = 2)", -1, &stmt,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
+        sealed = sqlite3_step(stmt) == SQLITE_DONE &&
+                 sqlite3_changes(sandbox_store_db(sb->store)) == 1;
+    }
+    sqlite3_finalize(stmt);
+    sandbox_store_unlock(sb->store);
+    return sealed;
+}
+
+/*
+ * Parts 1..n, all of the stride but the last: the object can be built in the
+ * assembly file, copying only the parts that are not in it yet.
+ */
+static int in_place(const sandbox_s3_part_ref *listed, size_t n, const part_row *parts,
+                    size_t count, unsigned long long stride)
+{
+    if (stride == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const part_row *p = find_part(parts, count, listed[i].number);
+        if (listed[i].number != (int)i + 1 || !p ||
+            (i + 1 < n ? p->size != stride : p->size > stride))
+            return 0;
+    }
+    return 1;
+}
+
 void sandbox_s3_complete_multipart(sandbox_s3_req *req)
 {
     sandbox *sb = req->sb;
@@ -436,7 +628,8 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     upload_row upload;
     sandbox_s3_body body;
     EVP_MD_CTX *ctx = NULL;
-    char dir[4300], path[4400];
+    char dir[4300], path[4400], assembly[4400];
+    const char *source = NULL;
     sandbox_s3_body_init(&body);
 
     if (require_upload(req, &upload))
@@ -471,30 +664,61 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
         goto internal;
-    if (sandbox_s3_tmp_dir(sb, dir, sizeof(dir)))
-        goto internal;
-    int fd = -1;
-    int len = snprintf(body.path, sizeof(body.path), "%s/s3-XXXXXX", dir);
-    fd = len > 0 && (size_t)len < sizeof(body.path) ? mkstemp(body.path) : -1;
-    if (fd < 0) {
-        body.path[0] = '\0';
-        goto internal;
-    }
-    body.fd = fd;
-    off_t at = 0;
     for (size_t i = 0; i < n; i++) {
         const part_row *p = find_part(parts, count, listed[i].number);
         if (hex_to_bytes(part_md5, p->etag) ||
-            EVP_DigestUpdate(ctx, part_md5, sizeof(part_md5)) != 1 ||
-            part_path(sb, upload_id, p->number, path, sizeof(path)) ||
-            append_file(fd, path, p->size, &at))
+            EVP_DigestUpdate(ctx, part_md5, sizeof(part_md5)) != 1)
             goto internal;
     }
-    if (EVP_DigestFinal_ex(ctx, digest, NULL) != 1 || close(fd) != 0) {
-        body.fd = -1;
+    if (EVP_DigestFinal_ex(ctx, digest, NULL) != 1 ||
+        assembly_path(sb, upload_id, assembly, sizeof(assembly)))
         goto internal;
+    if (!upload.sealed && in_place(listed, n, parts, count, upload.stride) &&
+        seal_in_place(sb, upload_id)) {
+        /* The assembly file becomes the object; parts kept apart join it at their place. */
+        const part_row *last = find_part(parts, count, listed[n - 1].number);
+        body.fd = open(assembly, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (body.fd < 0)
+            goto internal;
+        for (size_t i = 0; i < n; i++) {
+            const part_row *p = find_part(parts, count, listed[i].number);
+            off_t at = (off_t)((unsigned long long)(p->number - 1) * upload.stride);
+            if (!p->placed && (part_path(sb, upload_id, p->number, path, sizeof(path)) ||
+                               append_file(body.fd, path, 0, p->size, &at)))
+                goto internal;
+        }
+        int failed = ftruncate(body.fd, (off_t)((n - 1) * upload.stride + last->size));
+        failed |= close(body.fd);
+        body.fd = -1;
+        if (failed)
+            goto internal;
+        source = assembly;
+    } else {
+        if (sandbox_s3_tmp_dir(sb, dir, sizeof(dir)))
+            goto internal;
+        int len = snprintf(body.path, sizeof(body.path), "%s/s3-XXXXXX", dir);
+        body.fd = len > 0 && (size_t)len < sizeof(body.path) ? mkstemp(body.path) : -1;
+        if (body.fd < 0) {
+            body.path[0] = '\0';
+            goto internal;
+        }
+        off_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            const part_row *p = find_part(parts, count, listed[i].number);
+            int rc = p->placed
+                ? append_file(body.fd, assembly,
+                              (unsigned long long)(p->number - 1) * upload.stride, p->size, &at)
+                : part_path(sb, upload_id, p->number, path, sizeof(path)) ||
+                      append_file(body.fd, path, 0, p->size, &at);
+            if (rc)
+                goto internal;
+        }
+        int closed = close(body.fd);
+        body.fd = -1;
+        if (closed != 0)
+            goto internal;
+        source = body.path;
     }
-    body.fd = -1;
     sandbox_s3_object meta;
     memset(&meta, 0, sizeof(meta));
     char hex[33];
@@ -502,7 +726,7 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     snprintf(meta.etag, sizeof(meta.etag), "%s-%zu", hex, n);
     snprintf(meta.content_type, sizeof(meta.content_type), "%s", upload.content_type);
     snprintf(meta.sse, sizeof(meta.sse), "%s", upload.sse);
-    if (sandbox_s3_object_commit(sb, req->key, body.path, &meta)) {
+    if (sandbox_s3_object_commit(sb, req->key, source, &meta)) {
         sandbox_s3_fail(req, errno == ENOTDIR || errno == EISDIR ? "InvalidArgument"
                                                                  : "InternalError",
                         errno == ENOTDIR || errno == EISDIR

@@ -130,8 +130,12 @@ int sandbox_s3_begin_put(sandbox_s3_req *req)
         sandbox_s3_fail(req, "InvalidDigest", NULL);
         return -1;
     }
-    if (req->op == SANDBOX_S3_OP_UPLOAD_PART && sandbox_s3_upload_check(req))
-        return -1;
+    if (req->op == SANDBOX_S3_OP_UPLOAD_PART) {
+        if (sandbox_s3_upload_check(req) || sandbox_s3_part_open(req))
+            return -1;
+        req->body_mode = SANDBOX_S3_BODY_FILE;
+        return 0;
+    }
     char dir[4300];
     if (sandbox_s3_tmp_dir(req->sb, dir, sizeof(dir)) ||
         sandbox_s3_body_open(&req->body, dir, sandbox_s3_wants_sha256(req),

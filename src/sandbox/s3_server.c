@@ -656,6 +656,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     sandbox_s3_req *req = *con_cls;
     if (!req)
         return;
+    if (req->part_placed && !req->part_committed)
+        sandbox_s3_part_abandon(req);
     sandbox_s3_body_discard(&req->body);
     clear_response(req);
     igtcloud__buf_dispose(&req->resp_body);

@@ -1031,6 +1031,101 @@ static void test_s3__multipart_rules(void **state)
     test_response_dispose(&res);
 }
 
+static int inode_of(const char *path, ino_t *out)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    *out = st.st_ino;
+    return 0;
+}
+
+static void test_s3__multipart_parts_in_place_and_reuploaded(void **state)
+{
+    (void)state;
+    const char *key = PROJECT_PREFIX "t/mp/in-place.bin";
+    char upload_id[128], query[256], etags[4][48], body[4096], path[700];
+    enum { STRIDE = 2000, LAST = 700, TOTAL = 3 * STRIDE + LAST };
+    unsigned char *data = malloc(TOTAL), *other = malloc(STRIDE);
+    fill_random(data, TOTAL, 31);
+    fill_random(other, STRIDE, 32);
+    test_response res;
+
+    /* Out of order, the short last part first: parts of one size land in one file. */
+    create_upload(key, upload_id, sizeof(upload_id));
+    upload_part(key, upload_id, 4, data + 3 * STRIDE, LAST, etags[3], sizeof(etags[3]));
+    upload_part(key, upload_id, 2, data + STRIDE, STRIDE, etags[1], sizeof(etags[1]));
+    upload_part(key, upload_id, 1, data, STRIDE, etags[0], sizeof(etags[0]));
+    upload_part(key, upload_id, 3, data + 2 * STRIDE, STRIDE, etags[2], sizeof(etags[2]));
+    snprintf(path, sizeof(path), "%s/multipart/%s/data", sandbox.data_dir, upload_id);
+    ino_t assembly = 0, object = 0;
+    assert_int_equal(inode_of(path, &assembly), 0);
+    int numbers[4] = { 1, 2, 3, 4 };
+    complete_body(body, sizeof(body), numbers, etags, 4);
+    snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+    mp_call(&res, "POST", key, query, body, strlen(body));
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+    /* Nothing was copied: the assembly file became the object. */
+    snprintf(path, sizeof(path), "%s/objects/%s", sandbox.data_dir, key);
+    assert_int_equal(inode_of(path, &object), 0);
+    assert_true(object == assembly);
+    assert_int_equal(s3_get(&res, &get_creds, key, NULL), 0);
+    assert_int_equal(res.body_len, TOTAL);
+    assert_memory_equal(res.body, data, TOTAL);
+    test_response_dispose(&res);
+    snprintf(path, sizeof(path), "%s/multipart/%s", sandbox.data_dir, upload_id);
+    assert_int_equal(access(path, F_OK), -1);
+
+    /* A part uploaded again replaces the first upload without touching its bytes in place. */
+    create_upload(key, upload_id, sizeof(upload_id));
+    upload_part(key, upload_id, 1, data, STRIDE, etags[0], sizeof(etags[0]));
+    upload_part(key, upload_id, 2, data + STRIDE, STRIDE, etags[1], sizeof(etags[1]));
+    upload_part(key, upload_id, 2, other, STRIDE, etags[1], sizeof(etags[1]));
+    upload_part(key, upload_id, 3, data + 2 * STRIDE, 10, etags[2], sizeof(etags[2]));
+    snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+    mp_call(&res, "GET", key, query, NULL, 0);
+    assert_int_equal(res.status, 200);
+    char want[96];
+    char md5_other[33];
+    md5_hex(md5_other, other, STRIDE);
+    snprintf(want, sizeof(want), "<PartNumber>2</PartNumber><LastModified>");
+    assert_non_null(strstr(res.body, want));
+    /* ListParts shows the part's latest ETag. */
+    snprintf(want, sizeof(want), "<ETag>&quot;%s&quot;</ETag><Size>2000</Size>", md5_other);
+    assert_non_null(strstr(res.body, want));
+    test_response_dispose(&res);
+    complete_body(body, sizeof(body), numbers, etags, 3);
+    mp_call(&res, "POST", key, query, body, strlen(body));
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+    assert_int_equal(s3_get(&res, &get_creds, key, NULL), 0);
+    assert_int_equal(res.body_len, 2 * STRIDE + 10);
+    assert_memory_equal(res.body, data, STRIDE);
+    assert_memory_equal(res.body + STRIDE, other, STRIDE);
+    assert_memory_equal(res.body + 2 * STRIDE, data + 2 * STRIDE, 10);
+    test_response_dispose(&res);
+
+    /* Completing with a gap (parts 1 and 3) concatenates from the file. */
+    create_upload(key, upload_id, sizeof(upload_id));
+    upload_part(key, upload_id, 1, data, STRIDE, etags[0], sizeof(etags[0]));
+    upload_part(key, upload_id, 3, data + 2 * STRIDE, STRIDE, etags[2], sizeof(etags[2]));
+    int gap[2] = { 1, 3 };
+    memcpy(etags[1], etags[2], sizeof(etags[1]));
+    complete_body(body, sizeof(body), gap, etags, 2);
+    snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+    mp_call(&res, "POST", key, query, body, strlen(body));
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+    assert_int_equal(s3_get(&res, &get_creds, key, NULL), 0);
+    assert_int_equal(res.body_len, 2 * STRIDE);
+    assert_memory_equal(res.body, data, STRIDE);
+    assert_memory_equal(res.body + STRIDE, data + 2 * STRIDE, STRIDE);
+    test_response_dispose(&res);
+    free(data);
+    free(other);
+}
+
 static void test_s3__signature_and_time_errors(void **state)
 {
     (void)state;
@@ -1780,6 +1875,7 @@ int main(void)
         cmocka_unit_test(test_s3__list_objects_v2),
         cmocka_unit_test(test_s3__multipart_upload),
         cmocka_unit_test(test_s3__multipart_rules),
+        cmocka_unit_test(test_s3__multipart_parts_in_place_and_reuploaded),
         cmocka_unit_test(test_s3__signature_and_time_errors),
         cmocka_unit_test(test_s3__prefix_scoping),
         cmocka_unit_test(test_s3__request_log),
