@@ -11,10 +11,10 @@
 #include "igtcloud/global.h"
 #include "igtcloud/transfer.h"
 #include "igtcloud/session.h"
-#include "igtcloud/upload.h"
 #include "igtcloud/catalog.h"
 #include "igtcloud/download.h"
 #include "igtcloud/csv.h"
+#include "igtcloud/upload.h"
 #include "igtcloud/upgrade.h"
 
 #endif
