@@ -150,7 +150,8 @@ ceph-osd -i 0 || fail "ceph-osd"
 osd_up() { timeout 10 ceph osd dump 2>/dev/null | grep -q '^osd.0 up'; }
 wait_for 90 "osd.0 up" osd_up
 timeout "$TIMEOUT" radosgw -n client.rgw.a || fail "radosgw"
-rgw_up() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")" != 000 ]; }
+# Only RGW's own answer counts: another server that took the port must not pass.
+rgw_up() { curl -s "http://127.0.0.1:$PORT/" | grep -q ListAllMyBucketsResult; }
 wait_for "$TIMEOUT" "radosgw on port $PORT" rgw_up
 
 radosgw-admin user create --uid=tester --display-name=tester \

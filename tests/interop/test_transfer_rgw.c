@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../integration/transfer_helpers.h"
 #include "core/hash.h"
@@ -177,8 +178,18 @@ static int setup(void **state)
         field(role_arn, sizeof(role_arn), line, "role_arn="))
         return -1;
     test_response res;
-    if (signed_request(&res, "PUT", "/" BUCKET, "s3", NULL, NULL) || res.status != 200) {
-        fprintf(stderr, "create bucket: %ld %s\n", res.status, res.body);
+    /* RGW can still be settling on a loaded machine: retry transport failures a while. */
+    int created = -1;
+    for (int attempt = 0; attempt < 30 && created != 0; attempt++) {
+        if (attempt > 0)
+            sleep(1);
+        created = signed_request(&res, "PUT", "/" BUCKET, "s3", NULL, NULL);
+    }
+    if (created || res.status != 200) {
+        fprintf(stderr, "create bucket: %ld %s\n", created ? 0L : res.status,
+                created ? "(no connection)" : res.body);
+        if (!created)
+            test_response_dispose(&res);
         return -1;
     }
     test_response_dispose(&res);

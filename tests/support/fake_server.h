@@ -1,6 +1,7 @@
 #ifndef TEST_FAKE_SERVER_H
 #define TEST_FAKE_SERVER_H
 
+#include <stdatomic.h>
 #include <pthread.h>
 
 /*
@@ -20,7 +21,7 @@ typedef struct fake_server {
     char url[64];            /* "http://127.0.0.1:PORT" */
     fake_mode mode;
     const char *response;    /* borrowed; must outlive the server */
-    volatile int stop;
+    atomic_int stop;  /* set by fake_server_stop from another thread */
     volatile int requests;   /* connections served */
     char last_request[8192]; /* head and body of the last request (NUL-terminated) */
     pthread_t thread;
