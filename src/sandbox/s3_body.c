@@ -1,63 +1,18 @@
 #include "s3_body.h"
+#include "core/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* CRC32C: the SSE 4.2 instruction where the CPU has it, else a table. */
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-static int crc_hardware;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-        crc_table[i] = c;
-    }
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    crc_hardware = __builtin_cpu_supports("sse4.2");
-#endif
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("sse4.2")))
-static uint32_t crc_sse42(uint32_t crc, const unsigned char *p, size_t len)
-{
-    uint64_t c = crc;
-    while (len >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        c = __builtin_ia32_crc32di(c, v);
-        p += 8;
-        len -= 8;
-    }
-    uint32_t c32 = (uint32_t)c;
-    while (len--)
-        c32 = __builtin_ia32_crc32qi(c32, *p++);
-    return c32;
-}
-#endif
-
+/* The library's CRC32C (SSE 4.2 when the CPU has it): the client and the
+ * sandbox must agree on every checksum bit for bit. */
 uint32_t sandbox_crc32c(uint32_t crc, const void *data, size_t len)
 {
-    pthread_once(&crc_once, crc_init);
-    const unsigned char *p = data;
-    crc = ~crc;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (crc_hardware)
-        return ~crc_sse42(crc, p, len);
-#endif
-    while (len--)
-        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    return igtcloud__crc32c(crc, data, len);
 }
 
 void sandbox_s3_body_init(sandbox_s3_body *b)
