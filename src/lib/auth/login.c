@@ -98,6 +98,29 @@ static int auth_headers(struct header_set *h, const char *jwt, const char *csrf,
     return rc;
 }
 
+/*
+ * One call of the auth service: `path` joined to the domain, JSON headers when
+ * `json`, X-JWT / X-CSRF-TOKEN when given. Returns 0 when a response arrived.
+ */
+static int auth_call(igtcloud__http_response *res, igtcloud_session *s, const char *method,
+                     const char *path, const char *jwt, const char *csrf, int json,
+                     const char *body)
+{
+    igtcloud__buf url = IGTCLOUD_BUF_INIT;
+    struct header_set h;
+    int rc = join_url(&url, s, path);
+    if (!rc)
+        rc = auth_headers(&h, jwt, csrf, json);
+    if (!rc) {
+        rc = igtcloud__http_request(res, s->http, method, url.ptr,
+                                    (const char *const *)h.lines, body,
+                                    body ? strlen(body) : 0);
+        free_headers(&h);
+    }
+    igtcloud__buf_dispose(&url);
+    return rc;
+}
+
 /* Collect the JWT from the two cookies of a login or refresh response. */
 static int jwt_from_cookies(igtcloud__buf *jwt, long long *max_age,
                             const igtcloud__http_response *res)
@@ -232,26 +255,15 @@ done:
 static int post_login(igtcloud_session *s, json_t *request, const char *what, const char *secret)
 {
     int rc = 0;
-    igtcloud__buf url = IGTCLOUD_BUF_INIT;
     igtcloud__http_response res;
-    struct header_set h;
     igtcloud__http_response_init(&res);
     char *text = json_dumps(request, JSON_COMPACT);
     if (!text)
         return igtcloud__error_oom();
-    rc = join_url(&url, s, "/api/auth/login");
-    if (!rc)
-        rc = auth_headers(&h, NULL, NULL, 1);
-    if (rc)
-        goto done;
-    rc = igtcloud__http_request(&res, s->http, "POST", url.ptr, (const char *const *)h.lines,
-                                text, strlen(text));
-    free_headers(&h);
+    rc = auth_call(&res, s, "POST", "/api/auth/login", NULL, NULL, 1, text);
     if (!rc)
         rc = accept_token_response(s, &res, what, 0, secret);
-done:
     igtcloud__http_response_dispose(&res);
-    igtcloud__buf_dispose(&url);
     OPENSSL_cleanse(text, strlen(text));
     free(text);
     return rc;
@@ -279,19 +291,10 @@ int igtcloud__login_password(igtcloud_session *s, const char *user, const char *
 static int fetch_audience(igtcloud__buf *out, igtcloud_session *s)
 {
     int rc = 0;
-    igtcloud__buf url = IGTCLOUD_BUF_INIT;
     igtcloud__http_response res;
     json_t *body = NULL;
-    struct header_set h;
     igtcloud__http_response_init(&res);
-    rc = join_url(&url, s, "/api/auth/login/$aud");
-    if (!rc)
-        rc = auth_headers(&h, NULL, NULL, 1);
-    if (rc)
-        goto done;
-    rc = igtcloud__http_request(&res, s->http, "GET", url.ptr, (const char *const *)h.lines,
-                                NULL, 0);
-    free_headers(&h);
+    rc = auth_call(&res, s, "GET", "/api/auth/login/$aud", NULL, NULL, 1, NULL);
     if (rc)
         goto done;
     if (res.status != 200) {
@@ -310,7 +313,6 @@ static int fetch_audience(igtcloud__buf *out, igtcloud_session *s)
 done:
     json_decref(body);
     igtcloud__http_response_dispose(&res);
-    igtcloud__buf_dispose(&url);
     return rc;
 }
 
@@ -348,45 +350,25 @@ done:
 int igtcloud__login_refresh(igtcloud_session *s)
 {
     int rc = 0;
-    igtcloud__buf url = IGTCLOUD_BUF_INIT;
     igtcloud__http_response res;
-    struct header_set h;
     igtcloud__http_response_init(&res);
-    rc = join_url(&url, s, "/api/auth/refresh");
-    if (!rc)
-        rc = auth_headers(&h, s->token.jwt, s->token.csrf, 1);
-    if (rc)
-        goto done;
-    rc = igtcloud__http_request(&res, s->http, "POST", url.ptr, (const char *const *)h.lines,
-                                NULL, 0);
-    free_headers(&h);
+    rc = auth_call(&res, s, "POST", "/api/auth/refresh", s->token.jwt, s->token.csrf, 1, NULL);
     if (!rc)
         rc = accept_token_response(s, &res, "refresh of the session failed", 1, NULL);
-done:
     igtcloud__http_response_dispose(&res);
-    igtcloud__buf_dispose(&url);
     return rc;
 }
 
 int igtcloud__login_introspect(igtcloud_session *s, const char *jwt, const char *csrf)
 {
     int rc = 0;
-    igtcloud__buf url = IGTCLOUD_BUF_INIT;
     igtcloud__http_response res;
     json_t *body = NULL;
     json_t *payload = NULL;
-    struct header_set h;
     igtcloud__token t;
     memset(&t, 0, sizeof(t));
     igtcloud__http_response_init(&res);
-    rc = join_url(&url, s, "/api/auth/introspect");
-    if (!rc)
-        rc = auth_headers(&h, jwt, csrf, 1);
-    if (rc)
-        goto done;
-    rc = igtcloud__http_request(&res, s->http, "GET", url.ptr, (const char *const *)h.lines,
-                                NULL, 0);
-    free_headers(&h);
+    rc = auth_call(&res, s, "GET", "/api/auth/introspect", jwt, csrf, 1, NULL);
     if (rc)
         goto done;
     if (res.status != 200) {
@@ -442,29 +424,17 @@ done:
     json_decref(payload);
     json_decref(body);
     igtcloud__http_response_dispose(&res);
-    igtcloud__buf_dispose(&url);
     return rc;
 }
 
 int igtcloud__logout(igtcloud_session *s)
 {
     int rc = 0;
-    igtcloud__buf url = IGTCLOUD_BUF_INIT;
     igtcloud__http_response res;
-    struct header_set h;
     igtcloud__http_response_init(&res);
-    rc = join_url(&url, s, "/api/auth/logout");
-    if (!rc)
-        rc = auth_headers(&h, s->token.jwt, s->token.csrf, 0);
-    if (rc)
-        goto done;
-    rc = igtcloud__http_request(&res, s->http, "POST", url.ptr, (const char *const *)h.lines,
-                                NULL, 0);
-    free_headers(&h);
+    rc = auth_call(&res, s, "POST", "/api/auth/logout", s->token.jwt, s->token.csrf, 0, NULL);
     if (!rc && (res.status < 200 || res.status > 299))
         rc = igtcloud__session_error(&res, "logout failed");
-done:
     igtcloud__http_response_dispose(&res);
-    igtcloud__buf_dispose(&url);
     return rc;
 }
