@@ -36,6 +36,12 @@ int igtcloud__journal_init(igtcloud__journal *j, uint64_t size, uint64_t range_s
     int rc = igtcloud__plan_ranges(&count, size, range_size);
     if (rc)
         return rc;
+    /* The header of a journal on disk names the count: never let it size an allocation. */
+    if (count > IGTCLOUD__JOURNAL_MAX_RANGES)
+        return igtcloud__error_set(IGTCLOUD_EINVALID,
+                                   "journal: %u ranges of %llu bytes are too many; "
+                                   "use a larger range size", count,
+                                   (unsigned long long)range_size);
     j->done = calloc(count, 1);
     if (!j->done)
         return igtcloud__error_oom();

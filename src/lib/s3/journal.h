@@ -24,6 +24,8 @@
 #define IGTCLOUD__JOURNAL_MAGIC "igtcloud-journal 1"
 #define IGTCLOUD__JOURNAL_ETAG_MAX 127
 #define IGTCLOUD__JOURNAL_MAX_BYTES ((size_t)4 * 1024 * 1024)
+/* Most ranges one journal tracks (one flag byte each): 5 TiB in 8 MiB ranges fits. */
+#define IGTCLOUD__JOURNAL_MAX_RANGES ((uint32_t)1 << 20)
 
 typedef struct igtcloud__journal {
     uint64_t size;          /* object size */
@@ -39,7 +41,8 @@ typedef struct igtcloud__journal {
 
 /*
  * Set up j for an object (allocates the flags). etag must be printable
- * without blanks. Returns 0, EINVALID or ENOMEM.
+ * without blanks; at most IGTCLOUD__JOURNAL_MAX_RANGES ranges. Returns 0,
+ * EINVALID or ENOMEM.
  */
 int igtcloud__journal_init(igtcloud__journal *j, uint64_t size, uint64_t range_size,
                            const char *etag, int64_t modified);
