@@ -1,5 +1,6 @@
 #include "password.h"
 #include "core/base64.h"
+#include "core/error.h"
 #include "core/hash.h"
 #include "core/random.h"
 
@@ -61,6 +62,22 @@ done:
     return rc;
 }
 
+/*
+ * Base64 decoders ignore the unused low bits of the last character, so two
+ * spellings decode to the same bytes; a stored hash must be the one we wrote.
+ */
+static int decode_canonical(igtcloud__buf *out, const char *text, size_t len)
+{
+    igtcloud__buf again = IGTCLOUD_BUF_INIT;
+    int rc = igtcloud__base64_decode(out, text, len);
+    if (!rc)
+        rc = igtcloud__base64_encode(&again, out->ptr, out->size);
+    if (!rc && (again.size != len || memcmp(again.ptr, text, len) != 0))
+        rc = IGTCLOUD_EINVALID;
+    igtcloud__buf_dispose(&again);
+    return rc;
+}
+
 int sandbox_password_verify(const char *stored, const char *password)
 {
     static const char scheme[] = "pbkdf2-sha256$";
@@ -79,8 +96,8 @@ int sandbox_password_verify(const char *stored, const char *password)
     const char *dollar = strchr(salt_b64, '$');
     if (!dollar)
         return 0;
-    if (igtcloud__base64_decode(&salt, salt_b64, (size_t)(dollar - salt_b64)) ||
-        igtcloud__base64_decode(&expected, dollar + 1, strlen(dollar + 1)) ||
+    if (decode_canonical(&salt, salt_b64, (size_t)(dollar - salt_b64)) ||
+        decode_canonical(&expected, dollar + 1, strlen(dollar + 1)) ||
         expected.size != HASH_LEN)
         goto done;
     if (derive(hash, password, (unsigned char *)salt.ptr, salt.size, iterations))
