@@ -1,0 +1,260 @@
+#ifndef IGTCLOUD_S3_ENGINE_INT_H
+#define IGTCLOUD_S3_ENGINE_INT_H
+
+/*
+ * The transfer engine's shared state, between its files:
+ *   engine.c          public API (igtcloud/transfer.h)
+ *   engine_job.c      jobs and their requests
+ *   engine_loop.c     the curl multi loop
+ *   engine_request.c  building, signing and starting a request; curl callbacks
+ *   engine_response.c what an attempt's outcome means; retries
+ *   engine_download.c temporary file, journal, verification, rename
+ *   engine_verify.c   MD5 checks on worker threads
+ *
+ * Files ("jobs") are activated in queueing order while there is room for
+ * their file descriptors; an active job produces requests (one PUT, or
+ * CreateMultipartUpload + parts + Complete; one GET, or ranged GETs) that
+ * are started while fewer than max_requests are in flight. Bodies go from
+ * and to files with pread/pwrite at their offsets: no object is ever held in
+ * memory. Everything runs on the caller's thread except the MD5 workers.
+ */
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "s3/credentials.h"
+#include "s3/engine.h"
+#include "s3/engine_xml.h"
+#include "s3/journal.h"
+#include "s3/retry.h"
+#include "s3/sigv4.h"
+#include "s3/wire.h"
+
+#define MIB ((uint64_t)1024 * 1024)
+#define IO_BUF_SIZE (256 * 1024)
+#define MAX_SMALL_BODY (1024 * 1024)
+#define MAX_FREE_RETRIES 3
+#define PROGRESS_INTERVAL_MS 50
+#define VERIFY_THREADS 2
+
+enum job_kind { JK_UPLOAD = 1, JK_DOWNLOAD, JK_READ, JK_STAT };
+enum job_state { JS_QUEUED = 0, JS_ACTIVE, JS_DONE };
+enum req_kind { RK_PUT = 1, RK_CREATE, RK_PART, RK_COMPLETE, RK_ABORT, RK_LIST, RK_GET, RK_HEAD };
+
+typedef struct job job;
+typedef struct req req;
+
+struct job {
+    int kind;
+    int state;
+    char *key;
+    char *path;
+    char *prefix;
+    char *resume_upload_id;
+    void *payload;
+    int64_t expected;
+
+    /* Result. */
+    int status;
+    int skipped;
+    long http_status;
+    char error_code[64];
+    char request_id[128];
+    char message[384];
+    uint64_t size;
+    int size_known;
+    char etag[IGTCLOUD__ETAG_MAX + 1];
+    int64_t last_modified;
+    char *upload_id;
+
+    int fd;
+    size_t pending;       /* requests queued or in flight */
+    int failing;          /* a final error is recorded; drain, then finish */
+    int restarted;        /* a changed object restarted the download once */
+    job *next_active;
+
+    /* Upload. */
+    uint64_t part_size;
+    uint32_t nparts;
+    uint32_t next_part;
+    uint32_t parts_done;
+    char **part_etags;
+    uint32_t *part_crcs;  /* CRC32C of each part (crc_parts) */
+    int crc_parts;        /* the upload was created with x-amz-checksum-algorithm CRC32C */
+    int parts_ready;      /* the upload id is known and parts may start */
+    int abort_sent;
+    uint32_t list_marker;
+
+    /* Download. */
+    char *tmp_path;
+    char *journal_path;
+    int journal_fd;
+    igtcloud__journal journal;
+    int ranged;           /* ranges beyond the first are planned */
+    uint32_t next_range;
+    uint32_t *unjournaled; /* ranges on disk, not yet in the journal */
+    uint32_t nunjournaled;
+    int64_t journal_synced_ms;
+    EVP_MD_CTX *md5;      /* streaming MD5 while bytes arrive in order (no verify pool) */
+    uint64_t md5_pos;
+    int finished;         /* download_finish ran (the verification may be pending) */
+    int verifying;        /* a worker is computing the MD5 of the temporary file */
+
+    /* Read into a caller buffer. */
+    unsigned char *buf;
+    size_t buf_len;
+    size_t got;
+};
+
+struct req {
+    req *next;
+    job *job;
+    int kind;
+    uint32_t index;
+    uint64_t offset;
+    uint64_t length;      /* body to send, or range to fetch (UINT64_MAX: to the end) */
+    uint64_t done;        /* GET: bytes kept so far, over all attempts */
+    int whole;            /* GET without Range at the first attempt */
+    unsigned int attempt;
+    unsigned int free_retries;
+    unsigned int cost;
+    int64_t not_before;
+
+    CURL *easy;
+    struct curl_slist *headers;
+    igtcloud__cred_entry *cred;
+    unsigned int cred_generation;
+    char bucket[IGTCLOUD_S3_BUCKET_MAX + 1];
+
+    /* Response of the current attempt. */
+    long status;
+    char etag[IGTCLOUD__ETAG_MAX + 1];
+    char request_id[128];
+    char bucket_region[64];
+    char content_range[96];
+    char last_modified[64];
+    int has_length;
+    uint64_t content_length;
+    igtcloud__buf body;
+    uint64_t attempt_bytes;
+    int checked;
+    int learned_total;    /* the response told the object size first */
+    int local_error;
+    int proto_error;
+    int stalled;
+    char local_msg[256];
+
+    /* Request body. */
+    igtcloud__buf send_body;
+    uint64_t send_pos;
+
+    int64_t last_progress;
+    curl_off_t seen_dl, seen_ul;
+};
+
+typedef struct verify_pool verify_pool;
+
+struct region_memo {
+    char bucket[IGTCLOUD_S3_BUCKET_MAX + 1];
+    char region[IGTCLOUD_S3_REGION_MAX + 1];
+};
+
+struct igtcloud_transfer {
+    igtcloud_transfer_options o;
+    char *endpoint;
+    char *region;
+    char *ca_file;
+    char *env_endpoint_s3;
+    char *env_endpoint;
+    char *env_region;
+    igtcloud_s3_credentials *fixed;
+
+    CURLM *multi;
+    CURL **pool;
+    size_t npool;
+
+    job **jobs;
+    size_t njobs, ajobs;
+    job **list;           /* the jobs of the current loop */
+    size_t nlist, cursor;
+    size_t list_first;    /* list == jobs + list_first while a run may be fed */
+    igtcloud__transfer_feed_fn feed;
+    void *feed_payload;
+    int feeding;          /* the feeder may still queue files in this run */
+    job *active_head;
+    size_t nactive;
+    size_t max_active;
+
+    req *ready_head;
+    req **inflight;
+    size_t ninflight;
+
+    igtcloud__cred_cache creds;
+    igtcloud__retry_budget budget;
+    struct region_memo *regions;
+    size_t nregions;
+
+    volatile sig_atomic_t cancel;
+    uint64_t rng;
+    unsigned char *io_buf;
+
+    verify_pool *verify;  /* NULL until needed, or when threads cannot start */
+    int verify_failed;    /* the pool could not start: verify on the loop */
+    size_t nverifying;    /* tasks handed out and not yet collected */
+
+    igtcloud_transfer_progress progress;
+    int64_t last_progress_cb;
+    igtcloud__engine_stats stats;
+};
+
+
+
+void igtcloud__engine_job_error(job *j, int code, long http, const char *s3_code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void igtcloud__engine_close_fd(int *fd);
+void igtcloud__engine_job_free(job *j);
+void igtcloud__engine_job_result(igtcloud_transfer_result *out, const job *j);
+void igtcloud__engine_job_done(igtcloud_transfer *t, job *j);
+req *igtcloud__engine_req_new(job *j, int kind, uint32_t index, uint64_t offset, uint64_t length);
+void igtcloud__engine_enqueue(igtcloud_transfer *t, req *r, int64_t not_before);
+void igtcloud__engine_req_retire(igtcloud_transfer *t, req *r);
+int igtcloud__engine_job_start(igtcloud_transfer *t, job *j);
+req *igtcloud__engine_job_next(igtcloud_transfer *t, job *j);
+void igtcloud__engine_job_settle(igtcloud_transfer *t, job *j);
+
+int64_t igtcloud__engine_mono_ms(void);
+int64_t igtcloud__engine_wall_s(igtcloud_transfer *t);
+uint32_t igtcloud__engine_next_random(igtcloud_transfer *t);
+void igtcloud__engine_remove_inflight(igtcloud_transfer *t, req *r);
+int igtcloud__engine_loop(igtcloud_transfer *t, job **list, size_t n);
+
+int igtcloud__engine_ok_status(long s);
+int igtcloud__engine_check_get(igtcloud_transfer *t, req *r);
+int igtcloud__engine_hash_file_range(igtcloud_transfer *t, char md5_b64[32], char sha_hex[65],
+                           uint32_t *crc32c, int fd, uint64_t offset, uint64_t len,
+                           const char *path);
+const char *igtcloud__engine_find_region(igtcloud_transfer *t, const char *bucket);
+int igtcloud__engine_remember_region(igtcloud_transfer *t, const char *bucket, const char *region);
+void igtcloud__engine_give_easy(igtcloud_transfer *t, CURL *e);
+int igtcloud__engine_req_start(igtcloud_transfer *t, req *r);
+
+const char *igtcloud__engine_op_name(int kind);
+void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc);
+
+void igtcloud__engine_discard_partial(job *j);
+void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j);
+void igtcloud__engine_download_verified(igtcloud_transfer *t, job *j, int v);
+int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j);
+int igtcloud__engine_journal_flush(job *j, int force);
+int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j);
+int igtcloud__engine_download_start(igtcloud_transfer *t, job *j);
+
+void igtcloud__engine_verify_stop(igtcloud_transfer *t);
+int igtcloud__engine_verify_submit(igtcloud_transfer *t, job *j);
+void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block);
+
+#endif
