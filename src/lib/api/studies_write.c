@@ -104,18 +104,35 @@ int igtcloud__upload_register(igtcloud_session *s, const char *owner_path, const
     return rc;
 }
 
+int igtcloud__upload_completed_call(igtcloud__buf *path, char **body, const char *institute_id,
+                                    const char *study_id, const char *uploaded_path)
+{
+    json_t *j = json_pack("{s:s, s:b}", "uploadedPath", uploaded_path, "triggerAction", 1);
+    if (!j)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "the file name is not UTF-8");
+    int rc = path_of(path, "/api/data/hospitals/", institute_id, "/studies/", study_id);
+    if (rc == 0 && igtcloud__buf_puts(path, "/files/$file-upload-completed"))
+        rc = igtcloud__error_oom();
+    if (rc == 0 && !(*body = json_dumps(j, JSON_COMPACT)))
+        rc = igtcloud__error_oom();
+    json_decref(j);
+    return rc;
+}
+
 int igtcloud__upload_completed(igtcloud_session *s, const char *institute_id,
                                const char *study_id, const char *uploaded_path)
 {
     igtcloud__buf p = IGTCLOUD_BUF_INIT;
-    json_t *body = json_pack("{s:s, s:b}", "uploadedPath", uploaded_path, "triggerAction", 1);
-    int rc = body ? path_of(&p, "/api/data/hospitals/", institute_id, "/studies/", study_id)
-                  : igtcloud__error_set(IGTCLOUD_EINVALID, "the file name is not UTF-8");
-    if (rc == 0 && igtcloud__buf_puts(&p, "/files/$file-upload-completed"))
-        rc = igtcloud__error_oom();
+    igtcloud__http_response res;
+    igtcloud__http_response_init(&res);
+    char *body = NULL;
+    int rc = igtcloud__upload_completed_call(&p, &body, institute_id, study_id, uploaded_path);
     if (rc == 0)
-        rc = igtcloud__api_post_json(NULL, s, p.ptr, body, "complete upload");
-    json_decref(body);
+        rc = igtcloud__session_request(&res, s, "POST", p.ptr, body);
+    if (rc == 0)
+        rc = answer_json(NULL, &res, IGTCLOUD__UPLOAD_COMPLETED_WHAT);
+    igtcloud__http_response_dispose(&res);
+    free(body);
     igtcloud__buf_dispose(&p);
     return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "igtcloud/session.h"
 
 /*
@@ -26,6 +27,16 @@ int igtcloud__upload_create_study(json_t **out, igtcloud_session *s, const char 
  * "/api/data/hospitals/{h}/studies/{s}" or "/api/data/projects/{p}".
  */
 int igtcloud__upload_register(igtcloud_session *s, const char *owner_path, const json_t *items);
+
+/* How a failed completion call is named in its error message. */
+#define IGTCLOUD__UPLOAD_COMPLETED_WHAT "$file-upload-completed"
+
+/*
+ * The path and JSON body (caller frees) of a completion call, for callers
+ * that send it themselves (upload sends it beside the transfer, api_async.h).
+ */
+int igtcloud__upload_completed_call(igtcloud__buf *path, char **body, const char *institute_id,
+                                    const char *study_id, const char *uploaded_path);
 
 /* POST .../files/$file-upload-completed {"uploadedPath", "triggerAction": true}. */
 int igtcloud__upload_completed(igtcloud_session *s, const char *institute_id,

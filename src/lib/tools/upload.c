@@ -5,6 +5,7 @@
 #include "igtcloud/upload.h"
 
 #include "igtcloud/catalog.h"
+#include "api/api_async.h"
 #include "api/s3_credentials.h"
 #include "api/catalog_int.h"
 #include "api/upload_api.h"
@@ -29,6 +30,13 @@
 #define ANNOTATION_MAX ((size_t)64 * 1024 * 1024)
 #define REGISTER_BATCH 500
 #define WALK_DEPTH_MAX 64
+/*
+ * Completion calls queued beside the transfer: two connections keep up with
+ * the sandbox's and the cloud's answer times at 16 transfers in flight, and
+ * 64 unreported calls are a few KiB (the engine's loop waits when full).
+ */
+#define COMPLETE_WORKERS 2
+#define COMPLETE_QUEUE 64
 /* The engine's default multipart threshold (transfer.h). */
 #define MULTIPART_THRESHOLD ((uint64_t)16 * 1024 * 1024)
 
@@ -58,7 +66,8 @@ typedef struct ustudy {
     size_t nfiles, nfailed;
 } ustudy;
 
-enum { F_PLANNED, F_SKIPPED, F_QUEUED, F_DONE, F_FAILED };
+/* F_COMPLETING: the bytes are stored and the completion call is queued or running. */
+enum { F_PLANNED, F_SKIPPED, F_QUEUED, F_COMPLETING, F_DONE, F_FAILED };
 
 typedef struct ufile {
     char *path;
@@ -91,6 +100,7 @@ struct igtcloud_upload {
     size_t nfiles, afiles;
     json_t *project_files;   /* sizes of complete remote project files by fileName, or NULL */
     igtcloud_transfer *transfer;
+    igtcloud__api_async *completions; /* $file-upload-completed calls beside the transfer */
     igtcloud__up_journal journal;
     ufile **mp;              /* multipart candidates of the current transfer round */
     size_t nmp;
@@ -229,6 +239,7 @@ void igtcloud_upload_free(igtcloud_upload *u)
     igtcloud_institute_list_free(u->institutes);
     json_decref(u->project_files);
     igtcloud_transfer_free(u->transfer);
+    igtcloud__api_async_free(u->completions);
     if (u->password) {
         OPENSSL_cleanse(u->password, strlen(u->password));
         free(u->password);
@@ -1080,7 +1091,16 @@ static int progress_cb(const igtcloud_transfer_progress *p, void *payload)
         if (igtcloud_transfer_result_at(&r, u->transfer, u->mp[i]->tindex) == 0)
             journal_upload_id(u, u->mp[i], r.upload_id);
     }
+    igtcloud__api_async_harvest(u->completions, 0);
     return u->o.progress_cb ? u->o.progress_cb(p, u->o.progress_payload) : 0;
+}
+
+static void file_done(igtcloud_upload *u, ufile *f)
+{
+    f->state = F_DONE;
+    u->sum.files_uploaded++;
+    u->sum.bytes_uploaded += f->size;
+    emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_DONE, f->path, f->key, f->study, f->size, 0, NULL);
 }
 
 static int file_cb(const igtcloud_transfer_result *r, void *payload)
@@ -1106,24 +1126,67 @@ static int file_cb(const igtcloud_transfer_result *r, void *payload)
         return 0;
     }
     if (f->study) {
-        igtcloud__buf rel = IGTCLOUD_BUF_INIT;
+        /*
+         * The completion call runs beside the transfer (api_async.h): the
+         * bytes are stored now, so the call may go; the file counts as done
+         * only when it succeeded (file_completed).
+         */
+        igtcloud__buf rel = IGTCLOUD_BUF_INIT, path = IGTCLOUD_BUF_INIT;
+        char *body = NULL;
         int rc = u->o.category == IGTCLOUD_UPLOAD_ANNOTATIONS
                      ? igtcloud__buf_printf(&rel, "annotations/%s", f->rel)
                      : igtcloud__buf_puts(&rel, f->rel);
+        rc = rc ? igtcloud__error_oom() : 0;
         if (rc == 0)
-            rc = igtcloud__upload_completed(u->session, igtcloud_institute_id(f->study->inst->inst),
-                                            igtcloud_study_id(f->study->remote), rel.ptr);
-        igtcloud__buf_dispose(&rel);
-        if (rc) {
-            fail_file(u, f, rc, igtcloud_error_last()->message);
-            return 0;
+            rc = igtcloud__upload_completed_call(&path, &body,
+                                                 igtcloud_institute_id(f->study->inst->inst),
+                                                 igtcloud_study_id(f->study->remote), rel.ptr);
+        if (rc == 0) {
+            f->state = F_COMPLETING;
+            rc = igtcloud__api_async_post(u->completions, path.ptr, body,
+                                          IGTCLOUD__UPLOAD_COMPLETED_WHAT, f);
         }
+        free(body);
+        igtcloud__buf_dispose(&rel);
+        igtcloud__buf_dispose(&path);
+        if (rc == IGTCLOUD_ECANCELLED) {
+            f->state = F_QUEUED; /* stored but not complete: the next run sends it again */
+        } else if (rc) {
+            fail_file(u, f, rc, igtcloud_error_last()->message);
+        }
+        return 0;
     }
-    f->state = F_DONE;
-    u->sum.files_uploaded++;
-    u->sum.bytes_uploaded += f->size;
-    emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_DONE, f->path, f->key, f->study, f->size, 0, NULL);
+    file_done(u, f);
     return 0;
+}
+
+/* The answer to a completion call (on the run's thread, from the queue's harvest). */
+static void file_completed(void *item, int status, const char *message, void *payload)
+{
+    igtcloud_upload *u = payload;
+    ufile *f = item;
+    if (status == IGTCLOUD_ECANCELLED) {
+        f->state = F_QUEUED; /* stored but not complete: the next run sends it again */
+        return;
+    }
+    if (status) {
+        char line[400];
+        snprintf(line, sizeof(line), "uploaded but not marked complete (%s)", message);
+        fail_file(u, f, status, line);
+        return;
+    }
+    file_done(u, f);
+}
+
+/* Credentials through the session, which the completion workers share. */
+static int credentials_cb(igtcloud_s3_credentials *out, const char *action, const char *prefix,
+                          void *payload)
+{
+    igtcloud_upload *u = payload;
+    igtcloud__api_async_lock(u->completions);
+    int rc = igtcloud__s3_credentials_cb(out, action, prefix, u->session);
+    igtcloud__api_async_unlock(u->completions);
+    return rc;
 }
 
 static int new_transfer(igtcloud_upload *u)
@@ -1133,8 +1196,8 @@ static int new_transfer(igtcloud_upload *u)
     unsigned int files = u->o.concurrent_files ? u->o.concurrent_files : 4;
     unsigned long n = (unsigned long)studies * files;
     t.max_requests = (unsigned int)(n > 64 ? 64 : n);
-    t.credentials_cb = igtcloud__s3_credentials_cb;
-    t.credentials_payload = u->session;
+    t.credentials_cb = credentials_cb;
+    t.credentials_payload = u;
     t.endpoint = u->o.s3_endpoint;
     t.ca_file = u->o.ca_file;
     t.multipart_threshold = u->o.multipart_threshold;
@@ -1144,7 +1207,15 @@ static int new_transfer(igtcloud_upload *u)
     t.progress_payload = u;
     t.file_cb = file_cb;
     t.file_payload = u;
-    return igtcloud_transfer_new(&u->transfer, &t);
+    igtcloud__api_async_options c = IGTCLOUD__API_ASYNC_OPTIONS_INIT;
+    c.workers = COMPLETE_WORKERS;
+    c.capacity = COMPLETE_QUEUE;
+    c.ca_file = u->o.ca_file;
+    c.cancel = &u->cancelled;
+    c.done = file_completed;
+    c.done_payload = u;
+    int rc = igtcloud__api_async_new(&u->completions, u->session, &c);
+    return rc ? rc : igtcloud_transfer_new(&u->transfer, &t);
 }
 
 /* Queue every F_QUEUED file and move them. */
@@ -1184,6 +1255,8 @@ static int move(igtcloud_upload *u)
     if (!queued)
         return 0;
     int rc = igtcloud_transfer_run(u->transfer);
+    /* Every completion call is answered before the session is used again. */
+    igtcloud__api_async_harvest(u->completions, 1);
     return rc == IGTCLOUD_EPARTIAL ? 0 : rc;
 }
 
