@@ -34,11 +34,12 @@ int cmd_csv(int argc, char **argv)
     const char *pos[4] = { NULL };
     int npos = 0;
     const char *start = NULL, *end = NULL, *value = NULL;
-    struct cli_session_args sargs = { "csv", NULL, NULL, NULL, NULL, 0, 0 };
+    struct cli_session_args sargs;
     igtcloud_csv_options opts = IGTCLOUD_CSV_OPTIONS_INIT;
     igtcloud_session *session = NULL;
     igtcloud_project *project = NULL;
     int rc = CLI_EXIT_OK;
+    memset(&sargs, 0, sizeof(sargs));
 
     for (int i = 1; i < argc; i++) {
         int missing = 0;
@@ -47,9 +48,7 @@ int cmd_csv(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (cli_take_value(&sargs.domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            cli_take_value(&sargs.user, argc, argv, &i, "-u", "--user", &missing) ||
-            cli_take_value(&sargs.cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+        if (cli_session_option(&sargs, argc, argv, &i, &missing) ||
             cli_take_value(&start, argc, argv, &i, NULL, "--start", &missing) ||
             cli_take_value(&end, argc, argv, &i, NULL, "--end", &missing)) {
             if (missing)
@@ -66,10 +65,6 @@ int cmd_csv(int argc, char **argv)
         }
         if (strcmp(a, "--files") == 0)
             opts.files = 1;
-        else if (strcmp(a, "--debug") == 0)
-            sargs.debug = 1;
-        else if (strcmp(a, "--password-stdin") == 0)
-            sargs.password_stdin = 1;
         else if (a[0] == '-' && a[1] != '\0')
             return cli_usage_error("csv", "no such option '%s'", a);
         else if (npos >= 4)

@@ -92,12 +92,13 @@ int cmd_download(int argc, char **argv)
     int npos = 0;
     const char *start = NULL, *end = NULL, *structure = NULL, *value = NULL;
     const char *studies_s = NULL, *files_s = NULL;
-    struct cli_session_args sargs = { "download", NULL, NULL, NULL, NULL, 0, 0 };
+    struct cli_session_args sargs;
     igtcloud_download_options opts = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
     igtcloud_session *session = NULL;
     igtcloud_project *project = NULL;
     struct ui ui = { NULL, 0, 0 };
     int rc = CLI_EXIT_OK;
+    memset(&sargs, 0, sizeof(sargs));
 
     for (int i = 1; i < argc; i++) {
         int missing = 0;
@@ -107,9 +108,7 @@ int cmd_download(int argc, char **argv)
             return CLI_EXIT_OK;
         }
         value = NULL;
-        if (cli_take_value(&sargs.domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            cli_take_value(&sargs.user, argc, argv, &i, "-u", "--user", &missing) ||
-            cli_take_value(&sargs.cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+        if (cli_session_option(&sargs, argc, argv, &i, &missing) ||
             cli_take_value(&start, argc, argv, &i, NULL, "--start", &missing) ||
             cli_take_value(&end, argc, argv, &i, NULL, "--end", &missing) ||
             cli_take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
@@ -145,10 +144,6 @@ int cmd_download(int argc, char **argv)
             opts.dry_run = 1;
         else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
             ui.quiet = 1;
-        else if (strcmp(a, "--debug") == 0)
-            sargs.debug = 1;
-        else if (strcmp(a, "--password-stdin") == 0)
-            sargs.password_stdin = 1;
         else if (a[0] == '-' && a[1] != '\0' && strcmp(a, "*") != 0)
             return cli_usage_error("download", "no such option '%s'", a);
         else if (npos >= 4)

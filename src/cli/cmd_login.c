@@ -1,3 +1,4 @@
+#include "cli_session.h"
 #include "cmd.h"
 #include "prompt.h"
 
@@ -52,54 +53,6 @@ static void install_handlers(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
-struct password_source {
-    int from_stdin;
-    const char *problem;   /* why no password was obtained, printed once by cmd_login */
-    int exit_code;
-};
-
-static int ask_password(char *buf, size_t size, const char *user, const char *host,
-                        void *payload)
-{
-    struct password_source *src = payload;
-    int rc;
-    if (src->from_stdin) {
-        rc = cli_read_stdin_line(buf, size);
-    } else {
-        char prompt[512];
-        snprintf(prompt, sizeof(prompt), "%s@%s's password: ", user, host);
-        rc = cli_prompt(buf, size, prompt, 1);
-        if (rc == CLI_PROMPT_NO_TERMINAL) {
-            src->problem = "no terminal to ask the password on; use --password-stdin "
-                           "(see 'igtcloud login --help')";
-            src->exit_code = CLI_EXIT_USAGE;
-            return IGTCLOUD_EINVALID;
-        }
-    }
-    if (rc == CLI_PROMPT_TOO_LONG) {
-        src->problem = "the password is too long";
-        src->exit_code = CLI_EXIT_USAGE;
-        return IGTCLOUD_EINVALID;
-    }
-    if (rc == CLI_PROMPT_INTERRUPTED && stop_requested) {
-        src->problem = "interrupted";
-        src->exit_code = CLI_EXIT_INTERRUPTED;
-        return IGTCLOUD_ECANCELLED;
-    }
-    if (rc != CLI_PROMPT_OK || buf[0] == '\0') {
-        src->problem = src->from_stdin ? "no password on standard input" : "no password given";
-        src->exit_code = CLI_EXIT_USAGE;
-        return IGTCLOUD_EINVALID;
-    }
-    return 0;
-}
-
-static void debug_line(const char *line, void *payload)
-{
-    (void)payload;
-    fprintf(stderr, "igtcloud: debug: %s\n", line);
-}
-
 /* A positive number of seconds from a test-only environment variable, or 0. */
 static int env_seconds(long *out, const char *name)
 {
@@ -118,11 +71,11 @@ static int env_seconds(long *out, const char *name)
 
 int cmd_login(int argc, char **argv)
 {
-    const char *domain = NULL, *user = NULL, *key = NULL, *cacert = NULL;
-    int password_stdin = 0, debug = 0;
+    struct cli_session_args sargs;
     char domain_buf[512], user_buf[256];
     igtcloud_session *session = NULL;
     int rc = CLI_EXIT_OK;
+    memset(&sargs, 0, sizeof(sargs));
 
     for (int i = 1; i < argc; i++) {
         int missing = 0;
@@ -130,20 +83,14 @@ int cmd_login(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (cli_take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            cli_take_value(&user, argc, argv, &i, "-u", "--user", &missing) ||
-            cli_take_value(&key, argc, argv, &i, "-s", "--service-key", &missing) ||
-            cli_take_value(&cacert, argc, argv, &i, NULL, "--cacert", &missing)) {
+        if (cli_session_option(&sargs, argc, argv, &i, &missing) ||
+            cli_take_value(&sargs.service_key, argc, argv, &i, "-s", "--service-key",
+                           &missing)) {
             if (missing)
                 return cli_usage_error("login", "option '%s' needs a value", argv[i]);
             continue;
         }
-        if (strcmp(argv[i], "--password-stdin") == 0)
-            password_stdin = 1;
-        else if (strcmp(argv[i], "--debug") == 0)
-            debug = 1;
-        else if (strcmp(argv[i], "--password") == 0 || strncmp(argv[i], "--password=", 11) == 0 ||
-                 strcmp(argv[i], "-p") == 0)
+        if (cli_password_in_argv(argv[i]))
             return cli_usage_error("login", "passwords are never taken from the command line; "
                                             "use --password-stdin or the prompt");
         else if (argv[i][0] == '-')
@@ -159,6 +106,7 @@ int cmd_login(int argc, char **argv)
         return cli_usage_error("login", "IGTCLOUD_RETRY_WINDOW must be seconds (1-86400)");
 
     install_handlers();
+    const char *domain = sargs.domain, *user = sargs.user, *key = sargs.service_key;
     if (!domain || !*domain)
         domain = getenv("CLOUD_DOMAIN");
     if (!domain || !*domain) {
@@ -180,33 +128,31 @@ int cmd_login(int argc, char **argv)
         user = user_buf;
     }
 
-    struct password_source source = { password_stdin, NULL, 0 };
+    struct cli_password pw;
+    memset(&pw, 0, sizeof(pw));
+    pw.from_stdin = sargs.password_stdin;
+    pw.no_terminal = "no terminal to ask the password on; use --password-stdin "
+                     "(see 'igtcloud login --help')";
+    pw.stop = &stop_requested;
     igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
     opts.domain = domain;
     opts.flags = IGTCLOUD_SESSION_NO_REUSE;
-    opts.ca_file = cacert;
+    opts.ca_file = sargs.cacert;
     if (key) {
         opts.service_key_path = key;
         opts.service_id = user;
     } else {
         opts.user = user;
-        opts.password_cb = ask_password;
-        opts.password_payload = &source;
+        opts.password_cb = cli_password_cb;
+        opts.password_payload = &pw;
     }
-    if (debug) {
-        opts.debug_cb = debug_line;
-    }
+    if (sargs.debug)
+        opts.debug_cb = cli_debug_line;
 
     int status = igtcloud_session_open(&session, &opts);
-    if (status < 0) {
-        if (source.problem) {
-            fprintf(stderr, "igtcloud: %s\n", source.problem);
-            return source.exit_code;
-        }
-        if (stop_requested)
-            return CLI_EXIT_INTERRUPTED;
-        return cli_report_error(status);
-    }
+    cli_wipe(pw.value, sizeof(pw.value));
+    if (status < 0)
+        return cli_session_failed(status, &opts, &pw);
     if (stop_requested)
         goto done;
 

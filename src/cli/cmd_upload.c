@@ -1,14 +1,12 @@
+#include "cli_session.h"
 #include "cmd.h"
 #include "progress.h"
 #include "prompt.h"
 
-#include <errno.h>
 #include <igtcloud/igtcloud.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char usage[] =
     "Usage: igtcloud upload [OPTIONS] LOCAL PROJECT [INSTITUTE|*] [PROD|TEST]\n"
@@ -58,67 +56,6 @@ static void on_signal(int signo)
     stop_requested = 1;
     if (running)
         igtcloud_upload_cancel(running);
-}
-
-struct password_cache {
-    int from_stdin;
-    int have;
-    char value[1024];
-    const char *problem;
-    int exit_code;
-};
-
-/* The password, asked once for the run (login and submit share it). */
-static int get_password(struct password_cache *pc, const char *user, const char *host)
-{
-    if (pc->have)
-        return 0;
-    int rc;
-    if (pc->from_stdin) {
-        rc = cli_read_stdin_line(pc->value, sizeof(pc->value));
-    } else {
-        char prompt[512];
-        snprintf(prompt, sizeof(prompt), "%s@%s's password: ", user ? user : "",
-                 host ? host : "");
-        rc = cli_prompt(pc->value, sizeof(pc->value), prompt, 1);
-        if (rc == CLI_PROMPT_NO_TERMINAL) {
-            pc->problem = "no terminal to ask the password on; use --password-stdin";
-            pc->exit_code = CLI_EXIT_USAGE;
-            return IGTCLOUD_EINVALID;
-        }
-    }
-    if (rc == CLI_PROMPT_INTERRUPTED && stop_requested) {
-        pc->problem = "interrupted";
-        pc->exit_code = CLI_EXIT_INTERRUPTED;
-        return IGTCLOUD_ECANCELLED;
-    }
-    if (rc != CLI_PROMPT_OK || !pc->value[0]) {
-        pc->problem = rc == CLI_PROMPT_TOO_LONG ? "the password is too long"
-                      : pc->from_stdin          ? "no password on standard input"
-                                                : "no password given";
-        pc->exit_code = CLI_EXIT_USAGE;
-        return IGTCLOUD_EINVALID;
-    }
-    pc->have = 1;
-    return 0;
-}
-
-static int password_cb(char *buf, size_t size, const char *user, const char *host, void *payload)
-{
-    struct password_cache *pc = payload;
-    int rc = get_password(pc, user, host);
-    if (rc)
-        return rc;
-    if (strlen(pc->value) >= size)
-        return IGTCLOUD_EINVALID;
-    snprintf(buf, size, "%s", pc->value);
-    return 0;
-}
-
-static void debug_line(const char *line, void *payload)
-{
-    (void)payload;
-    fprintf(stderr, "igtcloud: debug: %s\n", line);
 }
 
 struct view {
@@ -226,17 +163,18 @@ static int dicom_import(igtcloud_session *session, const char *project, const ch
 
 int cmd_upload(int argc, char **argv)
 {
-    const char *domain = NULL, *user = NULL, *key = NULL, *cacert = NULL;
     const char *category = NULL, *structure = NULL, *cs = NULL, *cf = NULL;
     const char *positional[4] = { NULL, NULL, NULL, NULL };
-    int npos = 0, submit = 0, password_stdin = 0, debug = 0, dicom = 0;
+    int npos = 0, submit = 0, dicom = 0;
+    struct cli_session_args sargs;
     struct view view;
-    struct password_cache pc;
+    struct cli_password pw;
     igtcloud_session *session = NULL;
     igtcloud_upload *upload = NULL;
     int rc = CLI_EXIT_OK;
     memset(&view, 0, sizeof(view));
-    memset(&pc, 0, sizeof(pc));
+    memset(&sargs, 0, sizeof(sargs));
+    memset(&pw, 0, sizeof(pw));
     igtcloud_upload_options uo = IGTCLOUD_UPLOAD_OPTIONS_INIT;
 
     for (int i = 1; i < argc; i++) {
@@ -245,10 +183,9 @@ int cmd_upload(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (cli_take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            cli_take_value(&user, argc, argv, &i, "-u", "--user", &missing) ||
-            cli_take_value(&key, argc, argv, &i, "-s", "--service-key", &missing) ||
-            cli_take_value(&cacert, argc, argv, &i, NULL, "--cacert", &missing) ||
+        if (cli_session_option(&sargs, argc, argv, &i, &missing) ||
+            cli_take_value(&sargs.service_key, argc, argv, &i, "-s", "--service-key",
+                           &missing) ||
             cli_take_value(&category, argc, argv, &i, NULL, "--category", &missing) ||
             cli_take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
             cli_take_value(&cs, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
@@ -261,18 +198,13 @@ int cmd_upload(int argc, char **argv)
             submit = 1;
         else if (strcmp(argv[i], "--dicom") == 0)
             dicom = 1;
-        else if (strcmp(argv[i], "--password-stdin") == 0)
-            password_stdin = 1;
-        else if (strcmp(argv[i], "--debug") == 0)
-            debug = 1;
         else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
             view.quiet = 1;
         else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
             view.verbose = 1;
         else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--dry-run") == 0)
             view.dry_run = 1;
-        else if (strcmp(argv[i], "--password") == 0 || strncmp(argv[i], "--password=", 11) == 0 ||
-                 strcmp(argv[i], "-p") == 0)
+        else if (cli_password_in_argv(argv[i]))
             return cli_usage_error("upload", "passwords are never taken from the command line; "
                                              "use --password-stdin or the prompt");
         else if (argv[i][0] == '-' && argv[i][1] != '\0')
@@ -299,18 +231,13 @@ int cmd_upload(int argc, char **argv)
     if (dicom && (category || structure || submit))
         return cli_usage_error("upload", "--dicom does not go with --category, "
                                          "--folder-structure or --submit");
-    if (submit && key)
+    if (submit && sargs.service_key)
         return cli_usage_error("upload", "--submit needs a user's password; a service identity "
                                          "cannot submit studies");
-    if (positional[3] && domain && strcmp(positional[3], domain) != 0)
+    if (positional[3] && sargs.domain && strcmp(positional[3], sargs.domain) != 0)
         return cli_usage_error("upload", "two domains given ('%s' and '%s')", positional[3],
-                               domain);
-    if (!domain)
-        domain = positional[3];
-    if (!domain || !*domain)
-        domain = getenv("CLOUD_DOMAIN");
-    if (!key && (!user || !*user))
-        user = getenv("CLOUD_USERNAME");
+                               sargs.domain);
+    sargs.environment = positional[3];
     const char *local = positional[0], *project = positional[1], *institute = positional[2];
 
     struct sigaction sa;
@@ -320,47 +247,20 @@ int cmd_upload(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    pc.from_stdin = password_stdin;
-    igtcloud_session_options so = IGTCLOUD_SESSION_OPTIONS_INIT;
-    so.domain = domain && *domain ? domain : NULL;
-    so.ca_file = cacert;
-    if (key) {
-        so.service_key_path = key;
-        so.service_id = user;
-        so.flags = IGTCLOUD_SESSION_NO_REUSE;
-    } else {
-        so.user = user && *user ? user : NULL;
-        so.password_cb = password_cb;
-        so.password_payload = &pc;
-        /* Without a user or a domain only a running `igtcloud login` can help. */
-        if (!so.user || !so.domain)
-            so.flags = IGTCLOUD_SESSION_REUSE_ONLY;
-    }
-    if (debug)
-        so.debug_cb = debug_line;
-    int status = igtcloud_session_open(&session, &so);
-    if (status < 0) {
-        if (pc.problem) {
-            fprintf(stderr, "igtcloud: %s\n", pc.problem);
-            rc = pc.exit_code;
-        } else if (stop_requested) {
-            rc = CLI_EXIT_INTERRUPTED;
-        } else if (so.flags == IGTCLOUD_SESSION_REUSE_ONLY) {
-            fprintf(stderr, "igtcloud: not logged in (%s); run 'igtcloud login' or give "
-                            "-d DOMAIN and -u USER\n", igtcloud_error_last()->message);
-            rc = CLI_EXIT_AUTH;
-        } else {
-            rc = cli_report_error(status);
-        }
+    pw.from_stdin = sargs.password_stdin;
+    pw.no_terminal = "no terminal to ask the password on; use --password-stdin";
+    pw.stop = &stop_requested;
+    rc = cli_session_open_or_reuse(&session, &sargs, &pw);
+    if (rc != CLI_EXIT_OK)
         goto done;
-    }
     if (submit) {
         /* Asked once, before anything is sent, and shared with the login. */
         const char *domain_url = igtcloud_session_domain(session);
         const char *host = strstr(domain_url, "://");
-        if (get_password(&pc, igtcloud_session_user(session), host ? host + 3 : domain_url)) {
-            fprintf(stderr, "igtcloud: %s\n", pc.problem);
-            rc = pc.exit_code;
+        if (cli_password_get(&pw, igtcloud_session_user(session),
+                             host ? host + 3 : domain_url)) {
+            fprintf(stderr, "igtcloud: %s\n", pw.problem);
+            rc = pw.exit_code;
             goto done;
         }
     }
@@ -371,17 +271,17 @@ int cmd_upload(int argc, char **argv)
                                                                     : IGTCLOUD_UPLOAD_FILES;
     uo.dry_run = view.dry_run;
     uo.submit = submit;
-    uo.submit_password = submit ? pc.value : NULL;
+    uo.submit_password = submit ? pw.value : NULL;
     uo.event_cb = on_event;
     uo.event_payload = &view;
     uo.progress_cb = on_progress;
     uo.progress_payload = &view;
-    uo.ca_file = cacert;
+    uo.ca_file = sargs.cacert;
     if (dicom) {
         rc = dicom_import(session, project, institute, local, &uo, &view);
         goto done;
     }
-    status = igtcloud_upload_new(&upload, session, project, &uo);
+    int status = igtcloud_upload_new(&upload, session, project, &uo);
     if (status == 0)
         status = igtcloud_upload_add_tree(upload, local, institute);
     if (status == 0) {
@@ -409,6 +309,6 @@ done:
     cli_progress_free(view.progress);
     igtcloud_upload_free(upload);
     igtcloud_session_free(session);
-    cli_wipe(pc.value, sizeof(pc.value));
+    cli_wipe(pw.value, sizeof(pw.value));
     return rc;
 }
