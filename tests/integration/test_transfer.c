@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "transfer_helpers.h"
@@ -567,6 +569,76 @@ static void test_transfer__download_md5_checked_by_a_worker(void **state)
     assert_false(th_exists(side));
 }
 
+/*
+ * A large single-part object (MD5 ETag) downloaded in ranges: workers hash
+ * the in-order prefix while later ranges arrive, and the final check still
+ * catches a corrupted byte early in the object.
+ */
+static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(void **state)
+{
+    (void)state;
+    char src[512], dst[512], bad[512];
+    path_in(src, sizeof(src), "prefix.bin");
+    path_in(dst, sizeof(dst), "prefix.out");
+    path_in(bad, sizeof(bad), "prefix-bad.out");
+    const uint64_t size = 9 * MIB + 4321;
+    assert_int_equal(th_make_file(src, size, 5), 0);
+
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.range_size = 1 * MIB;
+    o.range_threshold = 1 * MIB;
+    o.max_requests = 3;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t9/prefix.bin", DEMO_PREFIX, NULL, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+
+    igtcloud__engine_stats st;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t9/prefix.bin", dst, DEMO_PREFIX,
+                                           (int64_t)size, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    /* Ranges arrive over time: more than one prefix was handed to the workers. */
+    assert_true(st.prefix_hashes >= 2);
+
+    /*
+     * One byte in the second range rots on the server's disk. The sandbox
+     * keeps the ETag of an object whose size and mtime did not change.
+     */
+    char object[700];
+    snprintf(object, sizeof(object), "%s/objects/" DEMO_PREFIX "t9/prefix.bin", env.sb.data_dir);
+    struct stat before;
+    assert_int_equal(stat(object, &before), 0);
+    FILE *f = fopen(object, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (long)(MIB + 17), SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, (long)(MIB + 17), SEEK_SET), 0);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+    const struct timespec times[2] = { before.st_atim, before.st_mtim };
+    assert_int_equal(utimensat(AT_FDCWD, object, times, 0), 0);
+
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t9/prefix.bin", bad, DEMO_PREFIX,
+                                           (int64_t)size, NULL));
+    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, IGTCLOUD_EPROTO);
+    assert_non_null(strstr(r.message, "MD5"));
+    igtcloud_transfer_free(t);
+    assert_false(th_exists(bad));
+    char side[600];
+    snprintf(side, sizeof(side), "%s/.prefix-bad.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
+    assert_false(th_exists(side));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_transfer__crc32c_single_and_multipart_round_trip),
         cmocka_unit_test(test_transfer__feeder_queues_files_while_the_engine_runs),
         cmocka_unit_test(test_transfer__download_md5_checked_by_a_worker),
+        cmocka_unit_test(test_transfer__ranged_download_hashes_prefix_while_ranges_arrive),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,6 +20,7 @@ typedef struct igtcloud__engine_stats {
     uint64_t bytes_received;    /* body bytes written to files or buffers */
     uint64_t bytes_sent;        /* body bytes sent */
     size_t verified_by_workers; /* downloads whose MD5 a worker thread checked */
+    size_t prefix_hashes;       /* in-order prefixes of ranged downloads hashed by workers */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);

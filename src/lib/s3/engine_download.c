@@ -45,39 +45,6 @@ void igtcloud__engine_discard_partial(job *j)
         unlink(j->journal_path);
 }
 
-static int verify_md5_file(igtcloud_transfer *t, job *j)
-{
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int dl = 0;
-    if (j->md5 && j->md5_pos == j->size) {
-        EVP_DigestFinal_ex(j->md5, d, &dl);
-    } else {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
-            EVP_MD_CTX_free(ctx);
-            return igtcloud__error_oom();
-        }
-        uint64_t pos = 0;
-        while (pos < j->size) {
-            size_t want = j->size - pos < IO_BUF_SIZE ? (size_t)(j->size - pos) : IO_BUF_SIZE;
-            ssize_t got = pread(j->fd, t->io_buf, want, (off_t)pos);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                EVP_MD_CTX_free(ctx);
-                return igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s", j->tmp_path);
-            }
-            EVP_DigestUpdate(ctx, t->io_buf, (size_t)got);
-            pos += (uint64_t)got;
-        }
-        EVP_DigestFinal_ex(ctx, d, &dl);
-        EVP_MD_CTX_free(ctx);
-    }
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    igtcloud__hex(hex, d, dl);
-    return strcasecmp(hex, j->etag) == 0 ? 0 : 1;
-}
-
 /* Every byte is in the temporary file: verify, then give it its final name. */
 void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j)
 {
@@ -96,12 +63,20 @@ void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j)
         return;
     }
     if (igtcloud__wire_etag_is_md5(j->etag)) {
-        if (!(j->md5 && j->md5_pos == j->size) && igtcloud__engine_verify_submit(t, j) == 0)
-            return; /* igtcloud__engine_download_verified() when the worker is done */
-        igtcloud__engine_download_verified(t, j, verify_md5_file(t, j));
+        if (!j->verifying)
+            igtcloud__engine_download_conclude(t, j);
+        /* else: the worker hashing a prefix comes back first, then concludes */
         return;
     }
     download_rename(j);
+}
+
+/* Every byte is on disk and no worker holds j's digest: check the MD5, then rename. */
+void igtcloud__engine_download_conclude(igtcloud_transfer *t, job *j)
+{
+    if (!(j->md5 && j->md5_pos == j->size) && igtcloud__engine_verify_submit(t, j) == 0)
+        return; /* igtcloud__engine_download_verified() when the worker is done */
+    igtcloud__engine_download_verified(t, j, igtcloud__engine_verify_here(t, j));
 }
 
 /* The MD5 check's outcome v (0 match, 1 mismatch, < 0 error, message set). */
@@ -156,12 +131,14 @@ int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
     int rc = open_tmp(j, 1);
     if (rc)
         return rc;
-    if (j->md5)
-        EVP_MD_CTX_free(j->md5);
+    EVP_MD_CTX_free(j->md5);
     j->md5 = NULL;
     j->md5_pos = 0;
+    j->md5_range = 0;
+    j->md5_broken = 0;
     j->finished = 0;
-    if (t->verify_failed) {
+    j->md5_on_loop = t->verify_failed;
+    if (j->md5_on_loop) {
         /* No workers: hash on the loop while the bytes arrive in order. */
         j->md5 = EVP_MD_CTX_new();
         if (!j->md5 || !EVP_DigestInit_ex(j->md5, EVP_md5(), NULL))
@@ -272,6 +249,7 @@ static int download_try_resume(igtcloud_transfer *t, job *j)
     j->last_modified = jr.modified;
     j->ranged = 1;
     j->next_range = 0;
+    j->md5_on_loop = t->verify_failed;
     t->stats.ranges_resumed += jr.ndone;
     t->progress.bytes_done += (uint64_t)jr.ndone * jr.range_size > jr.size
                                   ? jr.size

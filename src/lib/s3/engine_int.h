@@ -99,8 +99,11 @@ struct job {
     uint32_t *unjournaled; /* ranges on disk, not yet in the journal */
     uint32_t nunjournaled;
     int64_t journal_synced_ms;
-    EVP_MD_CTX *md5;      /* streaming MD5 while bytes arrive in order (no verify pool) */
+    EVP_MD_CTX *md5;      /* MD5 of the bytes before md5_pos (see engine_verify.c) */
     uint64_t md5_pos;
+    uint32_t md5_range;   /* ranges before it are done (and at most md5_pos away) */
+    int md5_on_loop;      /* no workers: on_write hashes bytes arriving in order */
+    int md5_broken;       /* a prefix could not be hashed: the final check reads it all */
     int finished;         /* download_finish ran (the verification may be pending) */
     int verifying;        /* a worker is computing the MD5 of the temporary file */
 
@@ -248,6 +251,7 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc);
 void igtcloud__engine_discard_partial(job *j);
 void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j);
 void igtcloud__engine_download_verified(igtcloud_transfer *t, job *j, int v);
+void igtcloud__engine_download_conclude(igtcloud_transfer *t, job *j);
 int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j);
 int igtcloud__engine_journal_flush(job *j, int force);
 int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j);
@@ -256,5 +260,7 @@ int igtcloud__engine_download_start(igtcloud_transfer *t, job *j);
 void igtcloud__engine_verify_stop(igtcloud_transfer *t);
 int igtcloud__engine_verify_submit(igtcloud_transfer *t, job *j);
 void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block);
+void igtcloud__engine_verify_advance(igtcloud_transfer *t, job *j);
+int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j);
 
 #endif

@@ -175,7 +175,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
             pos += w;
             left -= (size_t)w;
         }
-        if (j->md5) {
+        if (j->md5 && j->md5_on_loop) {
             if (j->md5_pos == at) {
                 EVP_DigestUpdate(j->md5, data, n);
                 j->md5_pos += n;

@@ -225,6 +225,7 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
                     r->local_error = 1;
                     return -1;
                 }
+                igtcloud__engine_verify_advance(t, j);
                 return 0;
             }
             if (!j->size_known) {
@@ -245,6 +246,7 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
             r->local_error = 1;
             return -1;
         }
+        igtcloud__engine_verify_advance(t, j);
         return 0;
     default:
         return 0;

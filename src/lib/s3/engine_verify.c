@@ -18,14 +18,21 @@
 #include "core/error.h"
 #include "core/hash.h"
 
-/* One MD5 verification handed to a worker. */
+/*
+ * One piece of MD5 work handed to a worker: add [from, to) of the file to the
+ * job's running digest and, when final, compare the digest with the ETag.
+ * A large download hands over each in-order prefix as its ranges arrive, so
+ * only the last bytes are left to hash when the last range is in.
+ */
 typedef struct verify_task {
     struct verify_task *next;
     job *job;                 /* only the loop thread dereferences it */
-    int fd;
-    uint64_t size;
+    int fd;                   /* a dup: the job may close its own meanwhile */
+    EVP_MD_CTX *md5;          /* the job's digest; the job leaves it alone until collected */
+    uint64_t from, to;
+    int final;
     char etag[IGTCLOUD__ETAG_MAX + 1];
-    int result;               /* 0 match, 1 mismatch, -errno (or -EIO) when unreadable */
+    int result;               /* 0 match (or done), 1 mismatch, -errno (or -EIO) when unreadable */
 } verify_task;
 
 typedef struct verify_pool {
@@ -38,34 +45,38 @@ typedef struct verify_pool {
     pthread_t threads[VERIFY_THREADS];
 } verify_pool;
 
-static int md5_fd_hex(char hex[2 * EVP_MAX_MD_SIZE + 1], int fd, uint64_t size, unsigned char *buf)
+static int md5_add_file(EVP_MD_CTX *ctx, int fd, uint64_t from, uint64_t to, unsigned char *buf)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = 0;
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
-        rc = -ENOMEM;
-        goto done;
-    }
-    uint64_t pos = 0;
-    while (pos < size) {
-        size_t want = size - pos < IO_BUF_SIZE ? (size_t)(size - pos) : IO_BUF_SIZE;
+    uint64_t pos = from;
+    while (pos < to) {
+        size_t want = to - pos < IO_BUF_SIZE ? (size_t)(to - pos) : IO_BUF_SIZE;
         ssize_t got = pread(fd, buf, want, (off_t)pos);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got <= 0) {
-            rc = got < 0 ? -errno : -EIO;
-            goto done;
-        }
+        if (got <= 0)
+            return got < 0 ? -errno : -EIO;
         EVP_DigestUpdate(ctx, buf, (size_t)got);
         pos += (uint64_t)got;
     }
+    return 0;
+}
+
+static int md5_matches(EVP_MD_CTX *ctx, const char *etag)
+{
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
     EVP_DigestFinal_ex(ctx, d, &dl);
     igtcloud__hex(hex, d, dl);
-done:
-    EVP_MD_CTX_free(ctx);
-    return rc;
+    return strcasecmp(hex, etag) == 0 ? 0 : 1;
+}
+
+static void verify_run(verify_task *task, unsigned char *buf)
+{
+    int rc = buf ? md5_add_file(task->md5, task->fd, task->from, task->to, buf) : -ENOMEM;
+    task->result = rc < 0 ? rc : (task->final ? md5_matches(task->md5, task->etag) : 0);
+    close(task->fd);
+    task->fd = -1;
 }
 
 static void *verify_worker(void *arg)
@@ -86,9 +97,7 @@ static void *verify_worker(void *arg)
             p->todo_tail = NULL;
         pthread_mutex_unlock(&p->lock);
 
-        char hex[2 * EVP_MAX_MD_SIZE + 1];
-        int rc = buf ? md5_fd_hex(hex, task->fd, task->size, buf) : -ENOMEM;
-        task->result = rc < 0 ? rc : (strcasecmp(hex, task->etag) == 0 ? 0 : 1);
+        verify_run(task, buf);
 
         pthread_mutex_lock(&p->lock);
         task->next = p->done_head;
@@ -154,17 +163,35 @@ static int verify_start(igtcloud_transfer *t)
     return 0;
 }
 
-/* Hand the MD5 check of j's temporary file to a worker; -1: do it here. */
-int igtcloud__engine_verify_submit(igtcloud_transfer *t, job *j)
+/*
+ * Hand MD5 work on j's temporary file to a worker: the bytes from the digest's
+ * position to `to`, then (final) the comparison with the ETag. Returns -1
+ * when it must be done here instead.
+ */
+static int verify_submit(igtcloud_transfer *t, job *j, uint64_t to, int final)
 {
     if (verify_start(t))
         return -1;
+    if (!j->md5) {
+        j->md5 = EVP_MD_CTX_new();
+        if (!j->md5 || !EVP_DigestInit_ex(j->md5, EVP_md5(), NULL))
+            return -1;
+        j->md5_pos = 0;
+        j->md5_range = 0;
+    }
     verify_task *task = calloc(1, sizeof(*task));
     if (!task)
         return -1;
+    task->fd = dup(j->fd);
+    if (task->fd < 0) {
+        free(task);
+        return -1;
+    }
     task->job = j;
-    task->fd = j->fd;
-    task->size = j->size;
+    task->md5 = j->md5;
+    task->from = j->md5_pos;
+    task->to = to;
+    task->final = final;
     snprintf(task->etag, sizeof(task->etag), "%s", j->etag);
     verify_pool *p = t->verify;
     pthread_mutex_lock(&p->lock);
@@ -178,8 +205,51 @@ int igtcloud__engine_verify_submit(igtcloud_transfer *t, job *j)
     j->verifying = 1;
     j->pending++;
     t->nverifying++;
-    t->stats.verified_by_workers++;
+    if (final)
+        t->stats.verified_by_workers++;
     return 0;
+}
+
+int igtcloud__engine_verify_submit(igtcloud_transfer *t, job *j)
+{
+    return verify_submit(t, j, j->size, 1);
+}
+
+/* The MD5 check on the loop's thread, when no worker can take it (0, 1, or < 0). */
+int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j)
+{
+    if (j->md5 && j->md5_pos == j->size)
+        return md5_matches(j->md5, j->etag);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
+        EVP_MD_CTX_free(ctx);
+        return igtcloud__error_oom();
+    }
+    int rc = md5_add_file(ctx, j->fd, 0, j->size, t->io_buf);
+    if (rc < 0)
+        rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path, strerror(-rc));
+    else
+        rc = md5_matches(ctx, j->etag);
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+/*
+ * Ranges of j arrived: hand the in-order prefix not hashed yet to a worker,
+ * unless one is busy with j (its answer calls this again).
+ */
+void igtcloud__engine_verify_advance(igtcloud_transfer *t, job *j)
+{
+    if (j->md5_on_loop || j->md5_broken || j->verifying || j->failing || !j->ranged ||
+        !igtcloud__wire_etag_is_md5(j->etag))
+        return;
+    while (j->md5_range < j->journal.count && j->journal.done[j->md5_range])
+        j->md5_range++;
+    uint64_t end = (uint64_t)j->md5_range * j->journal.range_size;
+    if (end > j->size)
+        end = j->size;
+    if (end > j->md5_pos && verify_submit(t, j, end, 0) == 0)
+        t->stats.prefix_hashes++;
 }
 
 /* Apply the answers that are back; with `block`, wait for at least one. */
@@ -201,10 +271,23 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
         t->nverifying--;
         j->verifying = 0;
         j->pending--;
-        if (d->result < 0)
-            igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path,
-                                strerror(-d->result));
-        igtcloud__engine_download_verified(t, j, d->result < 0 ? IGTCLOUD_EIO : d->result);
+        if (d->final) {
+            if (d->result < 0)
+                igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path,
+                                    strerror(-d->result));
+            igtcloud__engine_download_verified(t, j, d->result < 0 ? IGTCLOUD_EIO : d->result);
+        } else if (d->result < 0) {
+            /* The prefix digest is unusable: the final check hashes it all. */
+            EVP_MD_CTX_free(j->md5);
+            j->md5 = NULL;
+            j->md5_broken = 1;
+        } else {
+            j->md5_pos = d->to;
+            if (j->finished && !j->failing)
+                igtcloud__engine_download_conclude(t, j);
+            else
+                igtcloud__engine_verify_advance(t, j);
+        }
         free(d);
         igtcloud__engine_job_settle(t, j);
     }

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "s3/wire.h"
+#include "s3/xml.h"
 
 struct scan {
     igtcloud__s3_error_body *out;
@@ -98,108 +99,30 @@ void igtcloud__s3_xml_scan(igtcloud__s3_error_body *out, const char *body, size_
     XML_ParserFree(p);
 }
 
-struct parts {
-    void (*on_part)(const igtcloud__s3_part *part, void *payload);
-    void *payload;
-    int depth;
-    int in_part;
-    char field[32];
-    char text[160];
-    size_t used;
-    igtcloud__s3_part part;
-    int truncated;
-    uint32_t next_marker;
-    int bad;
-};
-
-static void parts_start(void *data, const char *name, const char **attrs)
-{
-    (void)attrs;
-    struct parts *s = data;
-    const char *n = local_name(name);
-    s->depth++;
-    s->used = 0;
-    s->text[0] = '\0';
-    if (s->depth == 2 && strcmp(n, "Part") == 0) {
-        s->in_part = 1;
-        memset(&s->part, 0, sizeof(s->part));
-    }
-    size_t nl = strlen(n);
-    if (nl >= sizeof(s->field))
-        nl = sizeof(s->field) - 1;
-    memcpy(s->field, n, nl);
-    s->field[nl] = '\0';
-}
-
-static int parse_num(uint64_t *out, const char *text)
-{
-    return igtcloud__wire_u64(out, text, strlen(text)) == 0 ? 0 : -1;
-}
-
-static void parts_end(void *data, const char *name)
-{
-    struct parts *s = data;
-    const char *n = local_name(name);
-    uint64_t v;
-    if (s->depth == 3 && s->in_part) {
-        if (strcmp(n, "PartNumber") == 0) {
-            if (parse_num(&v, s->text) || v == 0 || v > 10000)
-                s->bad = 1;
-            else
-                s->part.number = (uint32_t)v;
-        } else if (strcmp(n, "Size") == 0) {
-            if (parse_num(&v, s->text))
-                s->bad = 1;
-            else
-                s->part.size = v;
-        } else if (strcmp(n, "ETag") == 0) {
-            if (igtcloud__wire_etag(s->part.etag, s->text, strlen(s->text)))
-                s->bad = 1;
-        }
-    } else if (s->depth == 2 && strcmp(n, "Part") == 0) {
-        if (s->part.number && s->part.etag[0] && !s->bad)
-            s->on_part(&s->part, s->payload);
-        s->in_part = 0;
-    } else if (s->depth == 2 && strcmp(n, "IsTruncated") == 0) {
-        s->truncated = strcmp(s->text, "true") == 0;
-    } else if (s->depth == 2 && strcmp(n, "NextPartNumberMarker") == 0) {
-        if (parse_num(&v, s->text) == 0 && v <= 10000)
-            s->next_marker = (uint32_t)v;
-    }
-    s->depth--;
-    s->used = 0;
-    s->text[0] = '\0';
-}
-
-static void parts_text(void *data, const char *text, int len)
-{
-    struct parts *s = data;
-    for (int i = 0; i < len && s->used + 1 < sizeof(s->text); i++)
-        s->text[s->used++] = text[i];
-    s->text[s->used] = '\0';
-}
-
 int igtcloud__s3_xml_list_parts(const char *body, size_t len,
                                 void (*on_part)(const igtcloud__s3_part *part, void *payload),
                                 void *payload, int *truncated, uint32_t *next_marker)
 {
-    if (!body || len > (size_t)INT32_MAX)
-        return igtcloud__error_set(IGTCLOUD_EPROTO, "ListParts: no body");
-    XML_Parser p = XML_ParserCreate(NULL);
-    if (!p)
-        return igtcloud__error_oom();
-    struct parts s;
-    memset(&s, 0, sizeof(s));
-    s.on_part = on_part;
-    s.payload = payload;
-    XML_SetUserData(p, &s);
-    XML_SetElementHandler(p, parts_start, parts_end);
-    XML_SetCharacterDataHandler(p, parts_text);
-    int ok = XML_Parse(p, body, (int)len, 1) != XML_STATUS_ERROR && !s.bad;
-    XML_ParserFree(p);
-    if (!ok)
-        return igtcloud__error_set(IGTCLOUD_EPROTO, "malformed ListParts response");
-    *truncated = s.truncated;
-    *next_marker = s.next_marker;
-    return 0;
+    igtcloud__xml_parts list = IGTCLOUD__XML_PARTS_INIT;
+    igtcloud__s3_part *parts = NULL;
+    int rc = igtcloud__xml_parse_list_parts(&list, body, len);
+    if (rc == 0 && list.count > 0 && !(parts = calloc(list.count, sizeof(*parts))))
+        rc = igtcloud__error_oom();
+    /* Every part is checked before the first is handed on: a bad list changes nothing. */
+    for (size_t i = 0; rc == 0 && i < list.count; i++) {
+        const igtcloud__xml_part *p = &list.parts[i];
+        parts[i].number = (uint32_t)p->part_number;
+        parts[i].size = p->size;
+        if (igtcloud__wire_etag(parts[i].etag, p->etag, strlen(p->etag)))
+            rc = igtcloud__error_set(IGTCLOUD_EPROTO, "malformed ListParts response");
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < list.count; i++)
+            on_part(&parts[i], payload);
+        *truncated = list.is_truncated;
+        *next_marker = (uint32_t)list.next_part_number_marker;
+    }
+    free(parts);
+    igtcloud__xml_parts_dispose(&list);
+    return rc;
 }
