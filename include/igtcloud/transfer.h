@@ -295,6 +295,36 @@ IGTCLOUD_EXTERN int igtcloud_transfer_result_at(igtcloud_transfer_result *out,
                                                 const igtcloud_transfer *t, size_t index);
 
 /**
+ * Called from the engine's loop when a multipart upload has been created,
+ * before any of its parts is sent: `result->upload_id` is its id (the other
+ * fields are as in a running file's result). Record it to resume the upload
+ * (igtcloud_transfer_add_upload()) or abort it
+ * (igtcloud_transfer_abort_upload()) after a crash. Return non-zero to
+ * cancel the run.
+ */
+typedef int (*igtcloud_transfer_multipart_cb)(const igtcloud_transfer_result *result,
+                                              void *payload);
+
+/** Set (or clear, with NULL) the callback for created multipart uploads. */
+IGTCLOUD_EXTERN void igtcloud_transfer_on_multipart_created(igtcloud_transfer *t,
+                                                            igtcloud_transfer_multipart_cb cb,
+                                                            void *payload);
+
+/**
+ * Abort the multipart upload `upload_id` of `key` (AbortMultipartUpload),
+ * through the engine (retries included), so its parts stop taking space.
+ *
+ * @param t          the transfer (not running).
+ * @param key        the full S3 key.
+ * @param prefix     the S3 prefix to ask PUT credentials for.
+ * @param upload_id  the upload to abort.
+ * @return 0 when it is aborted or was already gone (NoSuchUpload);
+ *         IGTCLOUD_EAUTH, IGTCLOUD_EPERM, IGTCLOUD_ENET, ... with the error set.
+ */
+IGTCLOUD_EXTERN int igtcloud_transfer_abort_upload(igtcloud_transfer *t, const char *key,
+                                                   const char *prefix, const char *upload_id);
+
+/**
  * Ask the running igtcloud_transfer_run() to stop soon; it returns
  * IGTCLOUD_ECANCELLED. Safe from another thread and from a signal handler.
  * Ranged downloads keep their temporary file and journal, and multipart

@@ -639,6 +639,63 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
     assert_false(th_exists(side));
 }
 
+struct created {
+    int calls;
+    char upload_id[512];
+    int parts_seen;   /* UploadPart requests in the sandbox's log when it was called */
+};
+
+static int on_created(const igtcloud_transfer_result *r, void *payload)
+{
+    struct created *c = payload;
+    c->calls++;
+    snprintf(c->upload_id, sizeof(c->upload_id), "%s", r->upload_id);
+    c->parts_seen = th_log_count(&env, "\"UploadPart\"", "t10/created.bin", NULL);
+    return 1; /* a crash right after: nothing of the upload but its id was sent */
+}
+
+/*
+ * The multipart callback hands the upload id over before any part is sent,
+ * and an upload nobody will resume can be aborted; a second abort finds it
+ * gone and is not an error.
+ */
+static void test_transfer__multipart_created_callback_then_abort(void **state)
+{
+    (void)state;
+    char src[512];
+    path_in(src, sizeof(src), "created.bin");
+    assert_int_equal(th_make_file(src, 13 * MIB, 6), 0);
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.multipart_threshold = 6 * MIB;
+    o.part_size = 5 * MIB;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    struct created c = { 0 };
+    igtcloud_transfer_on_multipart_created(t, on_created, &c);
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t10/created.bin", DEMO_PREFIX, NULL, NULL));
+    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_ECANCELLED);
+    assert_int_equal(c.calls, 1);
+    assert_true(strlen(c.upload_id) > 0);
+    assert_int_equal(c.parts_seen, 0);
+    assert_int_equal(th_log_count(&env, "\"UploadPart\"", "t10/created.bin", NULL), 0);
+
+    TH_PASS(igtcloud_transfer_abort_upload(t, DEMO_PREFIX "t10/created.bin", DEMO_PREFIX, c.upload_id));
+    assert_int_equal(th_log_count(&env, "\"AbortMultipartUpload\"", "t10/created.bin", "\"status\":204"), 1);
+    TH_PASS(igtcloud_transfer_abort_upload(t, DEMO_PREFIX "t10/created.bin", DEMO_PREFIX, c.upload_id));
+    assert_int_equal(th_log_count(&env, "\"AbortMultipartUpload\"", "t10/created.bin", "\"status\":404"), 1);
+    assert_int_equal(igtcloud_transfer_abort_upload(t, DEMO_PREFIX "t10/created.bin", DEMO_PREFIX, ""),
+                     IGTCLOUD_EINVALID);
+    igtcloud_transfer_free(t);
+
+    /* Resuming the aborted id restarts the upload cleanly. */
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t10/created.bin", DEMO_PREFIX, c.upload_id, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+    assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t10/created.bin", NULL), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -654,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_transfer__feeder_queues_files_while_the_engine_runs),
         cmocka_unit_test(test_transfer__download_md5_checked_by_a_worker),
         cmocka_unit_test(test_transfer__ranged_download_hashes_prefix_while_ranges_arrive),
+        cmocka_unit_test(test_transfer__multipart_created_callback_then_abort),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -361,6 +361,34 @@ int igtcloud_transfer_stat(uint64_t *out_size, int64_t *out_last_modified, igtcl
     return rc;
 }
 
+void igtcloud_transfer_on_multipart_created(igtcloud_transfer *t,
+                                            igtcloud_transfer_multipart_cb cb, void *payload)
+{
+    if (!t)
+        return;
+    t->multipart_cb = cb;
+    t->multipart_payload = payload;
+}
+
+int igtcloud_transfer_abort_upload(igtcloud_transfer *t, const char *key, const char *prefix,
+                                   const char *upload_id)
+{
+    if (!t || !key || !*key || !prefix || !upload_id || !*upload_id)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "abort needs a key, a prefix and an upload id");
+    job *j = job_alloc(JK_ABORT, key, NULL, prefix);
+    if (!j || !(j->upload_id = strdup(upload_id))) {
+        igtcloud__engine_job_free(j);
+        return igtcloud__error_oom();
+    }
+    int rc = run_single(t, j);
+    if (rc == IGTCLOUD_ENOTFOUND && strcmp(j->error_code, "NoSuchUpload") == 0) {
+        igtcloud_error_clear(); /* already aborted or completed: nothing left to free */
+        rc = 0;
+    }
+    igtcloud__engine_job_free(j);
+    return rc;
+}
+
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t)
 {
     *out = t->stats;

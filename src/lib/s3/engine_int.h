@@ -41,7 +41,7 @@
 #define PROGRESS_INTERVAL_MS 50
 #define VERIFY_THREADS 2
 
-enum job_kind { JK_UPLOAD = 1, JK_DOWNLOAD, JK_READ, JK_STAT };
+enum job_kind { JK_UPLOAD = 1, JK_DOWNLOAD, JK_READ, JK_STAT, JK_ABORT };
 enum job_state { JS_QUEUED = 0, JS_ACTIVE, JS_DONE };
 enum req_kind { RK_PUT = 1, RK_CREATE, RK_PART, RK_COMPLETE, RK_ABORT, RK_LIST, RK_GET, RK_HEAD };
 
@@ -185,6 +185,8 @@ struct igtcloud_transfer {
     job **list;           /* the jobs of the current loop */
     size_t nlist, cursor;
     size_t list_first;    /* list == jobs + list_first while a run may be fed */
+    igtcloud_transfer_multipart_cb multipart_cb;
+    void *multipart_payload;
     igtcloud__transfer_feed_fn feed;
     void *feed_payload;
     int feeding;          /* the feeder may still queue files in this run */

@@ -229,15 +229,13 @@ int igtcloud__engine_job_start(igtcloud_transfer *t, job *j)
     case JK_DOWNLOAD:
         rc = igtcloud__engine_download_start(t, j);
         break;
-    case JK_READ: {
-        req *r = igtcloud__engine_req_new(j, RK_GET, 0, j->size, j->buf_len);
-        if (!r)
-            return igtcloud__error_oom();
-        igtcloud__engine_enqueue(t, r, 0);
-        break;
-    }
-    case JK_STAT: {
-        req *r = igtcloud__engine_req_new(j, RK_HEAD, 0, 0, 0);
+    case JK_READ:
+    case JK_STAT:
+    case JK_ABORT: {
+        /* One request does it. */
+        req *r = j->kind == JK_READ   ? igtcloud__engine_req_new(j, RK_GET, 0, j->size, j->buf_len)
+                 : j->kind == JK_STAT ? igtcloud__engine_req_new(j, RK_HEAD, 0, 0, 0)
+                                      : igtcloud__engine_req_new(j, RK_ABORT, 0, 0, 0);
         if (!r)
             return igtcloud__error_oom();
         igtcloud__engine_enqueue(t, r, 0);

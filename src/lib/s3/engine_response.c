@@ -134,6 +134,13 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
         }
         j->parts_ready = 1;
         j->next_part = 0;
+        if (t->multipart_cb) {
+            /* Before any part leaves: the caller records the id first. */
+            igtcloud_transfer_result res;
+            igtcloud__engine_job_result(&res, j);
+            if (t->multipart_cb(&res, t->multipart_payload))
+                t->cancel = 1;
+        }
         return 0;
     case RK_LIST: {
         int truncated = 0;

@@ -1,7 +1,6 @@
 #include "s3/engine_xml.h"
 
 #include <expat.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -104,25 +103,19 @@ int igtcloud__s3_xml_list_parts(const char *body, size_t len,
                                 void *payload, int *truncated, uint32_t *next_marker)
 {
     igtcloud__xml_parts list = IGTCLOUD__XML_PARTS_INIT;
-    igtcloud__s3_part *parts = NULL;
     int rc = igtcloud__xml_parse_list_parts(&list, body, len);
-    if (rc == 0 && list.count > 0 && !(parts = calloc(list.count, sizeof(*parts))))
-        rc = igtcloud__error_oom();
-    /* Every part is checked before the first is handed on: a bad list changes nothing. */
     for (size_t i = 0; rc == 0 && i < list.count; i++) {
         const igtcloud__xml_part *p = &list.parts[i];
-        parts[i].number = (uint32_t)p->part_number;
-        parts[i].size = p->size;
-        if (igtcloud__wire_etag(parts[i].etag, p->etag, strlen(p->etag)))
+        igtcloud__s3_part part = { (uint32_t)p->part_number, p->size, "" };
+        if (igtcloud__wire_etag(part.etag, p->etag, strlen(p->etag)))
             rc = igtcloud__error_set(IGTCLOUD_EPROTO, "malformed ListParts response");
+        else
+            on_part(&part, payload);
     }
     if (rc == 0) {
-        for (size_t i = 0; i < list.count; i++)
-            on_part(&parts[i], payload);
         *truncated = list.is_truncated;
         *next_marker = (uint32_t)list.next_part_number_marker;
     }
-    free(parts);
     igtcloud__xml_parts_dispose(&list);
     return rc;
 }
