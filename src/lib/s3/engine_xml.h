@@ -5,9 +5,10 @@
 #include <stdint.h>
 
 /*
- * The few S3 response bodies the transfer engine reads (Error,
- * InitiateMultipartUploadResult, ListPartsResult, the Error that
- * CompleteMultipartUpload may return with status 200), read with expat.
+ * The few S3 response bodies the transfer engine reads: Error,
+ * InitiateMultipartUploadResult and the Error that CompleteMultipartUpload
+ * may return with status 200 through a lenient scan with expat (it keeps what
+ * a truncated error body told); ListPartsResult through s3/xml.h.
  */
 
 typedef struct igtcloud__s3_error_body {
@@ -30,8 +31,10 @@ typedef struct igtcloud__s3_part {
 } igtcloud__s3_part;
 
 /*
- * ListPartsResult: calls `on_part` per <Part>, and tells whether the list is
- * truncated and the next marker. Returns 0 or EPROTO.
+ * ListPartsResult (igtcloud__xml_parse_list_parts): calls `on_part` per <Part>
+ * with its ETag unquoted, and tells whether the list is truncated and the next
+ * marker. Returns 0 or EPROTO (also for a part whose ETag is malformed, after
+ * the parts before it were handed on).
  */
 int igtcloud__s3_xml_list_parts(const char *body, size_t len,
                                 void (*on_part)(const igtcloud__s3_part *part, void *payload),
