@@ -20,25 +20,6 @@ static const char usage[] =
     "Environment:\n"
     "  CLOUD_TOKEN_MMAP  the token file (see 'igtcloud login --help')\n";
 
-static int option_value(const char **out, int argc, char **argv, int *i, const char *shortname,
-                        const char *longname, int *missing)
-{
-    const char *arg = argv[*i];
-    size_t long_len = strlen(longname);
-    if (strncmp(arg, longname, long_len) == 0 && arg[long_len] == '=') {
-        *out = arg + long_len + 1;
-        return 1;
-    }
-    if (strcmp(arg, longname) != 0 && strcmp(arg, shortname) != 0)
-        return 0;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return 1;
-    }
-    *out = argv[++*i];
-    return 1;
-}
-
 int cmd_get_token(int argc, char **argv)
 {
     const char *type = "jwt", *domain = NULL, *user = NULL;
@@ -51,9 +32,9 @@ int cmd_get_token(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (option_value(&type, argc, argv, &i, "-t", "--type", &missing) ||
-            option_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
-            option_value(&user, argc, argv, &i, "-u", "--user", &missing)) {
+        if (cli_take_value(&type, argc, argv, &i, "-t", "--type", &missing) ||
+            cli_take_value(&domain, argc, argv, &i, "-d", "--domain", &missing) ||
+            cli_take_value(&user, argc, argv, &i, "-u", "--user", &missing)) {
             if (missing)
                 return cli_usage_error("get-token", "option '%s' needs a value", argv[i]);
             continue;
