@@ -158,6 +158,9 @@ static void test_transfer__many_small_files_share_one_engine(void **state)
     for (int i = 0; i < N; i++)
         assert_true(th_same_file(src[i], dst[i]));
     igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, up);
+    /* Every body but the empty one was hashed (Content-MD5) by a worker. */
+    assert_int_equal(st.bodies_hashed_by_workers, N - 1);
     igtcloud__engine_get_stats(&st, down);
     /* Every file but the empty one (its first range answers 416, without an ETag). */
     assert_int_equal(st.verified_by_workers, N - 1);

@@ -21,6 +21,7 @@ typedef struct igtcloud__engine_stats {
     uint64_t bytes_sent;        /* body bytes sent */
     size_t verified_by_workers; /* downloads whose MD5 a worker thread checked */
     size_t prefix_hashes;       /* in-order prefixes of ranged downloads hashed by workers */
+    size_t bodies_hashed_by_workers; /* upload bodies whose digests a worker computed */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);

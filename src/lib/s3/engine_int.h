@@ -48,6 +48,15 @@ enum req_kind { RK_PUT = 1, RK_CREATE, RK_PART, RK_COMPLETE, RK_ABORT, RK_LIST, 
 typedef struct job job;
 typedef struct req req;
 
+/* The digests an upload body is sent with: which are wanted, then their values. */
+typedef struct igtcloud__engine_digests {
+    int want_md5, want_sha256, want_crc32c;
+    unsigned char md5[16];
+    char md5_b64[32];
+    char sha256_hex[65];
+    uint32_t crc32c;
+} igtcloud__engine_digests;
+
 struct job {
     int kind;
     int state;
@@ -151,7 +160,9 @@ struct req {
     int stalled;
     char local_msg[256];
 
-    /* Request body. */
+    /* Request body, and its digests once computed (they survive retries). */
+    igtcloud__engine_digests digests;
+    int digests_ready;
     igtcloud__buf send_body;
     uint64_t send_pos;
 
@@ -209,7 +220,8 @@ struct igtcloud_transfer {
 
     verify_pool *verify;  /* NULL until needed, or when threads cannot start */
     int verify_failed;    /* the pool could not start: verify on the loop */
-    size_t nverifying;    /* tasks handed out and not yet collected */
+    size_t nverifying;    /* worker tasks handed out and not yet collected */
+    size_t ndigesting;    /* of which: upload bodies being hashed before they start */
 
     igtcloud_transfer_progress progress;
     int64_t last_progress_cb;
@@ -239,9 +251,10 @@ int igtcloud__engine_loop(igtcloud_transfer *t, job **list, size_t n);
 
 int igtcloud__engine_ok_status(long s);
 int igtcloud__engine_check_get(igtcloud_transfer *t, req *r);
-int igtcloud__engine_hash_file_range(igtcloud_transfer *t, char md5_b64[32], char sha_hex[65],
-                           uint32_t *crc32c, int fd, uint64_t offset, uint64_t len,
-                           const char *path);
+void igtcloud__engine_digests_wanted(igtcloud__engine_digests *out, const igtcloud_transfer *t,
+                                     const req *r);
+int igtcloud__engine_digests_of(igtcloud__engine_digests *d, int fd, uint64_t offset,
+                                uint64_t len, unsigned char *buf);
 const char *igtcloud__engine_find_region(igtcloud_transfer *t, const char *bucket);
 int igtcloud__engine_remember_region(igtcloud_transfer *t, const char *bucket, const char *region);
 void igtcloud__engine_give_easy(igtcloud_transfer *t, CURL *e);
@@ -264,5 +277,6 @@ int igtcloud__engine_verify_submit(igtcloud_transfer *t, job *j);
 void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block);
 void igtcloud__engine_verify_advance(igtcloud_transfer *t, job *j);
 int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j);
+int igtcloud__engine_digests_submit(igtcloud_transfer *t, req *r);
 
 #endif

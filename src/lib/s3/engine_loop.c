@@ -62,7 +62,6 @@ void igtcloud__engine_remove_inflight(igtcloud_transfer *t, req *r)
     }
 }
 
-/* Start what can start; returns the ms until the earliest delayed request (or -1). */
 /* Let the planner queue more files while few wait to start (slots busy or not). */
 static void feed(igtcloud_transfer *t)
 {
@@ -76,12 +75,38 @@ static void feed(igtcloud_transfer *t)
     }
 }
 
+/*
+ * Start r, after a worker computed its body's digests when it has a body to
+ * hash; a request that cannot start fails its file.
+ */
+static void launch(igtcloud_transfer *t, req *r)
+{
+    if (igtcloud__engine_digests_submit(t, r) == 0)
+        return; /* back in the ready queue when its digests are */
+    int src = igtcloud__engine_req_start(t, r);
+    if (src) {
+        job *j = r->job;
+        const igtcloud_error *e = igtcloud_error_last();
+        igtcloud__engine_job_error(j, src, 0, NULL, "%s %s: %s", igtcloud__engine_op_name(r->kind),
+                                   j->kind == JK_UPLOAD ? j->path : j->key, e->message);
+        igtcloud__engine_req_retire(t, r);
+        igtcloud__engine_job_settle(t, j);
+    }
+}
+
+/* A slot for one more request: bodies being hashed count as in flight. */
+static int room(const igtcloud_transfer *t)
+{
+    return t->ninflight + t->ndigesting < t->o.max_requests && !t->cancel;
+}
+
+/* Start what can start; returns the ms until the earliest delayed request (or -1). */
 static int64_t dispatch(igtcloud_transfer *t)
 {
     int64_t now = igtcloud__engine_mono_ms(), wait = -1;
     feed(t);
     /* Retries and control requests first, in order. */
-    for (req **p = &t->ready_head; *p && t->ninflight < t->o.max_requests && !t->cancel;) {
+    for (req **p = &t->ready_head; *p && room(t);) {
         req *r = *p;
         if (r->not_before > now) {
             int64_t w = r->not_before - now;
@@ -98,62 +123,39 @@ static int64_t dispatch(igtcloud_transfer *t)
             igtcloud__engine_job_settle(t, j);
             continue;
         }
-        int src = igtcloud__engine_req_start(t, r);
-        if (src) {
-            job *j = r->job;
-            const igtcloud_error *e = igtcloud_error_last();
-            igtcloud__engine_job_error(j, src, 0, NULL, "%s %s: %s", igtcloud__engine_op_name(r->kind),
-                      j->kind == JK_UPLOAD ? j->path : j->key, e->message);
-            igtcloud__engine_req_retire(t, r);
-            igtcloud__engine_job_settle(t, j);
-        }
+        launch(t, r);
     }
     /* Then parts and ranges of active files, then new files. */
-    while (t->ninflight < t->o.max_requests && !t->cancel) {
+    while (room(t)) {
         req *r = NULL;
         for (job *j = t->active_head; j && !r; j = j->next_active)
             r = igtcloud__engine_job_next(t, j);
-        if (!r) {
-            if (t->cursor >= t->nlist || t->nactive >= t->max_active)
-                break;
-            /* Keep the queue short: a new file only when the old ones are busy. */
-            int queued = 0;
-            for (req *q = t->ready_head; q; q = q->next)
-                queued++;
-            if ((size_t)queued >= t->o.max_requests)
-                break;
-            job *j = t->list[t->cursor++];
-            if (j->state != JS_QUEUED)
-                continue;
-            igtcloud__engine_job_start(t, j);
-            /* Its first request sits in the ready queue. */
-            for (req **p = &t->ready_head; *p;) {
-                req *q = *p;
-                if (q->job == j && q->not_before <= now && t->ninflight < t->o.max_requests) {
-                    *p = q->next;
-                    q->next = NULL;
-                    int src = igtcloud__engine_req_start(t, q);
-                    if (src) {
-                        const igtcloud_error *e = igtcloud_error_last();
-                        igtcloud__engine_job_error(j, src, 0, NULL, "%s %s: %s", igtcloud__engine_op_name(q->kind),
-                                  j->kind == JK_UPLOAD ? j->path : j->key, e->message);
-                        igtcloud__engine_req_retire(t, q);
-                        igtcloud__engine_job_settle(t, j);
-                    }
-                    continue;
-                }
-                p = &q->next;
-            }
+        if (r) {
+            launch(t, r);
             continue;
         }
-        int src = igtcloud__engine_req_start(t, r);
-        if (src) {
-            job *j = r->job;
-            const igtcloud_error *e = igtcloud_error_last();
-            igtcloud__engine_job_error(j, src, 0, NULL, "%s %s: %s", igtcloud__engine_op_name(r->kind),
-                      j->kind == JK_UPLOAD ? j->path : j->key, e->message);
-            igtcloud__engine_req_retire(t, r);
-            igtcloud__engine_job_settle(t, j);
+        if (t->cursor >= t->nlist || t->nactive >= t->max_active)
+            break;
+        /* Keep the queue short: a new file only when the old ones are busy. */
+        int queued = 0;
+        for (req *q = t->ready_head; q; q = q->next)
+            queued++;
+        if ((size_t)queued >= t->o.max_requests)
+            break;
+        job *j = t->list[t->cursor++];
+        if (j->state != JS_QUEUED)
+            continue;
+        igtcloud__engine_job_start(t, j);
+        /* Its first request sits in the ready queue. */
+        for (req **p = &t->ready_head; *p;) {
+            req *q = *p;
+            if (q->job == j && q->not_before <= now && room(t)) {
+                *p = q->next;
+                q->next = NULL;
+                launch(t, q);
+                continue;
+            }
+            p = &q->next;
         }
     }
     return wait;

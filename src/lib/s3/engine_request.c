@@ -262,57 +262,70 @@ static int add_header(struct curl_slist **list, const char *fmt, ...)
 }
 
 /*
- * Digests of [offset, offset+len) of fd, each only when asked for: MD5
- * (base64), SHA-256 (hex) and CRC32C.
+ * CRC32C replaces Content-MD5 on a single PUT, and on the parts of an upload
+ * created with that algorithm (not on a resumed one: its algorithm is
+ * unknown, and S3 refuses a part checksum of another).
  */
-int igtcloud__engine_hash_file_range(igtcloud_transfer *t, char md5_b64[32], char sha_hex[65],
-                           uint32_t *crc32c, int fd, uint64_t offset, uint64_t len,
-                           const char *path)
+void igtcloud__engine_digests_wanted(igtcloud__engine_digests *out, const igtcloud_transfer *t,
+                                     const req *r)
+{
+    memset(out, 0, sizeof(*out));
+    out->want_crc32c = t->o.checksum == IGTCLOUD_CHECKSUM_CRC32C &&
+                       (r->kind == RK_PUT || r->job->crc_parts);
+    out->want_md5 = !out->want_crc32c;
+    out->want_sha256 = t->o.checksum == IGTCLOUD_CHECKSUM_SHA256;
+}
+
+/*
+ * The wanted digests of [offset, offset+len) of fd, read through buf
+ * (IO_BUF_SIZE bytes). Safe on any thread; returns 0, or -errno (-EIO when
+ * the file is shorter, -ENOMEM).
+ */
+int igtcloud__engine_digests_of(igtcloud__engine_digests *d, int fd, uint64_t offset,
+                                uint64_t len, unsigned char *buf)
 {
     int rc = 0;
-    EVP_MD_CTX *md5 = md5_b64 ? EVP_MD_CTX_new() : NULL;
-    EVP_MD_CTX *sha = sha_hex ? EVP_MD_CTX_new() : NULL;
+    EVP_MD_CTX *md5 = d->want_md5 ? EVP_MD_CTX_new() : NULL;
+    EVP_MD_CTX *sha = d->want_sha256 ? EVP_MD_CTX_new() : NULL;
     uint32_t crc = 0;
-    if ((md5_b64 && !md5) || (sha_hex && !sha) ||
+    if ((d->want_md5 && !md5) || (d->want_sha256 && !sha) ||
         (md5 && !EVP_DigestInit_ex(md5, EVP_md5(), NULL)) ||
         (sha && !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))) {
-        rc = igtcloud__error_oom();
+        rc = -ENOMEM;
         goto done;
     }
-    uint64_t pos = 0;
-    while (pos < len) {
+    for (uint64_t pos = 0; pos < len;) {
         size_t want = len - pos < IO_BUF_SIZE ? (size_t)(len - pos) : IO_BUF_SIZE;
-        ssize_t got = pread(fd, t->io_buf, want, (off_t)(offset + pos));
+        ssize_t got = pread(fd, buf, want, (off_t)(offset + pos));
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0) {
-            rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot read %s: %s", path,
-                                     got < 0 ? strerror(errno) : "file shrank");
+            rc = got < 0 ? -errno : -EIO;
             goto done;
         }
         if (md5)
-            EVP_DigestUpdate(md5, t->io_buf, (size_t)got);
+            EVP_DigestUpdate(md5, buf, (size_t)got);
         if (sha)
-            EVP_DigestUpdate(sha, t->io_buf, (size_t)got);
-        if (crc32c)
-            crc = igtcloud__crc32c(crc, t->io_buf, (size_t)got);
+            EVP_DigestUpdate(sha, buf, (size_t)got);
+        if (d->want_crc32c)
+            crc = igtcloud__crc32c(crc, buf, (size_t)got);
         pos += (uint64_t)got;
     }
-    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
-    if (crc32c)
-        *crc32c = crc;
+    d->crc32c = crc;
     if (md5) {
-        EVP_DigestFinal_ex(md5, d, &dl);
+        EVP_DigestFinal_ex(md5, d->md5, &dl);
         igtcloud__buf b64 = IGTCLOUD_BUF_INIT;
-        rc = igtcloud__base64_encode(&b64, d, dl);
-        if (!rc)
-            snprintf(md5_b64, 32, "%s", b64.ptr);
+        if (igtcloud__base64_encode(&b64, d->md5, sizeof(d->md5)))
+            rc = -ENOMEM;
+        else
+            snprintf(d->md5_b64, sizeof(d->md5_b64), "%s", b64.ptr);
         igtcloud__buf_dispose(&b64);
     }
     if (sha) {
-        EVP_DigestFinal_ex(sha, d, &dl);
-        igtcloud__hex(sha_hex, d, dl);
+        EVP_DigestFinal_ex(sha, digest, &dl);
+        igtcloud__hex(d->sha256_hex, digest, dl);
     }
 done:
     EVP_MD_CTX_free(md5);
@@ -472,23 +485,27 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
         method = "PUT";
         has_body = 1;
         body_len = r->length;
-    {
-        /* CRC32C replaces Content-MD5 on a single PUT, and on the parts of an
-         * upload created with that algorithm (not on a resumed one: its
-         * algorithm is unknown, and S3 refuses a part checksum of another). */
-        int crc = t->o.checksum == IGTCLOUD_CHECKSUM_CRC32C &&
-                  (r->kind == RK_PUT || j->crc_parts);
-        uint32_t crc_value = 0;
-        rc = igtcloud__engine_hash_file_range(t, crc ? NULL : md5_b64,
-                             t->o.checksum == IGTCLOUD_CHECKSUM_SHA256 ? sha_hex : NULL,
-                             crc ? &crc_value : NULL, j->fd, r->offset, r->length, j->path);
-        if (!rc && crc) {
-            crc32c_b64(crc_b64, crc_value);
+        if (!r->digests_ready) {
+            /* No worker took it: hash here. */
+            igtcloud__engine_digests_wanted(&r->digests, t, r);
+            int err = igtcloud__engine_digests_of(&r->digests, j->fd, r->offset, r->length, t->io_buf);
+            if (err) {
+                rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot read %s: %s", j->path,
+                                         err == -EIO ? "file shrank" : strerror(-err));
+                break;
+            }
+            r->digests_ready = 1;
+        }
+        if (r->digests.want_md5)
+            snprintf(md5_b64, sizeof(md5_b64), "%s", r->digests.md5_b64);
+        if (r->digests.want_sha256)
+            snprintf(sha_hex, sizeof(sha_hex), "%s", r->digests.sha256_hex);
+        if (r->digests.want_crc32c) {
+            crc32c_b64(crc_b64, r->digests.crc32c);
             if (r->kind == RK_PART)
-                j->part_crcs[r->index] = crc_value;
+                j->part_crcs[r->index] = r->digests.crc32c;
         }
         break;
-    }
     case RK_CREATE:
         method = "POST";
         break;

@@ -87,22 +87,18 @@ static void on_part_listed(const igtcloud__s3_part *part, void *payload)
     igtcloud__plan_slice(&off, &len, j->size, j->part_size, i);
     if (len != part->size)
         return;
-    char md5_b64[32];
-    if (igtcloud__engine_hash_file_range(t, md5_b64, NULL, NULL, j->fd, off, len, j->path))
-        return;
-    igtcloud__buf raw = IGTCLOUD_BUF_INIT;
-    if (igtcloud__base64_decode(&raw, md5_b64, strlen(md5_b64)) == 0 && raw.size == 16) {
-        char hex[33];
-        igtcloud__hex(hex, (const unsigned char *)raw.ptr, 16);
-        if (strcasecmp(hex, part->etag) == 0) {
-            j->part_etags[i] = strdup(part->etag);
-            if (j->part_etags[i]) {
-                j->parts_done++;
-                t->progress.bytes_done += len;
-            }
+    igtcloud__engine_digests d = { .want_md5 = 1 };
+    if (igtcloud__engine_digests_of(&d, j->fd, off, len, t->io_buf))
+        return; /* unreadable now: the part is sent again, and fails there */
+    char hex[2 * sizeof(d.md5) + 1];
+    igtcloud__hex(hex, d.md5, sizeof(d.md5));
+    if (strcasecmp(hex, part->etag) == 0) {
+        j->part_etags[i] = strdup(part->etag);
+        if (j->part_etags[i]) {
+            j->parts_done++;
+            t->progress.bytes_done += len;
         }
     }
-    igtcloud__buf_dispose(&raw);
 }
 
 /* A 2xx response arrived; returns 0, or -1 when the body says it failed after all. */

@@ -1,9 +1,12 @@
 /*
- * MD5 verification on worker threads. The MD5 of a downloaded file (checked
- * against its ETag) is computed by a small pool of threads, from the temporary
- * file, while the loop keeps the other requests moving; the file is renamed
- * when the worker's answer is back. Workers touch nothing but their task: the
- * file descriptor (read-only, pread), its size and ETag, and the task's result.
+ * Hashing on worker threads, so the loop keeps the other requests moving:
+ * - the MD5 of a downloaded file, checked against its ETag, from the
+ *   temporary file (in-order prefixes while ranges still arrive, then the
+ *   rest); the file is renamed when the worker's answer is back;
+ * - the digests an upload body is sent with (Content-MD5, CRC32C, SHA-256),
+ *   computed before its request starts.
+ * Workers touch nothing but their task: a dup of the file descriptor
+ * (pread), the byte range, the digest state handed over, and the result.
  */
 #include "s3/engine_int.h"
 
@@ -24,14 +27,18 @@
  * A large download hands over each in-order prefix as its ranges arrive, so
  * only the last bytes are left to hash when the last range is in.
  */
+enum task_kind { TASK_PREFIX = 1, TASK_FINAL, TASK_BODY };
+
 typedef struct verify_task {
     struct verify_task *next;
+    int kind;
     job *job;                 /* only the loop thread dereferences it */
+    req *req;                 /* TASK_BODY: the request waiting for its digests */
     int fd;                   /* a dup: the job may close its own meanwhile */
     EVP_MD_CTX *md5;          /* the job's digest; the job leaves it alone until collected */
     uint64_t from, to;
-    int final;
     char etag[IGTCLOUD__ETAG_MAX + 1];
+    igtcloud__engine_digests digests; /* TASK_BODY: which are wanted, then their values */
     int result;               /* 0 match (or done), 1 mismatch, -errno (or -EIO) when unreadable */
 } verify_task;
 
@@ -73,10 +80,28 @@ static int md5_matches(EVP_MD_CTX *ctx, const char *etag)
 
 static void verify_run(verify_task *task, unsigned char *buf)
 {
-    int rc = buf ? md5_add_file(task->md5, task->fd, task->from, task->to, buf) : -ENOMEM;
-    task->result = rc < 0 ? rc : (task->final ? md5_matches(task->md5, task->etag) : 0);
+    int rc;
+    if (!buf)
+        rc = -ENOMEM;
+    else if (task->kind == TASK_BODY)
+        rc = igtcloud__engine_digests_of(&task->digests, task->fd, task->from, task->to - task->from, buf);
+    else
+        rc = md5_add_file(task->md5, task->fd, task->from, task->to, buf);
+    task->result = rc < 0 ? rc : (task->kind == TASK_FINAL ? md5_matches(task->md5, task->etag) : 0);
     close(task->fd);
     task->fd = -1;
+}
+
+static void pool_push(verify_pool *p, verify_task *task)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->todo_tail)
+        p->todo_tail->next = task;
+    else
+        p->todo_head = task;
+    p->todo_tail = task;
+    pthread_cond_signal(&p->todo_cond);
+    pthread_mutex_unlock(&p->lock);
 }
 
 static void *verify_worker(void *arg)
@@ -187,21 +212,13 @@ static int verify_submit(igtcloud_transfer *t, job *j, uint64_t to, int final)
         free(task);
         return -1;
     }
+    task->kind = final ? TASK_FINAL : TASK_PREFIX;
     task->job = j;
     task->md5 = j->md5;
     task->from = j->md5_pos;
     task->to = to;
-    task->final = final;
     snprintf(task->etag, sizeof(task->etag), "%s", j->etag);
-    verify_pool *p = t->verify;
-    pthread_mutex_lock(&p->lock);
-    if (p->todo_tail)
-        p->todo_tail->next = task;
-    else
-        p->todo_head = task;
-    p->todo_tail = task;
-    pthread_cond_signal(&p->todo_cond);
-    pthread_mutex_unlock(&p->lock);
+    pool_push(t->verify, task);
     j->verifying = 1;
     j->pending++;
     t->nverifying++;
@@ -252,6 +269,38 @@ void igtcloud__engine_verify_advance(igtcloud_transfer *t, job *j)
         t->stats.prefix_hashes++;
 }
 
+/*
+ * Hand the digests of r's body to a worker; the request starts when they are
+ * back. Returns -1 when the request should start (and hash) right away.
+ */
+int igtcloud__engine_digests_submit(igtcloud_transfer *t, req *r)
+{
+    if ((r->kind != RK_PUT && r->kind != RK_PART) || r->digests_ready || r->length == 0)
+        return -1;
+    igtcloud__engine_digests wanted;
+    igtcloud__engine_digests_wanted(&wanted, t, r);
+    if (verify_start(t))
+        return -1;
+    verify_task *task = calloc(1, sizeof(*task));
+    if (!task)
+        return -1;
+    task->fd = dup(r->job->fd);
+    if (task->fd < 0) {
+        free(task);
+        return -1;
+    }
+    task->kind = TASK_BODY;
+    task->job = r->job;
+    task->req = r;
+    task->from = r->offset;
+    task->to = r->offset + r->length;
+    task->digests = wanted;
+    pool_push(t->verify, task);
+    t->nverifying++;
+    t->ndigesting++;
+    return 0;
+}
+
 /* Apply the answers that are back; with `block`, wait for at least one. */
 void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
 {
@@ -269,9 +318,21 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
         done = d->next;
         job *j = d->job;
         t->nverifying--;
+        if (d->kind == TASK_BODY) {
+            /* A failed digest is computed again, and reported, as the request starts. */
+            t->ndigesting--;
+            if (d->result == 0) {
+                d->req->digests = d->digests;
+                d->req->digests_ready = 1;
+                t->stats.bodies_hashed_by_workers++;
+            }
+            igtcloud__engine_enqueue(t, d->req, 0);
+            free(d);
+            continue;
+        }
         j->verifying = 0;
         j->pending--;
-        if (d->final) {
+        if (d->kind == TASK_FINAL) {
             if (d->result < 0)
                 igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path,
                                     strerror(-d->result));
