@@ -549,6 +549,21 @@ int sandbox_db_study_update(sandbox_store *store, const sandbox_study_row *curre
     return run(stmt);
 }
 
+int sandbox_db_study_set_human_id(sandbox_store *store, const char *study_id, const char *human,
+                                  const json_t *json)
+{
+    sqlite3_stmt *stmt = prepare(store, "UPDATE studies SET human_id = ?, json = ? WHERE id = ?");
+    if (!stmt)
+        return -1;
+    bind_text(stmt, 1, human);
+    bind_text(stmt, 3, study_id);
+    if (store_json(stmt, 2, json)) {
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    return run(stmt);
+}
+
 int sandbox_db_study_delete(sandbox_store *store, const char *study_id)
 {
     if (run1(store, "DELETE FROM files WHERE owner_kind = 'study' AND owner_id = ?", study_id) ||

@@ -105,6 +105,14 @@ int sandbox_db_study_create(sandbox_store *store, const sandbox_institute_row *i
 int sandbox_db_study_update(sandbox_store *store, const sandbox_study_row *current,
                             json_t *study, const char *updater);
 
+/*
+ * Give a study the readable id `human` and store `json` as its content, with
+ * no check at all: the seeder's "unchecked" documents plant ids the API would
+ * never assign (docs/sandbox-seed.md). Tests only.
+ */
+int sandbox_db_study_set_human_id(sandbox_store *store, const char *study_id, const char *human,
+                                  const json_t *json);
+
 /* Delete a study and its file rows (not the objects). */
 int sandbox_db_study_delete(sandbox_store *store, const char *study_id);
 

@@ -21,6 +21,8 @@
 #define MAX_TOTAL_FILES 10000000LL
 #define MAX_FILE_SIZE (4LL << 30)
 #define MAX_NAME 127
+/* Names of an "unchecked" (test fixture) document: long enough to exceed NAME_MAX. */
+#define MAX_UNCHECKED_NAME 4096
 
 typedef struct check {
     char *msg;
@@ -29,6 +31,7 @@ typedef struct check {
     json_t *logins;           /* object: login -> true */
     json_t *ids;              /* object: project/institute id -> true */
     json_t *prefixes;         /* array of given prefixes */
+    int unchecked;            /* "unchecked": true: hostile names allowed (tests only) */
 } check;
 
 __attribute__((format(printf, 3, 4)))
@@ -136,6 +139,21 @@ static int prefix_field(check *c, const char *where, const json_t *obj)
     return json_array_append_new(c->prefixes, json_string(prefix));
 }
 
+/*
+ * The name of a project or institute: non-empty, at most 200 bytes; an
+ * "unchecked" document may give any string without NUL (empty, very long,
+ * with '/', "..", control characters) to plant what the real cloud could send.
+ */
+static int entity_name_field(check *c, const char *where, const json_t *obj)
+{
+    if (c->unchecked)
+        return string_field(c, where, obj, "name", 0, MAX_UNCHECKED_NAME) ? -1
+               : json_is_string(json_object_get(obj, "name"))
+                   ? 0
+                   : fail(c, where, "field 'name' is required");
+    return string_field(c, where, obj, "name", 1, 200);
+}
+
 static int study_type_field(check *c, const char *where, const json_t *obj)
 {
     json_t *v = json_object_get(obj, "studyType");
@@ -150,6 +168,8 @@ static int check_files(check *c, const char *where, const json_t *owner, int stu
 {
     static const char *const allowed[] = { "name", "size", "content", "category", "completed",
                                            "seed", NULL };
+    static const char *const allowed_unchecked[] = { "name", "size", "content", "category",
+                                                     "completed", "seed", "fileName", NULL };
     char here[160];
     json_t *files = json_object_get(owner, "files");
     json_t *seen = NULL;
@@ -167,7 +187,9 @@ static int check_files(check *c, const char *where, const json_t *owner, int stu
             fail(c, here, "a file must be an object");
             goto done;
         }
-        if (only_keys(c, here, f, allowed) || string_field(c, here, f, "name", 1, 900) ||
+        if (only_keys(c, here, f, c->unchecked ? allowed_unchecked : allowed) ||
+            string_field(c, here, f, "name", 1, 900) ||
+            string_field(c, here, f, "fileName", 0, MAX_UNCHECKED_NAME) ||
             string_field(c, here, f, "content", 0, 0) ||
             int_field(c, here, f, "size", 0, MAX_FILE_SIZE, NULL) ||
             int_field(c, here, f, "seed", 0, INT64_MAX, NULL))
@@ -252,7 +274,7 @@ static int check_institute(check *c, const char *where, json_t *inst, const char
     char here[160];
     if (!json_is_object(inst))
         return fail(c, where, "an institute must be an object");
-    if (string_field(c, where, inst, "name", 1, 200) || id_field(c, where, inst) ||
+    if (entity_name_field(c, where, inst) || id_field(c, where, inst) ||
         prefix_field(c, where, inst) || study_type_field(c, where, inst) ||
         array_field(c, where, inst, "studies"))
         return -1;
@@ -279,6 +301,11 @@ static int check_institute(check *c, const char *where, json_t *inst, const char
             return fail(c, here, "%s", msg);
         if (json_object_get(study, "instituteId"))
             return fail(c, here, "field 'instituteId' is assigned by the seeder");
+        if (json_object_get(study, "studyIdHumanReadable") && !c->unchecked)
+            return fail(c, here, "field 'studyIdHumanReadable' is assigned by the seeder (an "
+                                 "\"unchecked\" document may set it)");
+        if (string_field(c, here, study, "studyIdHumanReadable", 0, MAX_UNCHECKED_NAME))
+            return -1;
         if (check_files(c, here, study, 1))
             return -1;
     }
@@ -290,7 +317,7 @@ static int check_project(check *c, const char *where, json_t *project, json_t *n
     char here[160];
     if (!json_is_object(project))
         return fail(c, where, "a project must be an object");
-    if (string_field(c, where, project, "name", 1, 200) || id_field(c, where, project) ||
+    if (entity_name_field(c, where, project) || id_field(c, where, project) ||
         prefix_field(c, where, project) || study_type_field(c, where, project) ||
         array_field(c, where, project, "members") || array_field(c, where, project, "institutes"))
         return -1;
@@ -336,10 +363,14 @@ static int check_project(check *c, const char *where, json_t *project, json_t *n
 
 static int check_document(check *c, json_t *doc)
 {
-    static const char *const allowed[] = { "seed", "users", "projects", NULL };
+    static const char *const allowed[] = { "seed", "users", "projects", "unchecked", NULL };
     char here[64];
     if (!json_is_object(doc))
         return fail(c, "", "the document must be a JSON object");
+    json_t *unchecked = json_object_get(doc, "unchecked");
+    if (unchecked && !json_is_boolean(unchecked))
+        return fail(c, "", "field 'unchecked' must be a boolean");
+    c->unchecked = json_is_true(unchecked);
     if (only_keys(c, "", doc, allowed) || int_field(c, "", doc, "seed", 0, INT64_MAX, NULL) ||
         array_field(c, "", doc, "users") || array_field(c, "", doc, "projects"))
         return -1;
@@ -464,8 +495,8 @@ fail:
  */
 static int add_file(apply *a, const char *owner_kind, const char *owner_id,
                     const char *owner_prefix, const char *label, sandbox_category category,
-                    const char *name, const char *content, long long size, int completed,
-                    uint64_t seed)
+                    const char *name, const char *file_name, const char *content,
+                    long long size, int completed, uint64_t seed)
 {
     char key[2400], path[2400];
     snprintf(key, sizeof(key), "%s%s%s", owner_prefix, sandbox_category_folder(category), name);
@@ -477,7 +508,7 @@ static int add_file(apply *a, const char *owner_kind, const char *owner_id,
     if (completed && write_object(a, key, content, size, seed, path))
         return -1;
     int rc = sandbox_db_file_put(a->sb->store, &a->put, owner_kind, owner_id, category, key,
-                                 name, size, completed);
+                                 file_name ? file_name : name, size, completed);
     if (rc != 0)
         return apply_fail(a, rc > 0 ? "key '%s' is used twice" : "cannot store file '%s'", key);
     return 0;
@@ -498,6 +529,7 @@ static int add_listed_files(apply *a, const json_t *owner_json, const char *owne
                                             : SANDBOX_CATEGORY_FILES;
         if (add_file(a, owner_kind, owner_id, owner_prefix, label, c,
                      json_string_value(json_object_get(f, "name")),
+                     json_string_value(json_object_get(f, "fileName")),
                      json_string_value(json_object_get(f, "content")),
                      json_integer_value(json_object_get(f, "size")),
                      completed ? json_is_true(completed) : 1,
@@ -584,7 +616,7 @@ static int generate(apply *a, const sandbox_institute_row *inst, const json_t *g
         for (long long f = 1; f <= per; f++) {
             snprintf(file, sizeof(file), "file-%04lld%s", f, ext);
             if (add_file(a, SANDBOX_OWNER_STUDY, row.id, row.s3_prefix, human, category, file,
-                         NULL, size, 1, seed))
+                         NULL, NULL, size, 1, seed))
                 return -1;
         }
     }
@@ -640,7 +672,15 @@ static int apply_institute(apply *a, const json_t *given, const sandbox_project_
             break;
         }
         json_object_del(copy, "files");
+        json_object_del(copy, "studyIdHumanReadable");
         rc = create_study(a, &row, copy, &study, human, sizeof(human));
+        /* Only an "unchecked" document gets this far with its own readable id. */
+        json_t *given_human = json_object_get(s, "studyIdHumanReadable");
+        if (!rc && json_is_string(given_human) &&
+            (json_object_set(copy, "studyIdHumanReadable", given_human) ||
+             sandbox_db_study_set_human_id(a->sb->store, study.id, json_string_value(given_human),
+                                           copy)))
+            rc = apply_fail(a, "cannot set the readable id of study '%s'", study.id);
         json_decref(copy);
         if (rc || (rc = add_listed_files(a, s, SANDBOX_OWNER_STUDY, study.id, study.s3_prefix,
                                          human)))

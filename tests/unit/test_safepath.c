@@ -33,6 +33,42 @@ static void test_safepath__refuses_escapes_and_hostile_bytes(void **state)
     }
 }
 
+static void test_safepath__refuses_c1_controls_and_long_segments(void **state)
+{
+    (void)state;
+    char name[300];
+    memset(name, 'x', 256);
+    name[256] = '\0';
+    assert_int_equal(igtcloud__safepath_check(name), IGTCLOUD_EINVALID);
+    assert_non_null(strstr(igtcloud_error_last()->message, "longer than 255 bytes"));
+    name[255] = '\0';
+    assert_int_equal(igtcloud__safepath_check(name), 0);
+    /* U+0085 (NEL) and U+009B (CSI) are control characters too; U+00A0 is not. */
+    assert_int_equal(igtcloud__safepath_check("a\xc2\x85" "b"), IGTCLOUD_EINVALID);
+    assert_int_equal(igtcloud__safepath_check("a\xc2\x9b" "2J"), IGTCLOUD_EINVALID);
+    assert_int_equal(igtcloud__safepath_check("a\xc2\xa0" "b"), 0);
+    /* The message never carries the control character itself. */
+    assert_int_equal(igtcloud__safepath_check("x\x1b[2J"), IGTCLOUD_EINVALID);
+    assert_null(strchr(igtcloud_error_last()->message, '\x1b'));
+}
+
+static void test_safepath__show_replaces_controls_and_cuts_on_characters(void **state)
+{
+    (void)state;
+    char out[16];
+    igtcloud__safepath_show(out, sizeof(out), "a\x1b" "b\xc2\x85" "c\t");
+    assert_string_equal(out, "a?b?c?");
+    igtcloud__safepath_show(out, sizeof(out), "0123456789abcde");
+    assert_string_equal(out, "0123456789abcde");
+    igtcloud__safepath_show(out, sizeof(out), "0123456789abcdef");
+    assert_string_equal(out, "0123456789ab...");
+    /* A two-byte character that does not fit whole is left out, not cut. */
+    igtcloud__safepath_show(out, sizeof(out), "0123456789a\xc3\xa9zzzz");
+    assert_string_equal(out, "0123456789a...");
+    igtcloud__safepath_show(out, 1, "abc");
+    assert_string_equal(out, "");
+}
+
 static void test_safepath__join_and_mkdirs(void **state)
 {
     (void)state;
@@ -65,6 +101,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_safepath__accepts_plain_relative_names),
         cmocka_unit_test(test_safepath__refuses_escapes_and_hostile_bytes),
+        cmocka_unit_test(test_safepath__refuses_c1_controls_and_long_segments),
+        cmocka_unit_test(test_safepath__show_replaces_controls_and_cuts_on_characters),
         cmocka_unit_test(test_safepath__join_and_mkdirs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

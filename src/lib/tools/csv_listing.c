@@ -173,8 +173,14 @@ int igtcloud_csv_write(igtcloud_csv_summary *out, igtcloud_session *session, con
                            : igtcloud_institute_id(igtcloud_institute_list_at(institutes, 0));
     if ((rc = igtcloud__buf_printf(&name, "cloud_%s.csv", stem)))
         goto done;
-    if (strchr(name.ptr, '/') || igtcloud__safepath_check(name.ptr)) {
-        rc = igtcloud__error_set(IGTCLOUD_EINVALID, "'%s' cannot be a file name", stem);
+    /* The name comes from the server: one that is not a plain file name is refused. */
+    const char *problem = strchr(name.ptr, '/') ? "has a '/'" : igtcloud__safepath_problem(name.ptr);
+    if (problem) {
+        char shown[200];
+        igtcloud__safepath_show(shown, sizeof(shown), name.ptr);
+        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "refused the listing's file name '%s': the %s "
+                                 "name from the server %s", shown,
+                                 all ? "project" : "institute id", problem);
         goto done;
     }
     if ((rc = igtcloud__safepath_join(&path, target, name.ptr)))

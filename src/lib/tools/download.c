@@ -17,11 +17,13 @@
 #include "tools/download_int.h"
 #include "tools/layout.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,7 +69,18 @@ typedef struct dl_run {
     int feed_rc;                       /* a fatal error while planning from the engine */
     char feed_msg[512];                /* ... and its message */
     int in_feed;                       /* planning inside the engine's loop: never run it */
+    /* Every path this run writes (relative to TARGET) -> what it is (claim_kind):
+     * two names from the server that land on one path are a collision. */
+    json_t *claims;
+    int fold_case;                     /* TARGET ignores case: "A" and "a" are one path */
 } dl_run;
+
+typedef enum claim_kind { CLAIM_FOLDER = 1, CLAIM_STUDY = 2, CLAIM_FILE = 3 } claim_kind;
+
+/* Our temporary files: a server name ending so could be taken for one, or clobber one. */
+static const char *const reserved_suffixes[] = { ".igtcloud-part", ".igtcloud-journal" };
+/* TARGET/.igtcloud holds the completion manifest. */
+#define RESERVED_TOP ".igtcloud"
 
 static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *study);
 
@@ -125,6 +138,99 @@ static void fail_item(dl_run *r, const char *path, const char *key, int status)
 static int is_fatal(int status)
 {
     return status == IGTCLOUD_EAUTH || status == IGTCLOUD_ECANCELLED || status == IGTCLOUD_ENOMEM;
+}
+
+/* ---- names and collisions ------------------------------------------------ */
+
+/* Why a path from the server cannot be written, or NULL: unsafe, or one of our own names. */
+static const char *name_problem(const char *rel)
+{
+    const char *problem = igtcloud__safepath_problem(rel);
+    if (problem)
+        return problem;
+    for (const char *seg = rel; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        for (size_t i = 0; i < sizeof(reserved_suffixes) / sizeof(reserved_suffixes[0]); i++) {
+            size_t n = strlen(reserved_suffixes[i]);
+            if (len >= n && memcmp(seg + len - n, reserved_suffixes[i], n) == 0)
+                return "ends like igtcloud's temporary files (.igtcloud-part, .igtcloud-journal)";
+        }
+        seg = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* Why an institute name cannot be a folder of TARGET, or NULL. */
+static const char *institute_problem(const dl_run *r, const char *name)
+{
+    if (!*name)
+        return "is empty";
+    if (strchr(name, '/'))
+        return "has a '/'";
+    if ((r->fold_case ? strcasecmp(name, RESERVED_TOP) : strcmp(name, RESERVED_TOP)) == 0)
+        return "is the folder of igtcloud's own records (.igtcloud)";
+    return name_problem(name);
+}
+
+/* The key of `rel` in r->claims (case-folded when TARGET ignores case). */
+static int claim_key(igtcloud__buf *key, const dl_run *r, const char *rel, size_t len)
+{
+    igtcloud__buf_clear(key);
+    int rc = igtcloud__buf_put(key, rel, len);
+    if (!rc && r->fold_case)
+        for (size_t i = 0; i < key->size; i++)
+            key->ptr[i] = (char)tolower((unsigned char)key->ptr[i]);
+    return rc;
+}
+
+/*
+ * Claim `rel` for this run: a file or a study folder belongs to one name from
+ * the server only; folders on the way may be shared but never be a file.
+ * Returns 0, 1 with a collision message set (nothing is written for it), or
+ * an error.
+ */
+static int claim(dl_run *r, const char *rel, claim_kind kind)
+{
+    igtcloud__buf key = IGTCLOUD_BUF_INIT;
+    char shown[200];
+    json_int_t v = 0;
+    int rc = 0;
+    const char *slash = rel;
+    while ((slash = strchr(slash, '/')) != NULL) {
+        if ((rc = claim_key(&key, r, rel, (size_t)(slash - rel))))
+            goto done;
+        v = json_integer_value(json_object_get(r->claims, key.ptr));
+        if (v == CLAIM_FILE) {
+            igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
+            rc = 1;
+            goto done;
+        }
+        if (!v && json_object_set_new(r->claims, key.ptr, json_integer(CLAIM_FOLDER))) {
+            rc = igtcloud__error_oom();
+            goto done;
+        }
+        slash++;
+    }
+    if ((rc = claim_key(&key, r, rel, strlen(rel))))
+        goto done;
+    v = json_integer_value(json_object_get(r->claims, key.ptr));
+    if (v == CLAIM_FILE || (v && kind == CLAIM_FILE) || (v == CLAIM_STUDY && kind == CLAIM_STUDY)) {
+        igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
+        rc = 1;
+        goto done;
+    }
+    if (v < (json_int_t)kind && json_object_set_new(r->claims, key.ptr, json_integer(kind)))
+        rc = igtcloud__error_oom();
+done:
+    if (rc == 1)
+        igtcloud__error_set(IGTCLOUD_EINVALID, "'%s' is already %s of this download%s", shown,
+                            v == CLAIM_FILE ? "a file" : v == CLAIM_STUDY ? "the folder of another study"
+                                                                           : "a folder",
+                            r->fold_case ? " (names differing only in case are one on this file "
+                                           "system)" : "");
+    igtcloud__buf_dispose(&key);
+    return rc;
 }
 
 /* ---- the engine's callbacks ---------------------------------------------- */
@@ -308,20 +414,22 @@ static int plan_file(dl_run *r, dl_study *study, const char *dir_rel, const igtc
     igtcloud__buf rel = IGTCLOUD_BUF_INIT, full = IGTCLOUD_BUF_INIT;
     dl_item *it = NULL;
     int rc;
-    if (igtcloud__safepath_check(f->name)) {
-        char shown[600];
-        snprintf(shown, sizeof(shown), "%s/%s", dir_rel, f->name);
-        for (char *p = shown; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
-        igtcloud__error_set(IGTCLOUD_EINVALID, "refused the server's file name '%s': it would "
-                            "leave the target folder", shown);
+    const char *problem = name_problem(f->name);
+    if ((rc = igtcloud__buf_printf(&rel, "%s/%s", dir_rel, f->name)))
+        goto done;
+    if (problem || (rc = claim(r, rel.ptr, CLAIM_FILE)) == 1) {
+        char shown[400], name[200], why[300];
+        igtcloud__safepath_show(shown, sizeof(shown), rel.ptr);
+        igtcloud__safepath_show(name, sizeof(name), f->name);
+        snprintf(why, sizeof(why), "%s%s", problem ? "it " : "",
+                 problem ? problem : igtcloud_error_last()->message);
+        igtcloud__error_set(IGTCLOUD_EINVALID, "refused the server's file name '%s': %s", name,
+                            why);
         fail_item(r, shown, f->key, IGTCLOUD_EINVALID);
         rc = 0;
         goto done;
     }
-    if ((rc = igtcloud__buf_printf(&rel, "%s/%s", dir_rel, f->name)) ||
-        (rc = igtcloud__safepath_join(&full, r->target, rel.ptr)))
+    if (rc || (rc = igtcloud__safepath_join(&full, r->target, rel.ptr)))
         goto done;
     struct stat st;
     int exists = lstat(full.ptr, &st) == 0;
@@ -471,18 +579,37 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
     r->summary.studies++;
     r->cur.studies_total++;
     if (igtcloud_study_folder(folder, sizeof(folder), study, r->o->hierarchical)) {
-        char shown[600];
-        snprintf(shown, sizeof(shown), "%s/%s", inst_name, igtcloud_study_human_id(study));
-        for (char *p = shown; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
-        igtcloud__error_set(IGTCLOUD_EINVALID, "refused study %s: its id '%s' would leave the "
-                            "target folder", igtcloud_study_id(study), shown);
+        char shown[400], why[300];
+        snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
+        igtcloud__error_set(IGTCLOUD_EINVALID, "refused %s", why);
+        if ((rc = igtcloud__buf_printf(&dir, "%s/%s", inst_name, igtcloud_study_human_id(study))))
+            goto done;
+        igtcloud__safepath_show(shown, sizeof(shown), dir.ptr);
         fail_item(r, shown, "", IGTCLOUD_EINVALID);
-        return 0;
+        goto done;
     }
     if ((rc = igtcloud__buf_printf(&dir, "%s/%s", inst_name, folder)))
         goto done;
+    /* The study's folder and its study.json are this study's alone. */
+    {
+        igtcloud__buf json_rel = IGTCLOUD_BUF_INIT;
+        rc = claim(r, dir.ptr, CLAIM_STUDY);
+        if (rc == 0 && !(rc = igtcloud__buf_printf(&json_rel, "%s/study.json", dir.ptr)))
+            rc = claim(r, json_rel.ptr, CLAIM_FILE);
+        igtcloud__buf_dispose(&json_rel);
+        if (rc == 1) {
+            char shown[400], why[300];
+            igtcloud__safepath_show(shown, sizeof(shown), dir.ptr);
+            snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
+            igtcloud__error_set(IGTCLOUD_EINVALID, "refused study %s: %s",
+                                igtcloud_study_id(study), why);
+            fail_item(r, shown, "", IGTCLOUD_EINVALID);
+            rc = 0;
+            goto done;
+        }
+        if (rc)
+            goto done;
+    }
     unsigned int cats = categories_of(r->o);
     rc = igtcloud_file_list_fetch_study(&files, r->session, study, cats);
     if (rc) {
@@ -546,9 +673,12 @@ static int plan_institute(dl_run *r, const igtcloud_institute *inst)
     igtcloud_study_list *studies = NULL;
     const char *name = igtcloud_institute_name(inst);
     int rc = 0;
-    if (!*name || strchr(name, '/') || igtcloud__safepath_check(name)) {
-        igtcloud__error_set(IGTCLOUD_EINVALID, "refused institute %s: its name cannot be a "
-                            "folder name", igtcloud_institute_id(inst));
+    const char *problem = institute_problem(r, name);
+    if (problem) {
+        char shown[200];
+        igtcloud__safepath_show(shown, sizeof(shown), name);
+        igtcloud__error_set(IGTCLOUD_EINVALID, "refused institute '%s': its name %s", shown,
+                            problem);
         fail_item(r, igtcloud_institute_id(inst), "", IGTCLOUD_EINVALID);
         return 0;
     }
@@ -602,6 +732,25 @@ static int plan_project_files(dl_run *r, const igtcloud_project *project)
 
 /* ---- runs ---------------------------------------------------------------- */
 
+/*
+ * Whether TARGET's file system takes "A" and "a" for one name (macOS, Windows
+ * shares, vfat, ext4 with casefold): then TARGET/.igtcloud, made by the
+ * manifest, is also TARGET/.IGTCLOUD.
+ */
+static int target_ignores_case(const char *target)
+{
+    igtcloud__buf lower = IGTCLOUD_BUF_INIT, upper = IGTCLOUD_BUF_INIT;
+    struct stat a, b;
+    int same = 0;
+    if (!igtcloud__buf_printf(&lower, "%s/" RESERVED_TOP, target) &&
+        !igtcloud__buf_printf(&upper, "%s/.IGTCLOUD", target) && lstat(lower.ptr, &a) == 0 &&
+        lstat(upper.ptr, &b) == 0)
+        same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    igtcloud__buf_dispose(&lower);
+    igtcloud__buf_dispose(&upper);
+    return same;
+}
+
 static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
                      const igtcloud_download_options *opts, const igtcloud_download_options *defaults)
 {
@@ -622,7 +771,12 @@ static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
             return igtcloud__error_set(IGTCLOUD_EIO, "cannot create %s: %s", r->target,
                                        strerror(errno));
     }
-    return igtcloud__dl_manifest_open(&r->manifest, r->target, r->o->dry_run);
+    if (!(r->claims = json_object()))
+        return igtcloud__error_oom();
+    int rc = igtcloud__dl_manifest_open(&r->manifest, r->target, r->o->dry_run);
+    if (!rc)
+        r->fold_case = target_ignores_case(r->target);
+    return rc;
 }
 
 static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
@@ -650,6 +804,7 @@ static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
     free(r->items);
     free(r->studies);
     free(r->target);
+    json_decref(r->claims);
     return rc;
 }
 
@@ -707,9 +862,12 @@ int igtcloud_download_study(igtcloud_download_summary *out, igtcloud_session *se
         memset(&r, 0, sizeof(r));
     if (!rc) {
         const char *name = igtcloud_institute_name(institute);
-        if (!*name || strchr(name, '/') || igtcloud__safepath_check(name))
-            rc = igtcloud__error_set(IGTCLOUD_EINVALID, "institute name '%s' cannot be a folder name",
-                                     name);
+        const char *problem = institute_problem(&r, name);
+        char shown[200];
+        igtcloud__safepath_show(shown, sizeof(shown), name);
+        if (problem)
+            rc = igtcloud__error_set(IGTCLOUD_EINVALID, "refused institute '%s': its name %s",
+                                     shown, problem);
         else
             rc = plan_study(&r, name, study);
     }

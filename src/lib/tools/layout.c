@@ -9,11 +9,11 @@
 int igtcloud__layout_study_folder(igtcloud__buf *out, const json_t *study, int hierarchical)
 {
     const char *human = json_string_value(json_object_get(study, "studyIdHumanReadable"));
+    const char *id = json_string_value(json_object_get(study, "studyDatabaseId"));
+    if (!id)
+        id = "(without id)";
     if (!human || !*human)
-        return igtcloud__error_set(IGTCLOUD_EPROTO, "study %s has no studyIdHumanReadable",
-                                   json_string_value(json_object_get(study, "studyDatabaseId"))
-                                       ? json_string_value(json_object_get(study, "studyDatabaseId"))
-                                       : "(without id)");
+        return igtcloud__error_set(IGTCLOUD_EPROTO, "study %.100s has no studyIdHumanReadable", id);
     size_t start = out->size;
     int rc = 0;
     for (const char *p = human; *p && !rc; p++) {
@@ -22,8 +22,13 @@ int igtcloud__layout_study_folder(igtcloud__buf *out, const json_t *study, int h
         else
             rc = igtcloud__buf_putc(out, *p);
     }
-    if (!rc)
-        rc = igtcloud__safepath_check(out->ptr + start);
+    const char *problem = rc ? NULL : igtcloud__safepath_problem(out->ptr + start);
+    if (problem) {
+        char shown[160];
+        igtcloud__safepath_show(shown, sizeof(shown), human);
+        rc = igtcloud__error_set(IGTCLOUD_EINVALID, "study %.100s ('%s'): its folder name %s",
+                                 id, shown, problem);
+    }
     if (rc) {
         out->size = start;
         out->ptr[start] = '\0';
