@@ -35,12 +35,14 @@ typedef struct slot {
     char *path;
     char *body;
     const char *what;
+    igtcloud__api_async_done_fn done;
     void *item;
     int status;
     char message[MESSAGE_MAX];
 } slot;
 
 typedef struct report {
+    igtcloud__api_async_done_fn done;
     void *item;
     int status;
     char message[MESSAGE_MAX];
@@ -245,9 +247,8 @@ void igtcloud__api_async_free(igtcloud__api_async *q)
 int igtcloud__api_async_new(igtcloud__api_async **out, igtcloud_session *session,
                             const igtcloud__api_async_options *opts)
 {
-    if (!out || !session || !opts || !opts->done)
-        return igtcloud__error_set(IGTCLOUD_EINVALID, "async API calls need a session and a "
-                                                      "result callback");
+    if (!out || !session || !opts)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "async API calls need a session");
     igtcloud__api_async *q = calloc(1, sizeof(*q));
     if (!q)
         return igtcloud__error_oom();
@@ -311,6 +312,7 @@ static void harvest_locked(igtcloud__api_async *q)
         if (s->state != SLOT_DONE)
             continue;
         report *r = &q->reports[n++];
+        r->done = s->done;
         r->item = s->item;
         r->status = s->status;
         memcpy(r->message, s->message, sizeof(r->message));
@@ -322,13 +324,14 @@ static void harvest_locked(igtcloud__api_async *q)
         return;
     pthread_mutex_unlock(&q->lock);
     for (unsigned int i = 0; i < n; i++)
-        q->o.done(q->reports[i].item, q->reports[i].status, q->reports[i].message,
-                  q->o.done_payload);
+        if (q->reports[i].done)
+            q->reports[i].done(q->reports[i].item, q->reports[i].status, q->reports[i].message,
+                               q->o.done_payload);
     pthread_mutex_lock(&q->lock);
 }
 
 int igtcloud__api_async_post(igtcloud__api_async *q, const char *path, const char *json_body,
-                             const char *what, void *item)
+                             const char *what, igtcloud__api_async_done_fn done, void *item)
 {
     if (!q || !path || !json_body)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "async API call without a path or body");
@@ -359,6 +362,7 @@ int igtcloud__api_async_post(igtcloud__api_async *q, const char *path, const cha
     sl->path = p;
     sl->body = b;
     sl->what = what;
+    sl->done = done ? done : q->o.done;
     sl->item = item;
     sl->status = 0;
     sl->message[0] = '\0';

@@ -39,7 +39,7 @@ typedef struct igtcloud__api_async_options {
     unsigned int capacity;           /* calls not yet reported; 0: 64 */
     const char *ca_file;             /* PEM bundle for the workers' connections, or NULL */
     volatile sig_atomic_t *cancel;   /* non-zero: stop soon (calls not sent are cancelled) */
-    igtcloud__api_async_done_fn done;
+    igtcloud__api_async_done_fn done; /* results of calls posted without their own */
     void *done_payload;
 } igtcloud__api_async_options;
 
@@ -51,12 +51,13 @@ int igtcloud__api_async_new(igtcloud__api_async **out, igtcloud_session *session
 
 /*
  * Queue POST `path` ("/api/...") with `json_body` (both copied); `what`
- * (static) names the call in errors. Blocks while the queue is full,
- * reporting finished calls meanwhile. Returns 0, IGTCLOUD_ENOMEM, or
- * IGTCLOUD_ECANCELLED when the cancel flag is set while it waits.
+ * (static) names the call in errors; its result goes to `done` (NULL: the
+ * queue's) with `item` and the queue's done_payload. Blocks while the queue
+ * is full, reporting finished calls meanwhile. Returns 0, IGTCLOUD_ENOMEM,
+ * or IGTCLOUD_ECANCELLED when the cancel flag is set while it waits.
  */
 int igtcloud__api_async_post(igtcloud__api_async *q, const char *path, const char *json_body,
-                             const char *what, void *item);
+                             const char *what, igtcloud__api_async_done_fn done, void *item);
 
 /*
  * Report the finished calls through `done`. With `wait`, also wait until

@@ -99,7 +99,7 @@ int igtcloud__upload_register(igtcloud_session *s, const char *owner_path, const
     igtcloud__buf p = IGTCLOUD_BUF_INIT;
     int rc = igtcloud__buf_printf(&p, "%s/files", owner_path) ? igtcloud__error_oom() : 0;
     if (rc == 0)
-        rc = igtcloud__api_post_json(NULL, s, p.ptr, items, "register files");
+        rc = igtcloud__api_post_json(NULL, s, p.ptr, items, IGTCLOUD__UPLOAD_REGISTER_WHAT);
     igtcloud__buf_dispose(&p);
     return rc;
 }

@@ -22,6 +22,9 @@ int igtcloud__api_post_json(json_t **out, igtcloud_session *s, const char *path,
 int igtcloud__upload_create_study(json_t **out, igtcloud_session *s, const char *institute_id,
                                   const json_t *study);
 
+/* How a failed registration is named in its error message. */
+#define IGTCLOUD__UPLOAD_REGISTER_WHAT "register files"
+
 /*
  * Register keys: `items` is an array of {"key", "fileSize"}; `owner_path` is
  * "/api/data/hospitals/{h}/studies/{s}" or "/api/data/projects/{p}".

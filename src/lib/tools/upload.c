@@ -100,7 +100,9 @@ struct igtcloud_upload {
     size_t nfiles, afiles;
     json_t *project_files;   /* sizes of complete remote project files by fileName, or NULL */
     igtcloud_transfer *transfer;
-    igtcloud__api_async *completions; /* $file-upload-completed calls beside the transfer */
+    igtcloud__api_async *completions; /* registration and completion calls beside the run */
+    int register_rc;         /* the first failed registration of a round, or 0 */
+    char register_message[320];
     igtcloud__up_journal journal;
     ufile **mp;              /* multipart candidates of the current transfer round */
     size_t nmp;
@@ -1030,16 +1032,38 @@ static void fail_file(igtcloud_upload *u, ufile *f, int status, const char *mess
          message);
 }
 
-/* Register the queued files of one owner (st NULL: the project), in batches. */
+/* The answer to a registration (on the run's thread); the first failure is kept. */
+static void registered(void *item, int status, const char *message, void *payload)
+{
+    igtcloud_upload *u = payload;
+    (void)item;
+    if (status && !u->register_rc) {
+        u->register_rc = status;
+        snprintf(u->register_message, sizeof(u->register_message), "%s", message);
+    }
+}
+
+/*
+ * Queue the registration of the queued files of one owner (st NULL: the
+ * project), in batches; the calls of all owners run side by side and
+ * register_all waits for them.
+ */
 static int register_owner(igtcloud_upload *u, const ustudy *st)
 {
-    char *path = owner_path(u, st);
+    char *owner = owner_path(u, st);
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
     json_t *items = json_array();
-    int rc = path && items ? 0 : igtcloud__error_oom();
+    int rc = owner && items ? 0 : igtcloud__error_oom();
+    if (rc == 0 && igtcloud__buf_printf(&path, "%s/files", owner))
+        rc = igtcloud__error_oom();
     for (size_t i = 0; rc == 0 && i <= u->nfiles; i++) {
         int flush = i == u->nfiles || json_array_size(items) == REGISTER_BATCH;
         if (flush && json_array_size(items) > 0) {
-            rc = igtcloud__upload_register(u->session, path, items);
+            char *body = json_dumps(items, JSON_COMPACT);
+            rc = body ? igtcloud__api_async_post(u->completions, path.ptr, body,
+                                                 IGTCLOUD__UPLOAD_REGISTER_WHAT, registered, NULL)
+                      : igtcloud__error_oom();
+            free(body);
             json_array_clear(items);
         }
         if (rc || i == u->nfiles)
@@ -1052,7 +1076,8 @@ static int register_owner(igtcloud_upload *u, const ustudy *st)
             rc = igtcloud__error_oom();
     }
     json_decref(items);
-    free(path);
+    igtcloud__buf_dispose(&path);
+    free(owner);
     return rc;
 }
 
@@ -1094,6 +1119,8 @@ static int progress_cb(const igtcloud_transfer_progress *p, void *payload)
     igtcloud__api_async_harvest(u->completions, 0);
     return u->o.progress_cb ? u->o.progress_cb(p, u->o.progress_payload) : 0;
 }
+
+static void file_completed(void *item, int status, const char *message, void *payload);
 
 static void file_done(igtcloud_upload *u, ufile *f)
 {
@@ -1144,7 +1171,7 @@ static int file_cb(const igtcloud_transfer_result *r, void *payload)
         if (rc == 0) {
             f->state = F_COMPLETING;
             rc = igtcloud__api_async_post(u->completions, path.ptr, body,
-                                          IGTCLOUD__UPLOAD_COMPLETED_WHAT, f);
+                                          IGTCLOUD__UPLOAD_COMPLETED_WHAT, file_completed, f);
         }
         free(body);
         igtcloud__buf_dispose(&rel);
@@ -1212,7 +1239,6 @@ static int new_transfer(igtcloud_upload *u)
     c.capacity = COMPLETE_QUEUE;
     c.ca_file = u->o.ca_file;
     c.cancel = &u->cancelled;
-    c.done = file_completed;
     c.done_payload = u;
     int rc = igtcloud__api_async_new(&u->completions, u->session, &c);
     return rc ? rc : igtcloud_transfer_new(&u->transfer, &t);
@@ -1317,11 +1343,16 @@ static int plan_files(igtcloud_upload *u)
     return rc;
 }
 
+/* Register every queued file before any of them is sent. */
 static int register_all(igtcloud_upload *u)
 {
+    u->register_rc = 0;
     int rc = register_owner(u, NULL);
     for (size_t i = 0; rc == 0 && i < u->nstudies; i++)
         rc = register_owner(u, u->studies[i]);
+    igtcloud__api_async_harvest(u->completions, 1);
+    if (rc == 0 && u->register_rc)
+        rc = igtcloud__error_set(u->register_rc, "%s", u->register_message);
     return rc;
 }
 
@@ -1425,7 +1456,7 @@ int igtcloud_upload_run(igtcloud_upload *u)
         emit(u, IGTCLOUD_UPLOAD_EVENT_STUDY_CREATED, st->folder, NULL, st, 0, 0,
              igtcloud_study_human_id(st->remote));
     }
-    if ((rc = plan_files(u)) || (rc = register_all(u)) || (rc = new_transfer(u)))
+    if ((rc = plan_files(u)) || (rc = new_transfer(u)) || (rc = register_all(u)))
         return rc;
     for (int round = 0; round < 2; round++) {
         if ((rc = move(u)))
