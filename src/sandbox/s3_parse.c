@@ -1,5 +1,8 @@
 #include "s3_parse.h"
 
+#include "core/buf.h"
+#include "s3/sigv4.h"
+
 #include <errno.h>
 #include <expat.h>
 #include <stdint.h>
@@ -30,44 +33,23 @@ const char *sandbox_s3_op_name(sandbox_s3_op op)
     return op_names[op];
 }
 
-static int hex_value(char c)
+/*
+ * Percent-decode `len` bytes of `in` into out (NUL-terminated) with the
+ * library's decoder. Fails (-1) on bad escapes, a NUL (raw or encoded), or
+ * when out is too small.
+ */
+static int percent_decode(char *out, size_t out_size, const char *in, size_t len,
+                          unsigned int flags)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int sandbox_s3_percent_decode(char *out, size_t out_size, const char *in, size_t len,
-                              int plus_is_space)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '\0')
-            return -1;
-        if (c == '%') {
-            if (i + 2 >= len)
-                return -1;
-            int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            c = ' ';
-        }
-        if (o + 1 >= out_size)
-            return -1;
-        out[o++] = c;
-    }
-    if (o >= out_size)
-        return -1;
-    out[o] = '\0';
-    return 0;
+    igtcloud__buf buf = IGTCLOUD_BUF_INIT;
+    int rc = igtcloud__sigv4_uri_decode(&buf, in, len, flags);
+    const char *text = igtcloud__buf_cstr(&buf);
+    if (rc == 0 && (buf.size >= out_size || memchr(text, '\0', buf.size)))
+        rc = -1;
+    if (rc == 0)
+        memcpy(out, text, buf.size + 1);
+    igtcloud__buf_dispose(&buf);
+    return rc ? -1 : 0;
 }
 
 int sandbox_s3_uri_split(const char *uri, char *bucket, size_t bucket_size, char *key,
@@ -82,13 +64,12 @@ int sandbox_s3_uri_split(const char *uri, char *bucket, size_t bucket_size, char
     const char *end = uri + path_len;
     const char *slash = memchr(p, '/', (size_t)(end - p));
     const char *bucket_end = slash ? slash : end;
-    if (sandbox_s3_percent_decode(bucket, bucket_size, p, (size_t)(bucket_end - p), 0))
+    if (percent_decode(bucket, bucket_size, p, (size_t)(bucket_end - p), 0))
         return -1;
     if (strchr(bucket, '/'))
         return -1;
     key[0] = '\0';
-    if (slash && sandbox_s3_percent_decode(key, key_size, slash + 1,
-                                           (size_t)(end - slash - 1), 0))
+    if (slash && percent_decode(key, key_size, slash + 1, (size_t)(end - slash - 1), 0))
         return -1;
     return 0;
 }
@@ -107,14 +88,13 @@ int sandbox_s3_query_parse(sandbox_s3_query *q, const char *raw)
             if (q->count >= SANDBOX_S3_MAX_QUERY)
                 return -1;
             char *name = q->storage + used;
-            if (sandbox_s3_percent_decode(name, sizeof(q->storage) - used, p,
-                                          (size_t)(name_end - p), 1))
+            if (percent_decode(name, sizeof(q->storage) - used, p, (size_t)(name_end - p),
+                               IGTCLOUD__URI_PLUS_IS_SPACE))
                 return -1;
             used += strlen(name) + 1;
             char *value = q->storage + used;
-            if (sandbox_s3_percent_decode(value, sizeof(q->storage) - used,
-                                          eq ? eq + 1 : end,
-                                          eq ? (size_t)(end - eq - 1) : 0, 1))
+            if (percent_decode(value, sizeof(q->storage) - used, eq ? eq + 1 : end,
+                               eq ? (size_t)(end - eq - 1) : 0, IGTCLOUD__URI_PLUS_IS_SPACE))
                 return -1;
             used += strlen(value) + 1;
             q->names[q->count] = name;

@@ -41,14 +41,6 @@ typedef struct sandbox_s3_query {
 } sandbox_s3_query;
 
 /*
- * Percent-decode `len` bytes of `in` into out (NUL-terminated). With
- * `plus_is_space`, '+' becomes ' ' (query strings). Fails (-1) on bad
- * escapes, an encoded NUL, or when out is too small.
- */
-int sandbox_s3_percent_decode(char *out, size_t out_size, const char *in, size_t len,
-                              int plus_is_space);
-
-/*
  * Split a raw request URI ("/bucket/key?query") into the decoded bucket
  * and key ("" when absent) and the raw query (points into `uri`, "" when
  * there is none). Returns 0, or -1 when the URI is malformed or too long.

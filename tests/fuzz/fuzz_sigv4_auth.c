@@ -77,7 +77,7 @@ static void sign_round_trip(const igtcloud__sigv4_request *req, int query_is_pla
 static int query_is_plain(const char *query)
 {
     igtcloud__buf decoded = IGTCLOUD_BUF_INIT;
-    int plain = igtcloud__sigv4_uri_decode(&decoded, query, strlen(query)) == 0;
+    int plain = igtcloud__sigv4_uri_decode(&decoded, query, strlen(query), 0) == 0;
     /* The decoded bytes may hold NULs, so no strstr. */
     for (size_t i = 0; plain && i + 6 <= decoded.size; i++)
         plain = memcmp(decoded.ptr + i, "X-Amz-", 6) != 0;

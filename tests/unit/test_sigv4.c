@@ -160,14 +160,21 @@ static void test_sigv4__uri_encode(void **state)
         check_ok(igtcloud__sigv4_uri_encode(&out, cases[i].in, strlen(cases[i].in),
                                             cases[i].keep_slash));
         assert_string_equal(igtcloud__buf_cstr(&out), cases[i].out);
-        check_ok(igtcloud__sigv4_uri_decode(&back, out.ptr, out.size));
+        check_ok(igtcloud__sigv4_uri_decode(&back, out.ptr, out.size, 0));
         assert_string_equal(igtcloud__buf_cstr(&back), cases[i].in);
         igtcloud__buf_dispose(&out);
         igtcloud__buf_dispose(&back);
     }
     igtcloud__buf out = IGTCLOUD_BUF_INIT;
-    assert_int_equal(igtcloud__sigv4_uri_decode(&out, "a%2", 3), IGTCLOUD_EINVALID);
-    assert_int_equal(igtcloud__sigv4_uri_decode(&out, "a%zz", 4), IGTCLOUD_EINVALID);
+    assert_int_equal(igtcloud__sigv4_uri_decode(&out, "a%2", 3, 0), IGTCLOUD_EINVALID);
+    assert_int_equal(igtcloud__sigv4_uri_decode(&out, "a%zz", 4, 0), IGTCLOUD_EINVALID);
+    igtcloud__buf_dispose(&out);
+    /* '+' is a plus, or a space in form-encoded queries; an encoded plus stays a plus. */
+    check_ok(igtcloud__sigv4_uri_decode(&out, "a+b%2B", 6, 0));
+    assert_string_equal(igtcloud__buf_cstr(&out), "a+b+");
+    igtcloud__buf_clear(&out);
+    check_ok(igtcloud__sigv4_uri_decode(&out, "a+b%2B", 6, IGTCLOUD__URI_PLUS_IS_SPACE));
+    assert_string_equal(igtcloud__buf_cstr(&out), "a b+");
     igtcloud__buf_dispose(&out);
 }
 

@@ -145,10 +145,15 @@ int igtcloud__sigv4_uri_encode(igtcloud__buf *out, const char *data, size_t len,
     return rc;
 }
 
-int igtcloud__sigv4_uri_decode(igtcloud__buf *out, const char *data, size_t len)
+int igtcloud__sigv4_uri_decode(igtcloud__buf *out, const char *data, size_t len,
+                               unsigned int flags)
 {
     int rc = len ? igtcloud__buf_grow(out, len) : 0;
     for (size_t i = 0; i < len && !rc; i++) {
+        if (data[i] == '+' && (flags & IGTCLOUD__URI_PLUS_IS_SPACE)) {
+            rc = igtcloud__buf_putc(out, ' ');
+            continue;
+        }
         if (data[i] != '%') {
             rc = igtcloud__buf_putc(out, data[i]);
             continue;
@@ -427,7 +432,7 @@ static int canonical_query(igtcloud__buf *out, const char *query, int skip_signa
             const char *eq = memchr(p, '=', len);
             size_t name_len = eq ? (size_t)(eq - p) : len;
             igtcloud__buf_clear(&raw);
-            rc = igtcloud__sigv4_uri_decode(&raw, p, name_len);
+            rc = igtcloud__sigv4_uri_decode(&raw, p, name_len, 0);
             if (rc)
                 goto done;
             /* A presigned URL's signature cannot sign itself. */
@@ -436,7 +441,8 @@ static int canonical_query(igtcloud__buf *out, const char *query, int skip_signa
                 rc = igtcloud__sigv4_uri_encode(&qp->name, igtcloud__buf_cstr(&raw), raw.size, 0);
                 igtcloud__buf_clear(&raw);
                 if (!rc && eq)
-                    rc = igtcloud__sigv4_uri_decode(&raw, eq + 1, len - name_len - 1);
+                    rc = igtcloud__sigv4_uri_decode(&raw, eq + 1, len - name_len - 1,
+                                                    0);
                 if (!rc)
                     rc = igtcloud__sigv4_uri_encode(&qp->value, igtcloud__buf_cstr(&raw),
                                                     raw.size, 0);
@@ -806,7 +812,7 @@ static int has_auth_param(const char *query)
         size_t len = strcspn(p, "&");
         size_t name_len = strcspn(p, "=&");
         igtcloud__buf_clear(&name);
-        if (igtcloud__sigv4_uri_decode(&name, p, name_len)) {
+        if (igtcloud__sigv4_uri_decode(&name, p, name_len, 0)) {
             found = -1;
             break;
         }

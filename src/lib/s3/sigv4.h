@@ -114,8 +114,15 @@ void igtcloud__sigv4_signed_dispose(igtcloud__sigv4_signed *s);
 int igtcloud__sigv4_uri_encode(igtcloud__buf *out, const char *data, size_t len,
                                int keep_slash);
 
-/* Append the percent-decoding of data ('+' stays '+'). EINVALID on a bad %XX. */
-int igtcloud__sigv4_uri_decode(igtcloud__buf *out, const char *data, size_t len);
+#define IGTCLOUD__URI_PLUS_IS_SPACE 1u  /* form-encoded query strings: '+' is a space */
+
+/*
+ * Append the percent-decoding of data; '+' stays '+' unless flags has
+ * IGTCLOUD__URI_PLUS_IS_SPACE. EINVALID on a bad %XX. The one decoder of the
+ * project: the sandbox decodes request paths and queries with it too.
+ */
+int igtcloud__sigv4_uri_decode(igtcloud__buf *out, const char *data, size_t len,
+                               unsigned int flags);
 
 /*
  * Build the canonical request of req into out (cleared first). The signed

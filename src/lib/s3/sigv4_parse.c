@@ -326,7 +326,7 @@ int igtcloud__sigv4_parse_presigned(igtcloud__sigv4_auth *out, const char *query
         size_t len = strcspn(p, "&");
         size_t name_len = strcspn(p, "=&");
         igtcloud__buf_clear(&name);
-        rc = igtcloud__sigv4_uri_decode(&name, p, name_len);
+        rc = igtcloud__sigv4_uri_decode(&name, p, name_len, 0);
         if (rc)
             goto done;
         for (int i = 0; i < Q_COUNT; i++) {
@@ -337,7 +337,8 @@ int igtcloud__sigv4_parse_presigned(igtcloud__sigv4_auth *out, const char *query
                 goto done;
             }
             if (name_len < len)
-                rc = igtcloud__sigv4_uri_decode(&values[i], p + name_len + 1, len - name_len - 1);
+                rc = igtcloud__sigv4_uri_decode(&values[i], p + name_len + 1,
+                                                len - name_len - 1, 0);
             if (rc)
                 goto done;
         }
@@ -419,7 +420,7 @@ static int looks_presigned(const char *query)
     for (const char *p = query; p && *p && !found;) {
         size_t len = strcspn(p, "&");
         igtcloud__buf_clear(&name);
-        if (igtcloud__sigv4_uri_decode(&name, p, strcspn(p, "=&")))
+        if (igtcloud__sigv4_uri_decode(&name, p, strcspn(p, "=&"), 0))
             found = 1;
         else
             found = strcmp(igtcloud__buf_cstr(&name), "X-Amz-Algorithm") == 0 ||
