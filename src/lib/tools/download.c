@@ -77,6 +77,9 @@ typedef struct dl_run {
     long long session_exp;             /* the JWT's exp when last looked at */
     long long session_lifetime;        /* seconds it had then */
     time_t session_next_check;
+    /* TARGET is full: the run stops after the first file that found it so. */
+    int disk_full;
+    char disk_msg[640];
 } dl_run;
 
 typedef enum claim_kind { CLAIM_FOLDER = 1, CLAIM_STUDY = 2, CLAIM_FILE = 3 } claim_kind;
@@ -299,11 +302,30 @@ static void finish_study_file(dl_run *r, dl_study *s, uint64_t bytes, int failed
     }
 }
 
+/*
+ * Whether a failed file found the disk (or the quota, or the file size limit)
+ * full: every later file would fail the same way. The engine's result carries
+ * no errno, only its one-line message made with strerror() in this process.
+ */
+static int is_disk_full(int status, const char *message)
+{
+    static const int full[] = { ENOSPC, EDQUOT, EFBIG };
+    if (status != IGTCLOUD_EIO || !message)
+        return 0;
+    for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++)
+        if (strstr(message, strerror(full[i])))
+            return 1;
+    return 0;
+}
+
 static int engine_file(const igtcloud_transfer_result *res, void *payload)
 {
     dl_run *r = payload;
     dl_item *it = res->payload;
     int status = res->status;
+    /* After the disk filled up, the cancelled files are not failures of their own. */
+    if (r->disk_full && status == IGTCLOUD_ECANCELLED)
+        return 1;
     char msg[512];
     snprintf(msg, sizeof(msg), "%s", res->message ? res->message : "");
     if (!status && it->unsized && it->size >= 0 && res->size != (uint64_t)it->size) {
@@ -340,7 +362,11 @@ static int engine_file(const igtcloud_transfer_result *res, void *payload)
     r->cur.files_done++;
     emit_file(r, it->rel, res->key, status, res->skipped, bytes, status ? msg : "");
     finish_study_file(r, it->study, bytes, status != 0);
-    return r->cancelled;
+    if (!r->disk_full && is_disk_full(status, msg)) {
+        r->disk_full = 1;
+        snprintf(r->disk_msg, sizeof(r->disk_msg), "%s", msg);
+    }
+    return r->cancelled || r->disk_full;
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -368,7 +394,7 @@ static void free_batch(dl_run *r)
 static int engine_feed(igtcloud_transfer *t, void *payload)
 {
     dl_run *r = payload;
-    if (!r->feed_studies || r->feed_rc || r->cancelled)
+    if (!r->feed_studies || r->feed_rc || r->cancelled || r->disk_full)
         return 0;
     while (r->feed_next < igtcloud_study_list_count(r->feed_studies)) {
         size_t before = igtcloud_transfer_count(t);
@@ -419,7 +445,10 @@ static int run_batch(dl_run *r)
         rc = igtcloud_transfer_run(r->t);
         if (rc == IGTCLOUD_EPARTIAL)
             rc = 0;   /* counted per file */
-        if (rc == IGTCLOUD_ECANCELLED)
+        if (r->disk_full)
+            rc = igtcloud__error_set(IGTCLOUD_EIO, "stopped: the target is full (%.500s); "
+                                     "free space and run again to resume", r->disk_msg);
+        else if (rc == IGTCLOUD_ECANCELLED)
             r->cancelled = 1;
     }
     /* Studies whose every file was skipped finished when they were planned. */
