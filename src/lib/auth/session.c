@@ -5,7 +5,6 @@
 #include "core/random.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <time.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -459,21 +458,6 @@ int igtcloud_session_unpublish(igtcloud_session *s)
     return s ? igtcloud__token_writer_remove(&s->writer) : 0;
 }
 
-static void debug_note(igtcloud_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void debug_note(igtcloud_session *s, const char *fmt, ...)
-{
-    if (!s->debug)
-        return;
-    char line[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    s->debug(line, s->debug_payload);
-}
-
 static double monotonic_now(void)
 {
     struct timespec ts;
@@ -522,7 +506,7 @@ int igtcloud_session_keep_alive(igtcloud_session *s, const igtcloud_keep_alive_o
         long wait = lifetime - margin;
         if (wait < 1)
             wait = 1;
-        debug_note(s, "next refresh in %ld s", wait);
+        igtcloud__http_debug(s->http, "next refresh in %ld s", wait);
         if (sleep_until(monotonic_now() + (double)wait, opts->stop))
             break;
 
@@ -541,8 +525,8 @@ int igtcloud_session_keep_alive(igtcloud_session *s, const igtcloud_keep_alive_o
             double pause = delay * (0.5 + (double)r / 510.0);
             if (pause > left)
                 pause = left;
-            debug_note(s, "refresh failed (%s); retrying in %.1f s",
-                       igtcloud_error_last()->message, pause);
+            igtcloud__http_debug(s->http, "refresh failed (%s); retrying in %.1f s",
+                                 igtcloud_error_last()->message, pause);
             if (sleep_until(monotonic_now() + pause, opts->stop)) {
                 rc = 0;
                 goto done;
@@ -562,7 +546,7 @@ int igtcloud_session_keep_alive(igtcloud_session *s, const igtcloud_keep_alive_o
             }
             break;
         }
-        debug_note(s, "session refreshed; valid for %ld s", s->max_age);
+        igtcloud__http_debug(s->http, "session refreshed; valid for %ld s", s->max_age);
     }
 done:
     igtcloud__http_client_set_cancel(s->http, NULL);

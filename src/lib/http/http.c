@@ -237,10 +237,7 @@ static int map_error(CURLcode code, const char *url, const char *detail)
     }
 }
 
-static void debug_line(igtcloud__http_client *client, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void debug_line(igtcloud__http_client *client, const char *fmt, ...)
+void igtcloud__http_debug(igtcloud__http_client *client, const char *fmt, ...)
 {
     if (!client->cfg.debug)
         return;
@@ -321,7 +318,7 @@ int igtcloud__http_request(igtcloud__http_response *out, igtcloud__http_client *
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
     }
 
-    debug_line(client, "> %s %s", method, shown);
+    igtcloud__http_debug(client, "> %s %s", method, shown);
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     CURLcode code = curl_easy_perform(curl);
@@ -337,14 +334,14 @@ int igtcloud__http_request(igtcloud__http_response *out, igtcloud__http_client *
         goto done;
     }
     if (code != CURLE_OK) {
-        debug_line(client, "< %s %s failed after %.3f s: %s", method, shown, elapsed,
-                   curl_easy_strerror(code));
+        igtcloud__http_debug(client, "< %s %s failed after %.3f s: %s", method, shown,
+                             elapsed, curl_easy_strerror(code));
         rc = map_error(code, shown, client->errbuf);
         goto done;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
-    debug_line(client, "< %ld %s %s (%.3f s, %zu bytes)", out->status, method, shown,
-               elapsed, out->body.size);
+    igtcloud__http_debug(client, "< %ld %s %s (%.3f s, %zu bytes)", out->status, method,
+                         shown, elapsed, out->body.size);
 
 done:
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);

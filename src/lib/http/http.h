@@ -71,6 +71,13 @@ void igtcloud__http_client_set_follow_redirects(igtcloud__http_client *client, i
 void igtcloud__http_client_set_timeout(igtcloud__http_client *client, long seconds);
 
 /*
+ * Format one line for the client's debug callback (nothing without one); the
+ * session's refresh loop writes its notes through it too.
+ */
+void igtcloud__http_debug(igtcloud__http_client *client, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
  * Perform one request. `headers` is a NULL-terminated list of "Name: value"
  * (may be NULL); body may be NULL. Returns 0 whenever an HTTP response arrived,
  * whatever its status, and fills *out (which the caller disposes); otherwise
