@@ -35,6 +35,36 @@ static void test_s3_journal__parses_what_it_writes(void **state)
     igtcloud__buf_dispose(&text);
 }
 
+/* The boot id travels with the journal; a journal without one parses as "" (synced). */
+static void test_s3_journal__boot_id(void **state)
+{
+    (void)state;
+    char boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
+    igtcloud__journal_boot_id(boot);
+#ifdef __linux__
+    assert_int_equal(strlen(boot), 36);
+    char again[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
+    igtcloud__journal_boot_id(again);
+    assert_string_equal(boot, again);
+#endif
+    igtcloud__journal j = IGTCLOUD__JOURNAL_INIT;
+    assert_int_equal(igtcloud__journal_init(&j, 10, 5, "e", 0), 0);
+    snprintf(j.boot, sizeof(j.boot), "%s", "0a1b2c3d-0000-4000-8000-00000000abcd");
+    igtcloud__buf text = IGTCLOUD_BUF_INIT;
+    assert_int_equal(igtcloud__journal_format_header(&text, &j), 0);
+    assert_non_null(strstr(igtcloud__buf_cstr(&text), " boot=0a1b2c3d-0000-4000-8000-00000000abcd\n"));
+    igtcloud__journal back = IGTCLOUD__JOURNAL_INIT;
+    assert_int_equal(igtcloud__journal_parse(&back, text.ptr, text.size), 0);
+    assert_string_equal(back.boot, j.boot);
+    igtcloud__journal_dispose(&back);
+    const char old[] = "igtcloud-journal 1\nsize=10 range=5 etag=e modified=0\ndone 1\n";
+    assert_int_equal(igtcloud__journal_parse(&back, old, sizeof(old) - 1), 0);
+    assert_string_equal(back.boot, "");
+    igtcloud__journal_dispose(&back);
+    igtcloud__journal_dispose(&j);
+    igtcloud__buf_dispose(&text);
+}
+
 static void test_s3_journal__ignores_a_torn_last_line(void **state)
 {
     (void)state;
@@ -63,6 +93,9 @@ static void test_s3_journal__rejects_anything_else(void **state)
         "igtcloud-journal 1\nsize=99999999999999999999 range=5 etag=e modified=0\n",
         /* Found by fuzz_s3_journal: a header asking for 2.7 G range flags. */
         "igtcloud-journal 1\nsize=16666048576 range=6 etag=e modified=0\n",
+        "igtcloud-journal 1\nsize=10 range=5 etag=e modified=0 boot=\n",
+        "igtcloud-journal 1\nsize=10 range=5 etag=e modified=0 boot=not/a/uuid\n",
+        "igtcloud-journal 1\nsize=10 range=5 etag=e modified=0 boot=0123456789abcdef0123456789abcdef01234\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         igtcloud__journal j = IGTCLOUD__JOURNAL_INIT;
@@ -101,6 +134,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_s3_journal__parses_what_it_writes),
+        cmocka_unit_test(test_s3_journal__boot_id),
         cmocka_unit_test(test_s3_journal__ignores_a_torn_last_line),
         cmocka_unit_test(test_s3_journal__rejects_anything_else),
         cmocka_unit_test(test_s3_journal__file_round_trip),

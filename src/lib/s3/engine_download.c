@@ -159,10 +159,11 @@ int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
 }
 
 /*
- * Write the ranges finished since the last flush to the journal, after their
- * bytes are synced. At most about once a second (or when forced), so the
- * loop rarely waits on the disk: writeback was started per range already,
- * and a killed run loses at most a second of progress.
+ * Write the ranges finished since the last flush to the journal. A journal
+ * of this boot (see journal.h) needs no sync: its lines go out at once. One
+ * without a boot id needs the bytes synced first: at most about once a second
+ * (or when forced), so the loop rarely waits on the disk (writeback was
+ * started per range already), and a killed run loses at most a second.
  */
 #define JOURNAL_FLUSH_MS 1000
 int igtcloud__engine_journal_flush(job *j, int force)
@@ -170,9 +171,9 @@ int igtcloud__engine_journal_flush(job *j, int force)
     if (j->nunjournaled == 0 || j->journal_fd < 0)
         return 0;
     int64_t now = igtcloud__engine_mono_ms();
-    if (!force && now - j->journal_synced_ms < JOURNAL_FLUSH_MS)
+    if (j->journal_sync && !force && now - j->journal_synced_ms < JOURNAL_FLUSH_MS)
         return 0;
-    if (fdatasync(j->fd) != 0)
+    if (j->journal_sync && fdatasync(j->fd) != 0)
         return igtcloud__error_set(IGTCLOUD_EIO, "cannot sync %s: %s", j->tmp_path, strerror(errno));
     igtcloud__buf lines = IGTCLOUD_BUF_INIT;
     int rc = 0;
@@ -193,6 +194,8 @@ int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j)
                                     j->etag[0] ? j->etag : "-", j->last_modified);
     if (rc)
         return rc;
+    igtcloud__journal_boot_id(j->journal.boot);
+    j->journal_sync = !j->journal.boot[0];
     if (ftruncate(j->fd, (off_t)j->size) != 0)
         return igtcloud__error_set(IGTCLOUD_EIO, "cannot size %s: %s", j->tmp_path, strerror(errno));
     rc = igtcloud__journal_create(&j->journal_fd, j->journal_path, &j->journal);
@@ -207,7 +210,8 @@ int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j)
     j->ranged = 1;
     j->next_range = 1;
     /* Range 0 arrived with the first GET. */
-    if (fdatasync(j->fd) == 0 && igtcloud__journal_append(j->journal_fd, 0) == 0)
+    if ((!j->journal_sync || fdatasync(j->fd) == 0) &&
+        igtcloud__journal_append(j->journal_fd, 0) == 0)
         igtcloud__journal_mark(&j->journal, 0);
     else
         return igtcloud__error_set(IGTCLOUD_EIO, "cannot journal %s", j->tmp_path);
@@ -221,9 +225,13 @@ static int download_try_resume(igtcloud_transfer *t, job *j)
     if (igtcloud__journal_load(&jr, j->journal_path) != 0)
         return 0;
     struct stat st;
+    char boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
+    igtcloud__journal_boot_id(boot);
+    /* Unsynced ranges of another boot may never have reached the disk. */
+    int same_boot = !jr.boot[0] || strcmp(jr.boot, boot) == 0;
     int usable = jr.range_size > 0 && (j->expected < 0 || (uint64_t)j->expected == jr.size) &&
                  stat(j->tmp_path, &st) == 0 && (uint64_t)st.st_size == jr.size &&
-                 strcmp(jr.etag, "-") != 0;
+                 strcmp(jr.etag, "-") != 0 && same_boot;
     if (!usable) {
         igtcloud__journal_dispose(&jr);
         return 0;
@@ -243,6 +251,7 @@ static int download_try_resume(igtcloud_transfer *t, job *j)
     j->nunjournaled = 0;
     j->journal_synced_ms = igtcloud__engine_mono_ms();
     j->journal = jr;
+    j->journal_sync = !jr.boot[0];
     j->size = jr.size;
     j->size_known = 1;
     snprintf(j->etag, sizeof(j->etag), "%s", jr.etag);

@@ -108,6 +108,7 @@ struct job {
     uint32_t *unjournaled; /* ranges on disk, not yet in the journal */
     uint32_t nunjournaled;
     int64_t journal_synced_ms;
+    int journal_sync;     /* sync ranges before journaling them (no boot id; journal.h) */
     EVP_MD_CTX *md5;      /* MD5 of the bytes before md5_pos (see engine_verify.c) */
     uint64_t md5_pos;
     uint32_t md5_range;   /* ranges before it are done (and at most md5_pos away) */

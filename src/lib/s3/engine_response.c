@@ -242,7 +242,8 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
         igtcloud__journal_mark(&j->journal, r->index);
         j->unjournaled[j->nunjournaled++] = r->index;
 #ifdef __linux__
-        sync_file_range(j->fd, (off_t)r->offset, (off_t)r->done, SYNC_FILE_RANGE_WRITE);
+        if (j->journal_sync)
+            sync_file_range(j->fd, (off_t)r->offset, (off_t)r->done, SYNC_FILE_RANGE_WRITE);
 #endif
         if (igtcloud__engine_journal_flush(j, 0)) {
             snprintf(r->local_msg, sizeof(r->local_msg), "cannot journal %s", j->tmp_path);

@@ -107,6 +107,39 @@ static int field(const char **val, const char **val_end, const char *line, const
     return -1;
 }
 
+/* A boot id is a UUID: hex digits and dashes. */
+static int boot_id_valid(const char *s, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+void igtcloud__journal_boot_id(char out[IGTCLOUD__JOURNAL_BOOT_MAX + 1])
+{
+    out[0] = '\0';
+    char buf[64];
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    size_t len = (size_t)n;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+        len--;
+    if (len > IGTCLOUD__JOURNAL_BOOT_MAX || !boot_id_valid(buf, len))
+        return;
+    memcpy(out, buf, len);
+    out[len] = '\0';
+}
+
 int igtcloud__journal_parse(igtcloud__journal *out, const char *text, size_t len)
 {
     igtcloud__journal fresh = IGTCLOUD__JOURNAL_INIT;
@@ -134,9 +167,17 @@ int igtcloud__journal_parse(igtcloud__journal *out, const char *text, size_t len
         goto bad;
     memcpy(etag, v, (size_t)(ve - v));
     etag[ve - v] = '\0';
+    char boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1] = "";
+    if (field(&v, &ve, p, nl, "boot") == 0) {
+        if (ve - v > IGTCLOUD__JOURNAL_BOOT_MAX || !boot_id_valid(v, (size_t)(ve - v)))
+            goto bad;
+        memcpy(boot, v, (size_t)(ve - v));
+        boot[ve - v] = '\0';
+    }
     if (range == 0 || size > IGTCLOUD__S3_MAX_OBJECT ||
         igtcloud__journal_init(out, size, range, etag, (int64_t)modified))
         goto bad;
+    memcpy(out->boot, boot, sizeof(out->boot));
     p = nl + 1;
     while (p < end) {
         nl = memchr(p, '\n', (size_t)(end - p));
@@ -157,9 +198,9 @@ bad:
 
 int igtcloud__journal_format_header(igtcloud__buf *out, const igtcloud__journal *j)
 {
-    return igtcloud__buf_printf(out, "%s\nsize=%" PRIu64 " range=%" PRIu64 " etag=%s modified=%" PRId64 "\n",
+    return igtcloud__buf_printf(out, "%s\nsize=%" PRIu64 " range=%" PRIu64 " etag=%s modified=%" PRId64 "%s%s\n",
                                 IGTCLOUD__JOURNAL_MAGIC, j->size, j->range_size, j->etag,
-                                j->modified);
+                                j->modified, j->boot[0] ? " boot=" : "", j->boot);
 }
 
 int igtcloud__journal_load(igtcloud__journal *out, const char *path)
