@@ -32,7 +32,8 @@ typedef enum {
     IGTCLOUD_ENOMEM = -11,    /**< Out of memory. */
     IGTCLOUD_EPERM = -12,     /**< Permission denied by the server or the file system. */
     IGTCLOUD_ETLS = -13,      /**< TLS handshake or certificate verification failed. */
-    IGTCLOUD_EPARTIAL = -14   /**< Some items of a bulk operation failed. */
+    IGTCLOUD_EPARTIAL = -14,  /**< Some items of a bulk operation failed. */
+    IGTCLOUD_ENOSPACE = -15   /**< The local disk, quota or file size limit is full. */
 } igtcloud_status;
 
 /**

@@ -164,7 +164,9 @@ IGTCLOUD_EXTERN int igtcloud_download_options_init(igtcloud_download_options *op
  * @return 0 when everything asked for is on disk and verified;
  *         IGTCLOUD_EPARTIAL when some files failed (see opts->file_cb);
  *         IGTCLOUD_ENOTFOUND (no such institute), IGTCLOUD_EIO (TARGET not
- *         writable), IGTCLOUD_EAUTH (the session ended), IGTCLOUD_ECANCELLED,
+ *         writable), IGTCLOUD_ENOSPACE (TARGET filled up: the run stopped at
+ *         the first file that found it full; a later run resumes),
+ *         IGTCLOUD_EAUTH (the session ended), IGTCLOUD_ECANCELLED,
  *         IGTCLOUD_EINVALID (bad options), transport codes.
  */
 IGTCLOUD_EXTERN int igtcloud_download_project(igtcloud_download_summary *out,

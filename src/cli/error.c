@@ -26,6 +26,7 @@ int cli_report_error(int status)
     case IGTCLOUD_EPARTIAL:
         return CLI_EXIT_PARTIAL;
     case IGTCLOUD_EIO:
+    case IGTCLOUD_ENOSPACE:
         return CLI_EXIT_IO;
     case IGTCLOUD_EPROTO:
         return CLI_EXIT_PROTOCOL;

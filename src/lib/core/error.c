@@ -77,7 +77,7 @@ const char *igtcloud_status_name(int code)
     static const char *const names[] = {
         "OK", "ERROR", "ENOTFOUND", "EAUTH", "EEXISTS", "ENET", "ETIMEOUT",
         "EPROTO", "EINVALID", "EIO", "ECANCELLED", "ENOMEM", "EPERM", "ETLS",
-        "EPARTIAL",
+        "EPARTIAL", "ENOSPACE",
     };
     if (code > 0 || -code >= (int)(sizeof(names) / sizeof(names[0])))
         return "UNKNOWN";

@@ -157,6 +157,7 @@ struct req {
     int checked;
     int learned_total;    /* the response told the object size first */
     int local_error;
+    int local_status;     /* with local_error: IGTCLOUD_EIO, or ENOSPACE when the disk is full */
     int proto_error;
     int stalled;
     char local_msg[256];

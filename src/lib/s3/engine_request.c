@@ -166,9 +166,12 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0) {
+                int err = w < 0 ? errno : ENOSPC;
                 snprintf(r->local_msg, sizeof(r->local_msg), "cannot write %s: %s", j->tmp_path,
-                         strerror(errno));
+                         strerror(err));
                 r->local_error = 1;
+                r->local_status = err == ENOSPC || err == EDQUOT || err == EFBIG
+                                      ? IGTCLOUD_ENOSPACE : IGTCLOUD_EIO;
                 return 0;
             }
             p += w;
@@ -617,6 +620,7 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
     igtcloud__buf_clear(&r->body);
     r->attempt_bytes = 0;
     r->checked = r->local_error = r->proto_error = r->stalled = 0;
+    r->local_status = 0;
     r->local_msg[0] = '\0';
     r->send_pos = 0;
     r->seen_dl = r->seen_ul = 0;

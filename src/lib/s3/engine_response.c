@@ -322,7 +322,7 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
     if (r->stalled)
         outcome = IGTCLOUD__XFER_TIMEOUT;
     if (r->local_error) {
-        req_failed_final(r, IGTCLOUD_EIO, &xml, r->local_msg);
+        req_failed_final(r, r->local_status ? r->local_status : IGTCLOUD_EIO, &xml, r->local_msg);
         igtcloud__engine_req_retire(t, r);
         igtcloud__engine_job_settle(t, j);
         return;

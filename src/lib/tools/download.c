@@ -302,22 +302,6 @@ static void finish_study_file(dl_run *r, dl_study *s, uint64_t bytes, int failed
     }
 }
 
-/*
- * Whether a failed file found the disk (or the quota, or the file size limit)
- * full: every later file would fail the same way. The engine's result carries
- * no errno, only its one-line message made with strerror() in this process.
- */
-static int is_disk_full(int status, const char *message)
-{
-    static const int full[] = { ENOSPC, EDQUOT, EFBIG };
-    if (status != IGTCLOUD_EIO || !message)
-        return 0;
-    for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++)
-        if (strstr(message, strerror(full[i])))
-            return 1;
-    return 0;
-}
-
 static int engine_file(const igtcloud_transfer_result *res, void *payload)
 {
     dl_run *r = payload;
@@ -362,7 +346,8 @@ static int engine_file(const igtcloud_transfer_result *res, void *payload)
     r->cur.files_done++;
     emit_file(r, it->rel, res->key, status, res->skipped, bytes, status ? msg : "");
     finish_study_file(r, it->study, bytes, status != 0);
-    if (!r->disk_full && is_disk_full(status, msg)) {
+    /* The disk (or quota, or file size limit) is full: every later file would fail so. */
+    if (!r->disk_full && status == IGTCLOUD_ENOSPACE) {
         r->disk_full = 1;
         snprintf(r->disk_msg, sizeof(r->disk_msg), "%s", msg);
     }
@@ -446,7 +431,7 @@ static int run_batch(dl_run *r)
         if (rc == IGTCLOUD_EPARTIAL)
             rc = 0;   /* counted per file */
         if (r->disk_full)
-            rc = igtcloud__error_set(IGTCLOUD_EIO, "stopped: the target is full (%.500s); "
+            rc = igtcloud__error_set(IGTCLOUD_ENOSPACE, "stopped: the target is full (%.500s); "
                                      "free space and run again to resume", r->disk_msg);
         else if (rc == IGTCLOUD_ECANCELLED)
             r->cancelled = 1;
