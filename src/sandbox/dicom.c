@@ -271,7 +271,7 @@ static int walk_items(reader *r, int explicit_vr, int depth, const element *seq)
 static int walk_item(reader *r, int explicit_vr, int depth, const element *item)
 {
     for (;;) {
-        element e;
+        element e = { 0 };
         if (r->pos >= r->len)
             return no_end(r, "item", item, "FFFE,E00D");
         if (read_header(r, explicit_vr, &e))
@@ -300,7 +300,7 @@ static int walk_items(reader *r, int explicit_vr, int depth, const element *seq)
     if (depth > MAX_DEPTH)
         return fail(r, "sequences nested deeper than %d at offset %zu", MAX_DEPTH, seq->offset);
     for (;;) {
-        element e;
+        element e = { 0 };
         if (r->pos >= r->len)
             return no_end(r, "sequence", seq, "FFFE,E0DD");
         if (read_header(r, 0, &e))
@@ -324,7 +324,7 @@ static int walk_items(reader *r, int explicit_vr, int depth, const element *seq)
 static int walk_dataset(reader *r, int explicit_vr)
 {
     while (r->pos < r->len) {
-        element e;
+        element e = { 0 };
         if (read_header(r, explicit_vr, &e))
             return -1;
         if (e.tag == TAG_PIXEL_DATA) {
@@ -367,7 +367,7 @@ static int read_meta(reader *r)
 {
     int seen = 0;
     while (r->len - r->pos >= 2 && u16(r->buf + r->pos) == 0x0002) {
-        element e;
+        element e = { 0 };
         if (read_header(r, 1, &e))
             return -1;
         if (e.length == UNDEFINED_LENGTH)
