@@ -208,12 +208,16 @@ cat >"$work/slow.json" <<'EOF'
 EOF
 start_sandbox "$work/cloud" --faults "$work/slow.json" --token-lifetime 200
 t="$work/killed"
-( echo demo | exec "$IGTCLOUD" download --domain "$api" -u demo --password-stdin -q "$t" "Demo Project" \
-    --category files --category dicom --category annotations >/dev/null 2>&1 ) &
+# Started directly (not in a subshell), so $! is igtcloud itself and kill -9 reaches it.
+"$IGTCLOUD" download --domain "$api" -u demo --password-stdin -q "$t" "Demo Project" \
+    --category files --category dicom --category annotations <<<demo >/dev/null 2>&1 &
 victim=$!
 sleep 2.5
-kill -9 "$victim" 2>/dev/null || true
-wait "$victim" 2>/dev/null || true
+kill -0 "$victim" 2>/dev/null || fail "the download ended before it could be killed mid-run"
+kill -9 "$victim"
+wait "$victim" 2>/dev/null && fail "the killed download exited normally"
+kill -0 "$victim" 2>/dev/null && fail "igtcloud still runs after kill -9"
+diff -r -x .igtcloud "$t" "$work/flat" >/dev/null 2>&1 && fail "the kill came after the download was complete"
 # Nothing half-written under a final name: every file there equals the verified copy.
 while IFS= read -r -d '' f; do
   case "$f" in *.igtcloud-part|*.igtcloud-journal|*/.igtcloud/*) continue ;; esac
