@@ -57,4 +57,10 @@ int cli_parse_count(unsigned int *out, const char *text, long max);
 /* True when argv[i] asks for help. */
 int cli_is_help(const char *arg);
 
+/*
+ * Call `handler` on SIGINT and SIGTERM, and on SIGHUP too with `hangup`;
+ * without SA_RESTART, so that a blocked read or sleep notices the signal.
+ */
+void cli_catch_signals(void (*handler)(int), int hangup);
+
 #endif

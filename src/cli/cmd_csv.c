@@ -1,5 +1,6 @@
 #include "cli_session.h"
 #include "cmd.h"
+#include "selection.h"
 
 #include <igtcloud/igtcloud.h>
 #include <igtcloud/csv.h>
@@ -25,20 +26,15 @@ static const char usage[] =
     "      --debug             log every API request (never tokens)\n"
     "      --help              Show this message and exit.\n";
 
-#define MAX_LIST 64
-
 int cmd_csv(int argc, char **argv)
 {
-    const char *exts[MAX_LIST + 1] = { NULL };
-    size_t nexts = 0;
-    const char *pos[4] = { NULL };
-    int npos = 0;
-    const char *start = NULL, *end = NULL, *value = NULL;
+    struct cli_selection sel;
     struct cli_session_args sargs;
     igtcloud_csv_options opts = IGTCLOUD_CSV_OPTIONS_INIT;
     igtcloud_session *session = NULL;
     igtcloud_project *project = NULL;
     int rc = CLI_EXIT_OK;
+    memset(&sel, 0, sizeof(sel));
     memset(&sargs, 0, sizeof(sargs));
 
     for (int i = 1; i < argc; i++) {
@@ -48,52 +44,39 @@ int cmd_csv(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        if (cli_session_option(&sargs, argc, argv, &i, &missing) ||
-            cli_take_value(&start, argc, argv, &i, NULL, "--start", &missing) ||
-            cli_take_value(&end, argc, argv, &i, NULL, "--end", &missing)) {
+        if (cli_session_option(&sargs, argc, argv, &i, &missing)) {
             if (missing)
                 return cli_usage_error("csv", "option '%s' needs a value", a);
             continue;
         }
-        if (cli_take_value(&value, argc, argv, &i, NULL, "--ext", &missing)) {
-            if (missing)
-                return cli_usage_error("csv", "option '%s' needs a value", a);
-            if (nexts >= MAX_LIST)
-                return cli_usage_error("csv", "too many --ext options");
-            exts[nexts++] = value;
+        int took = cli_selection_option(&sel, "csv", argc, argv, &i);
+        if (took < 0)
+            return CLI_EXIT_USAGE;
+        if (took)
             continue;
-        }
         if (strcmp(a, "--files") == 0)
             opts.files = 1;
         else if (a[0] == '-' && a[1] != '\0')
             return cli_usage_error("csv", "no such option '%s'", a);
-        else if (npos >= 4)
-            return cli_usage_error("csv", "unexpected argument '%s'", a);
-        else
-            pos[npos++] = a;
+        else if (cli_selection_arg(&sel, "csv", a))
+            return CLI_EXIT_USAGE;
     }
-    if (npos < 2)
-        return cli_usage_error("csv", "missing argument '%s'", npos ? "PROJECT" : "TARGET");
-    if (npos == 4) {
-        if (strcmp(pos[3], "PROD") != 0 && strcmp(pos[3], "TEST") != 0)
-            return cli_usage_error("csv", "invalid environment '%s': choose PROD or TEST", pos[3]);
-        sargs.environment = pos[3];
-    }
-    if (start && igtcloud_day_parse(&opts.start_day, start))
-        return cli_usage_error("csv", "invalid --start '%s': expected YYYY-MM-DD", start);
-    if (end && igtcloud_day_parse(&opts.end_day, end))
-        return cli_usage_error("csv", "invalid --end '%s': expected YYYY-MM-DD", end);
-    opts.extensions = nexts ? exts : NULL;
+    if (cli_selection_check(&sel, "csv"))
+        return CLI_EXIT_USAGE;
+    sargs.environment = sel.environment;
+    opts.extensions = sel.nexts ? sel.exts : NULL;
+    opts.start_day = sel.start_day;
+    opts.end_day = sel.end_day;
 
     rc = cli_session_open(&session, &sargs);
     if (rc != CLI_EXIT_OK)
         return rc;
-    int status = igtcloud_project_find(&project, session, pos[1]);
+    int status = igtcloud_project_find(&project, session, sel.pos[1]);
     igtcloud_csv_summary sum;
     memset(&sum, 0, sizeof(sum));
     if (status == 0)
-        status = igtcloud_csv_write(&sum, session, pos[0], project, npos >= 3 ? pos[2] : "*",
-                                    &opts);
+        status = igtcloud_csv_write(&sum, session, sel.pos[0], project,
+                                    sel.npos >= 3 ? sel.pos[2] : "*", &opts);
     if (status < 0) {
         rc = cli_report_error(status);
         goto done;

@@ -1,6 +1,7 @@
 #include "cli_session.h"
 #include "cmd.h"
 #include "progress.h"
+#include "selection.h"
 
 #include <igtcloud/igtcloud.h>
 #include <igtcloud/download.h>
@@ -44,8 +45,6 @@ static const char usage[] =
     "institute not found, 6 some files failed (listed), 7 TARGET not writable,\n"
     "130 interrupted (see docs/exit-codes.md).\n";
 
-#define MAX_LIST 64
-
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int signo)
@@ -86,18 +85,16 @@ static void on_file(const igtcloud_download_file_event *ev, void *payload)
 
 int cmd_download(int argc, char **argv)
 {
-    const char *exts[MAX_LIST + 1] = { NULL };
-    size_t nexts = 0;
-    const char *pos[4] = { NULL };
-    int npos = 0;
-    const char *start = NULL, *end = NULL, *structure = NULL, *value = NULL;
+    const char *structure = NULL, *category = NULL;
     const char *studies_s = NULL, *files_s = NULL;
+    struct cli_selection sel;
     struct cli_session_args sargs;
     igtcloud_download_options opts = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
     igtcloud_session *session = NULL;
     igtcloud_project *project = NULL;
     struct ui ui = { NULL, 0, 0 };
     int rc = CLI_EXIT_OK;
+    memset(&sel, 0, sizeof(sel));
     memset(&sargs, 0, sizeof(sargs));
 
     for (int i = 1; i < argc; i++) {
@@ -107,10 +104,7 @@ int cmd_download(int argc, char **argv)
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         }
-        value = NULL;
         if (cli_session_option(&sargs, argc, argv, &i, &missing) ||
-            cli_take_value(&start, argc, argv, &i, NULL, "--start", &missing) ||
-            cli_take_value(&end, argc, argv, &i, NULL, "--end", &missing) ||
             cli_take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
             cli_take_value(&studies_s, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
             cli_take_value(&files_s, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
@@ -118,21 +112,18 @@ int cmd_download(int argc, char **argv)
                 return cli_usage_error("download", "option '%s' needs a value", a);
             continue;
         }
-        if (cli_take_value(&value, argc, argv, &i, NULL, "--ext", &missing)) {
-            if (missing)
-                return cli_usage_error("download", "option '%s' needs a value", a);
-            if (nexts >= MAX_LIST)
-                return cli_usage_error("download", "too many --ext options");
-            exts[nexts++] = value;
+        int took = cli_selection_option(&sel, "download", argc, argv, &i);
+        if (took < 0)
+            return CLI_EXIT_USAGE;
+        if (took)
             continue;
-        }
-        if (cli_take_value(&value, argc, argv, &i, NULL, "--category", &missing)) {
+        if (cli_take_value(&category, argc, argv, &i, NULL, "--category", &missing)) {
             igtcloud_category c;
             if (missing)
                 return cli_usage_error("download", "option '%s' needs a value", a);
-            if (igtcloud_category_parse(&c, value))
+            if (igtcloud_category_parse(&c, category))
                 return cli_usage_error("download", "invalid category '%s': choose files, dicom "
-                                                   "or annotations", value);
+                                                   "or annotations", category);
             opts.categories |= (unsigned int)c;
             continue;
         }
@@ -146,23 +137,14 @@ int cmd_download(int argc, char **argv)
             ui.quiet = 1;
         else if (a[0] == '-' && a[1] != '\0' && strcmp(a, "*") != 0)
             return cli_usage_error("download", "no such option '%s'", a);
-        else if (npos >= 4)
-            return cli_usage_error("download", "unexpected argument '%s'", a);
-        else
-            pos[npos++] = a;
+        else if (cli_selection_arg(&sel, "download", a))
+            return CLI_EXIT_USAGE;
     }
-    if (npos < 2)
-        return cli_usage_error("download", "missing argument '%s'", npos ? "PROJECT" : "TARGET");
-    if (npos == 4) {
-        if (strcmp(pos[3], "PROD") != 0 && strcmp(pos[3], "TEST") != 0)
-            return cli_usage_error("download", "invalid environment '%s': choose PROD or TEST",
-                                   pos[3]);
-        sargs.environment = pos[3];
-    }
-    if (start && igtcloud_day_parse(&opts.start_day, start))
-        return cli_usage_error("download", "invalid --start '%s': expected YYYY-MM-DD", start);
-    if (end && igtcloud_day_parse(&opts.end_day, end))
-        return cli_usage_error("download", "invalid --end '%s': expected YYYY-MM-DD", end);
+    if (cli_selection_check(&sel, "download"))
+        return CLI_EXIT_USAGE;
+    sargs.environment = sel.environment;
+    opts.start_day = sel.start_day;
+    opts.end_day = sel.end_day;
     if (structure && strcmp(structure, "flat") != 0 && strcmp(structure, "hierarchical") != 0)
         return cli_usage_error("download", "invalid --folder-structure '%s': choose flat or "
                                            "hierarchical", structure);
@@ -171,20 +153,15 @@ int cmd_download(int argc, char **argv)
         return cli_usage_error("download", "--concurrent-studies must be 1-256");
     if (files_s && cli_parse_count(&opts.concurrent_files, files_s, 256))
         return cli_usage_error("download", "--concurrent-files must be 1-256");
-    opts.extensions = nexts ? exts : NULL;
+    opts.extensions = sel.nexts ? sel.exts : NULL;
     opts.ca_file = sargs.cacert;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals(on_signal, 0);
 
     rc = cli_session_open(&session, &sargs);
     if (rc != CLI_EXIT_OK)
         return rc;
-    int status = igtcloud_project_find(&project, session, pos[1]);
+    int status = igtcloud_project_find(&project, session, sel.pos[1]);
     if (status < 0) {
         rc = cli_report_error(status);
         goto done;
@@ -199,8 +176,8 @@ int cmd_download(int argc, char **argv)
 
     igtcloud_download_summary sum;
     memset(&sum, 0, sizeof(sum));
-    status = igtcloud_download_project(&sum, session, pos[0], project, npos >= 3 ? pos[2] : "*",
-                                       &opts);
+    status = igtcloud_download_project(&sum, session, sel.pos[0], project,
+                                       sel.npos >= 3 ? sel.pos[2] : "*", &opts);
     cli_progress_finish(ui.progress);
     char bytes[32], skipped[32];
     cli_format_bytes(bytes, sizeof(bytes), (double)sum.bytes_downloaded);

@@ -41,18 +41,6 @@ static void on_signal(int signo)
     stop_requested = 1;
 }
 
-static void install_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: a prompt or sleep must notice the signal. */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
 /* A positive number of seconds from a test-only environment variable, or 0. */
 static int env_seconds(long *out, const char *name)
 {
@@ -105,7 +93,7 @@ int cmd_login(int argc, char **argv)
     if (env_seconds(&window, "IGTCLOUD_RETRY_WINDOW"))
         return cli_usage_error("login", "IGTCLOUD_RETRY_WINDOW must be seconds (1-86400)");
 
-    install_handlers();
+    cli_catch_signals(on_signal, 1);
     const char *domain = sargs.domain, *user = sargs.user, *key = sargs.service_key;
     if (!domain || !*domain)
         domain = getenv("CLOUD_DOMAIN");

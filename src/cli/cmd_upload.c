@@ -240,12 +240,7 @@ int cmd_upload(int argc, char **argv)
     sargs.environment = positional[3];
     const char *local = positional[0], *project = positional[1], *institute = positional[2];
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals(on_signal, 0);
 
     pw.from_stdin = sargs.password_stdin;
     pw.no_terminal = "no terminal to ask the password on; use --password-stdin";
