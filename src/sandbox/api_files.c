@@ -241,68 +241,36 @@ static void delete_files(sandbox_request *req, sandbox_response *res, const owne
     sandbox_data_no_content(res);
 }
 
-/* Resolve a study call's owner; the rows are released by the caller. */
-static int study_owner(sandbox_request *req, sandbox_response *res, int service_ok,
-                       sandbox_institute_row *inst, sandbox_study_row *study, owner *o)
+typedef void (*files_call)(sandbox_request *req, sandbox_response *res, const owner *o);
+
+/* Run `call` on the files of the URL's study (hospital params[0], study params[1]). */
+static void on_study_files(sandbox_request *req, sandbox_response *res, int service_ok,
+                           files_call call)
 {
     sandbox_principal who;
-    memset(inst, 0, sizeof(*inst));
-    memset(study, 0, sizeof(*study));
+    sandbox_institute_row inst;
+    sandbox_study_row study;
     if (sandbox_data_auth(req, res, &who) ||
         sandbox_data_study(res, req->sb->store, &who, req->params[0], req->params[1],
-                           service_ok, inst, study))
-        return -1;
-    o->kind = SANDBOX_OWNER_STUDY;
-    o->id = study->id;
-    o->prefix = study->s3_prefix;
-    return 0;
+                           service_ok, &inst, &study))
+        return;
+    owner o = { SANDBOX_OWNER_STUDY, study.id, study.s3_prefix };
+    call(req, res, &o);
+    sandbox_study_row_dispose(&study);
+    sandbox_institute_row_dispose(&inst);
 }
 
-static int project_owner(sandbox_request *req, sandbox_response *res,
-                         sandbox_project_row *project, owner *o)
+/* Run `call` on the files of the URL's project (params[0]); users only. */
+static void on_project_files(sandbox_request *req, sandbox_response *res, files_call call)
 {
     sandbox_principal who;
-    memset(project, 0, sizeof(*project));
+    sandbox_project_row project;
     if (sandbox_data_auth(req, res, &who) || sandbox_data_users_only(&who, res) ||
-        sandbox_data_project(res, req->sb->store, &who, req->params[0], 0, project))
-        return -1;
-    o->kind = SANDBOX_OWNER_PROJECT;
-    o->id = project->id;
-    o->prefix = project->s3_prefix;
-    return 0;
-}
-
-void sandbox_api_study_files_list(sandbox_request *req, sandbox_response *res)
-{
-    sandbox_institute_row inst;
-    sandbox_study_row study;
-    owner o;
-    if (study_owner(req, res, 1, &inst, &study, &o) == 0)
-        list_files(req, res, &o);
-    sandbox_study_row_dispose(&study);
-    sandbox_institute_row_dispose(&inst);
-}
-
-void sandbox_api_study_files_register(sandbox_request *req, sandbox_response *res)
-{
-    sandbox_institute_row inst;
-    sandbox_study_row study;
-    owner o;
-    if (study_owner(req, res, 1, &inst, &study, &o) == 0)
-        register_files(req, res, &o);
-    sandbox_study_row_dispose(&study);
-    sandbox_institute_row_dispose(&inst);
-}
-
-void sandbox_api_study_files_delete(sandbox_request *req, sandbox_response *res)
-{
-    sandbox_institute_row inst;
-    sandbox_study_row study;
-    owner o;
-    if (study_owner(req, res, 0, &inst, &study, &o) == 0)
-        delete_files(req, res, &o);
-    sandbox_study_row_dispose(&study);
-    sandbox_institute_row_dispose(&inst);
+        sandbox_data_project(res, req->sb->store, &who, req->params[0], 0, &project))
+        return;
+    owner o = { SANDBOX_OWNER_PROJECT, project.id, project.s3_prefix };
+    call(req, res, &o);
+    sandbox_project_row_dispose(&project);
 }
 
 /*
@@ -384,40 +352,37 @@ done:
     json_decref(body);
 }
 
+void sandbox_api_study_files_list(sandbox_request *req, sandbox_response *res)
+{
+    on_study_files(req, res, 1, list_files);
+}
+
+void sandbox_api_study_files_register(sandbox_request *req, sandbox_response *res)
+{
+    on_study_files(req, res, 1, register_files);
+}
+
+void sandbox_api_study_files_delete(sandbox_request *req, sandbox_response *res)
+{
+    on_study_files(req, res, 0, delete_files);
+}
+
 void sandbox_api_study_file_completed(sandbox_request *req, sandbox_response *res)
 {
-    sandbox_institute_row inst;
-    sandbox_study_row study;
-    owner o;
-    if (study_owner(req, res, 1, &inst, &study, &o) == 0)
-        complete_file(req, res, &o);
-    sandbox_study_row_dispose(&study);
-    sandbox_institute_row_dispose(&inst);
+    on_study_files(req, res, 1, complete_file);
 }
 
 void sandbox_api_project_files_list(sandbox_request *req, sandbox_response *res)
 {
-    sandbox_project_row project;
-    owner o;
-    if (project_owner(req, res, &project, &o) == 0)
-        list_files(req, res, &o);
-    sandbox_project_row_dispose(&project);
+    on_project_files(req, res, list_files);
 }
 
 void sandbox_api_project_files_register(sandbox_request *req, sandbox_response *res)
 {
-    sandbox_project_row project;
-    owner o;
-    if (project_owner(req, res, &project, &o) == 0)
-        register_files(req, res, &o);
-    sandbox_project_row_dispose(&project);
+    on_project_files(req, res, register_files);
 }
 
 void sandbox_api_project_files_delete(sandbox_request *req, sandbox_response *res)
 {
-    sandbox_project_row project;
-    owner o;
-    if (project_owner(req, res, &project, &o) == 0)
-        delete_files(req, res, &o);
-    sandbox_project_row_dispose(&project);
+    on_project_files(req, res, delete_files);
 }

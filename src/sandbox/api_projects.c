@@ -82,6 +82,33 @@ static int set_default(json_t *obj, const char *name, json_t *value)
     return json_object_set_new(obj, name, value);
 }
 
+/* Who may use a project call: services too (their own project), or users only. */
+typedef enum { PROJECT_SERVICES_TOO, PROJECT_USERS_ONLY } project_access;
+
+typedef void (*project_call)(sandbox_request *req, sandbox_response *res,
+                             const sandbox_principal *who, const sandbox_project_row *row);
+
+/* Run `call` on the URL's project (params[0]). */
+static void on_project(sandbox_request *req, sandbox_response *res, project_access access,
+                       project_call call)
+{
+    sandbox_principal who;
+    sandbox_project_row row;
+    int users_only = access == PROJECT_USERS_ONLY;
+    if (sandbox_data_auth(req, res, &who) ||
+        (users_only && sandbox_data_users_only(&who, res)) ||
+        sandbox_data_project(res, req->sb->store, &who, req->params[0], !users_only, &row))
+        return;
+    call(req, res, &who, &row);
+    sandbox_project_row_dispose(&row);
+}
+
+/* What a service identity sees of a project's institutes: its own only. */
+static const char *only_own_institute(const sandbox_principal *who)
+{
+    return who->kind == SANDBOX_PRINCIPAL_SERVICE ? who->institute_id : NULL;
+}
+
 void sandbox_api_projects_create(sandbox_request *req, sandbox_response *res)
 {
     sandbox_principal who;
@@ -159,16 +186,10 @@ done:
     json_decref(body);
 }
 
-void sandbox_api_project_get(sandbox_request *req, sandbox_response *res)
+static void get_project(sandbox_request *req, sandbox_response *res, const sandbox_principal *who,
+                        const sandbox_project_row *row)
 {
-    sandbox_principal who;
-    sandbox_project_row row;
-    if (sandbox_data_auth(req, res, &who) ||
-        sandbox_data_project(res, req->sb->store, &who, req->params[0], 1, &row))
-        return;
-    const char *only = who.kind == SANDBOX_PRINCIPAL_SERVICE ? who.institute_id : NULL;
-    json_t *project = sandbox_db_project_json(req->sb->store, &row, only);
-    sandbox_project_row_dispose(&row);
+    json_t *project = sandbox_db_project_json(req->sb->store, row, only_own_institute(who));
     if (!project)
         sandbox_data_store_error(res, req->sb->store, 0);
     else
@@ -195,18 +216,14 @@ static int delete_institute(sandbox_request *req, sandbox_response *res,
     return sandbox_object_delete_prefix(req->sb->data_dir, inst->s3_prefix) ? -1 : 0;
 }
 
-void sandbox_api_project_delete(sandbox_request *req, sandbox_response *res)
+static void delete_project(sandbox_request *req, sandbox_response *res,
+                           const sandbox_principal *who, const sandbox_project_row *row)
 {
-    sandbox_principal who;
-    sandbox_project_row row;
     sandbox_store *store = req->sb->store;
-    json_t *institutes = NULL;
+    json_t *institutes = json_array();
     int in_tx = 0;
-    if (sandbox_data_auth(req, res, &who) || sandbox_data_users_only(&who, res) ||
-        sandbox_data_project(res, store, &who, req->params[0], 0, &row))
-        return;
-    institutes = json_array();
-    if (!institutes || sandbox_db_institutes_append(store, row.id, NULL, institutes) ||
+    (void)who;
+    if (!institutes || sandbox_db_institutes_append(store, row->id, NULL, institutes) ||
         sandbox_store_begin(store) != SQLITE_OK)
         goto fail;
     in_tx = 1;
@@ -226,8 +243,8 @@ void sandbox_api_project_delete(sandbox_request *req, sandbox_response *res)
         if (rc < 0)
             goto fail;
     }
-    if (sandbox_db_project_delete(store, row.id) ||
-        sandbox_object_delete_prefix(req->sb->data_dir, row.s3_prefix) ||
+    if (sandbox_db_project_delete(store, row->id) ||
+        sandbox_object_delete_prefix(req->sb->data_dir, row->s3_prefix) ||
         sandbox_store_commit(store) != SQLITE_OK)
         goto fail;
     sandbox_data_no_content(res);
@@ -236,40 +253,30 @@ fail:
     sandbox_data_store_error(res, store, in_tx);
 done:
     json_decref(institutes);
-    sandbox_project_row_dispose(&row);
 }
 
-void sandbox_api_project_hospitals_list(sandbox_request *req, sandbox_response *res)
+static void list_hospitals(sandbox_request *req, sandbox_response *res,
+                           const sandbox_principal *who, const sandbox_project_row *row)
 {
-    sandbox_principal who;
-    sandbox_project_row row;
-    if (sandbox_data_auth(req, res, &who) ||
-        sandbox_data_project(res, req->sb->store, &who, req->params[0], 1, &row))
-        return;
-    const char *only = who.kind == SANDBOX_PRINCIPAL_SERVICE ? who.institute_id : NULL;
     json_t *list = json_array();
-    if (!list || sandbox_db_institutes_append(req->sb->store, row.id, only, list)) {
+    if (!list ||
+        sandbox_db_institutes_append(req->sb->store, row->id, only_own_institute(who), list)) {
         json_decref(list);
         sandbox_data_store_error(res, req->sb->store, 0);
     } else {
         sandbox_response_json(res, 200, list);
     }
-    sandbox_project_row_dispose(&row);
 }
 
-void sandbox_api_project_hospitals_create(sandbox_request *req, sandbox_response *res)
+static void create_hospital(sandbox_request *req, sandbox_response *res,
+                            const sandbox_principal *who, const sandbox_project_row *row)
 {
-    sandbox_principal who;
-    sandbox_project_row row;
     sandbox_store *store = req->sb->store;
-    json_t *body = NULL, *inst = NULL;
+    json_t *body = sandbox_request_json(req, res), *inst = NULL;
     char id[37], prefix[64];
-    if (sandbox_data_auth(req, res, &who) || sandbox_data_users_only(&who, res) ||
-        sandbox_data_project(res, store, &who, req->params[0], 0, &row))
-        return;
-    body = sandbox_request_json(req, res);
+    (void)who;
     if (!body)
-        goto done;
+        return;
     if (!json_is_object(body)) {
         sandbox_response_error(res, 400, "a hospital must be a JSON object");
         goto done;
@@ -277,12 +284,12 @@ void sandbox_api_project_hospitals_create(sandbox_request *req, sandbox_response
     const char *name = required_string(res, body, "name");
     if (!name || check_study_type(res, body))
         goto done;
-    int taken = sandbox_db_institute_name_taken(store, row.id, name);
+    int taken = sandbox_db_institute_name_taken(store, row->id, name);
     if (taken) {
         if (taken < 0)
             sandbox_data_store_error(res, store, 0);
         else
-            sandbox_response_error(res, 409, "project '%s' has a hospital named '%s'", row.id,
+            sandbox_response_error(res, 409, "project '%s' has a hospital named '%s'", row->id,
                                    name);
         goto done;
     }
@@ -293,8 +300,8 @@ void sandbox_api_project_hospitals_create(sandbox_request *req, sandbox_response
     if (!inst || json_object_update(inst, body))
         goto fail;
     json_object_del(inst, "studies");
-    json_t *project_type = json_object_get(row.json, "projectTypeName");
-    json_t *study_type = json_object_get(row.json, "studyType");
+    json_t *project_type = json_object_get(row->json, "projectTypeName");
+    json_t *study_type = json_object_get(row->json, "studyType");
     if (json_object_set_new(inst, "id", json_string(id)) ||
         json_object_set_new(inst, "s3Prefix", json_string(prefix)) ||
         set_default(inst, "description", json_string("")) ||
@@ -305,7 +312,7 @@ void sandbox_api_project_hospitals_create(sandbox_request *req, sandbox_response
         set_default(inst, "studyType", study_type ? json_incref(study_type)
                                                   : json_string("Study")))
         goto fail;
-    if (sandbox_db_institute_insert(store, id, row.id, name, prefix, inst))
+    if (sandbox_db_institute_insert(store, id, row->id, name, prefix, inst))
         goto fail;
     sandbox_response_json(res, 201, inst);
     inst = NULL;
@@ -315,25 +322,20 @@ fail:
 done:
     json_decref(inst);
     json_decref(body);
-    sandbox_project_row_dispose(&row);
 }
 
-void sandbox_api_project_hospital_delete(sandbox_request *req, sandbox_response *res)
+static void delete_hospital(sandbox_request *req, sandbox_response *res,
+                            const sandbox_principal *who, const sandbox_project_row *row)
 {
-    sandbox_principal who;
-    sandbox_project_row row;
     sandbox_institute_row inst;
     sandbox_store *store = req->sb->store;
-    memset(&inst, 0, sizeof(inst));
-    if (sandbox_data_auth(req, res, &who) || sandbox_data_users_only(&who, res) ||
-        sandbox_data_project(res, store, &who, req->params[0], 0, &row))
-        return;
+    (void)who;
     int rc = sandbox_db_institute_load(store, req->params[1], &inst);
     if (rc < 0)
         goto fail;
-    if (rc > 0 || strcmp(inst.project_id, row.id) != 0) {
+    if (rc > 0 || strcmp(inst.project_id, row->id) != 0) {
         sandbox_response_error(res, 404, "no hospital '%s' in project '%s'", req->params[1],
-                               row.id);
+                               row->id);
         goto done;
     }
     if (sandbox_store_begin(store) != SQLITE_OK)
@@ -353,7 +355,31 @@ fail:
     sandbox_data_store_error(res, store, 0);
 done:
     sandbox_institute_row_dispose(&inst);
-    sandbox_project_row_dispose(&row);
+}
+
+void sandbox_api_project_get(sandbox_request *req, sandbox_response *res)
+{
+    on_project(req, res, PROJECT_SERVICES_TOO, get_project);
+}
+
+void sandbox_api_project_delete(sandbox_request *req, sandbox_response *res)
+{
+    on_project(req, res, PROJECT_USERS_ONLY, delete_project);
+}
+
+void sandbox_api_project_hospitals_list(sandbox_request *req, sandbox_response *res)
+{
+    on_project(req, res, PROJECT_SERVICES_TOO, list_hospitals);
+}
+
+void sandbox_api_project_hospitals_create(sandbox_request *req, sandbox_response *res)
+{
+    on_project(req, res, PROJECT_USERS_ONLY, create_hospital);
+}
+
+void sandbox_api_project_hospital_delete(sandbox_request *req, sandbox_response *res)
+{
+    on_project(req, res, PROJECT_USERS_ONLY, delete_hospital);
 }
 
 void sandbox_api_hospitals_list(sandbox_request *req, sandbox_response *res)

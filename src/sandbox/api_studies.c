@@ -69,7 +69,11 @@ done:
     sandbox_institute_row_dispose(&inst);
 }
 
-void sandbox_api_study_get(sandbox_request *req, sandbox_response *res)
+typedef void (*study_call)(sandbox_request *req, sandbox_response *res,
+                           const sandbox_principal *who, const sandbox_study_row *study);
+
+/* Run `call` on the URL's study (hospital params[0], study params[1]); 403 for services. */
+static void on_study(sandbox_request *req, sandbox_response *res, study_call call)
 {
     sandbox_principal who;
     sandbox_institute_row inst;
@@ -78,9 +82,17 @@ void sandbox_api_study_get(sandbox_request *req, sandbox_response *res)
         sandbox_data_study(res, req->sb->store, &who, req->params[0], req->params[1], 0, &inst,
                            &study))
         return;
-    sandbox_response_json(res, 200, json_incref(study.json));
+    call(req, res, &who, &study);
     sandbox_study_row_dispose(&study);
     sandbox_institute_row_dispose(&inst);
+}
+
+static void get_study(sandbox_request *req, sandbox_response *res, const sandbox_principal *who,
+                      const sandbox_study_row *study)
+{
+    (void)req;
+    (void)who;
+    sandbox_response_json(res, 200, json_incref(study->json));
 }
 
 /* Validate `next` as the study's new content, store it and answer with it. */
@@ -96,82 +108,56 @@ static void save_study(sandbox_request *req, sandbox_response *res, const sandbo
     sandbox_response_json(res, 200, json_incref(next));
 }
 
-void sandbox_api_study_put(sandbox_request *req, sandbox_response *res)
+static void put_study(sandbox_request *req, sandbox_response *res, const sandbox_principal *who,
+                      const sandbox_study_row *study)
 {
-    sandbox_principal who;
-    sandbox_institute_row inst;
-    sandbox_study_row study;
-    json_t *body = NULL;
-    if (sandbox_data_auth(req, res, &who) ||
-        sandbox_data_study(res, req->sb->store, &who, req->params[0], req->params[1], 0, &inst,
-                           &study))
-        return;
-    body = sandbox_request_json(req, res);
+    json_t *body = sandbox_request_json(req, res);
     if (!body)
-        goto done;
+        return;
     /* A PUT without a type keeps the study's type. */
     if (json_is_object(body) && !json_object_get(body, "studyType"))
-        json_object_set(body, "studyType", json_object_get(study.json, "studyType"));
-    save_study(req, res, &who, &study, body);
-done:
+        json_object_set(body, "studyType", json_object_get(study->json, "studyType"));
+    save_study(req, res, who, study, body);
     json_decref(body);
-    sandbox_study_row_dispose(&study);
-    sandbox_institute_row_dispose(&inst);
 }
 
-void sandbox_api_study_patch(sandbox_request *req, sandbox_response *res)
+static void patch_study(sandbox_request *req, sandbox_response *res, const sandbox_principal *who,
+                        const sandbox_study_row *study)
 {
-    sandbox_principal who;
-    sandbox_institute_row inst;
-    sandbox_study_row study;
-    json_t *body = NULL, *next = NULL;
-    if (sandbox_data_auth(req, res, &who) ||
-        sandbox_data_study(res, req->sb->store, &who, req->params[0], req->params[1], 0, &inst,
-                           &study))
-        return;
-    body = sandbox_request_json(req, res);
+    json_t *body = sandbox_request_json(req, res), *next = NULL;
     if (!body)
-        goto done;
+        return;
     if (!json_is_object(body)) {
         sandbox_response_error(res, 400, "a study patch must be a JSON object");
         goto done;
     }
-    next = json_deep_copy(study.json);
+    next = json_deep_copy(study->json);
     if (!next || sandbox_json_merge_patch(next, body)) {
         sandbox_data_store_error(res, req->sb->store, 0);
         goto done;
     }
-    save_study(req, res, &who, &study, next);
+    save_study(req, res, who, study, next);
 done:
     json_decref(next);
     json_decref(body);
-    sandbox_study_row_dispose(&study);
-    sandbox_institute_row_dispose(&inst);
 }
 
-void sandbox_api_study_delete(sandbox_request *req, sandbox_response *res)
+static void delete_study(sandbox_request *req, sandbox_response *res,
+                         const sandbox_principal *who, const sandbox_study_row *study)
 {
-    sandbox_principal who;
-    sandbox_institute_row inst;
-    sandbox_study_row study;
     sandbox_store *store = req->sb->store;
-    if (sandbox_data_auth(req, res, &who) ||
-        sandbox_data_study(res, store, &who, req->params[0], req->params[1], 0, &inst, &study))
-        return;
+    (void)who;
     if (sandbox_store_begin(store) != SQLITE_OK) {
         sandbox_data_store_error(res, store, 0);
-        goto done;
+        return;
     }
-    if (sandbox_db_study_delete(store, study.id) ||
-        sandbox_object_delete_prefix(req->sb->data_dir, study.s3_prefix) ||
+    if (sandbox_db_study_delete(store, study->id) ||
+        sandbox_object_delete_prefix(req->sb->data_dir, study->s3_prefix) ||
         sandbox_store_commit(store) != SQLITE_OK) {
         sandbox_data_store_error(res, store, 1);
-        goto done;
+        return;
     }
     sandbox_data_no_content(res);
-done:
-    sandbox_study_row_dispose(&study);
-    sandbox_institute_row_dispose(&inst);
 }
 
 /* The stored password hash of `login` into out; 0, 1 when unknown, -1 on error. */
@@ -190,21 +176,14 @@ static int password_hash_of(sandbox_store *store, const char *login, char *out, 
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
-void sandbox_api_study_record_state(sandbox_request *req, sandbox_response *res)
+static void set_record_state(sandbox_request *req, sandbox_response *res,
+                             const sandbox_principal *who, const sandbox_study_row *study)
 {
     static const char *const fields[] = { "username", "password", "electronicRecordState", NULL };
-    sandbox_principal who;
-    sandbox_institute_row inst;
-    sandbox_study_row study;
-    json_t *body = NULL, *next = NULL;
+    json_t *body = sandbox_request_json(req, res), *next = NULL;
     char hash[256];
-    if (sandbox_data_auth(req, res, &who) ||
-        sandbox_data_study(res, req->sb->store, &who, req->params[0], req->params[1], 0, &inst,
-                           &study))
-        return;
-    body = sandbox_request_json(req, res);
     if (!body)
-        goto done;
+        return;
     for (int i = 0; fields[i]; i++) {
         const char *value = json_string_value(json_object_get(body, fields[i]));
         if (!value || !*value) {
@@ -219,7 +198,7 @@ void sandbox_api_study_record_state(sandbox_request *req, sandbox_response *res)
      */
     const char *username = json_string_value(json_object_get(body, "username"));
     const char *password = json_string_value(json_object_get(body, "password"));
-    int rc = strcmp(username, who.subject) == 0
+    int rc = strcmp(username, who->subject) == 0
                  ? password_hash_of(req->sb->store, username, hash, sizeof(hash)) : 1;
     if (rc < 0) {
         sandbox_data_store_error(res, req->sb->store, 0);
@@ -229,16 +208,39 @@ void sandbox_api_study_record_state(sandbox_request *req, sandbox_response *res)
         sandbox_response_error(res, 403, "username or password is not correct");
         goto done;
     }
-    next = json_deep_copy(study.json);
+    next = json_deep_copy(study->json);
     if (!next || json_object_set(next, "electronicRecordState",
                                  json_object_get(body, "electronicRecordState"))) {
         sandbox_data_store_error(res, req->sb->store, 0);
         goto done;
     }
-    save_study(req, res, &who, &study, next);
+    save_study(req, res, who, study, next);
 done:
     json_decref(next);
     json_decref(body);
-    sandbox_study_row_dispose(&study);
-    sandbox_institute_row_dispose(&inst);
+}
+
+void sandbox_api_study_get(sandbox_request *req, sandbox_response *res)
+{
+    on_study(req, res, get_study);
+}
+
+void sandbox_api_study_put(sandbox_request *req, sandbox_response *res)
+{
+    on_study(req, res, put_study);
+}
+
+void sandbox_api_study_patch(sandbox_request *req, sandbox_response *res)
+{
+    on_study(req, res, patch_study);
+}
+
+void sandbox_api_study_delete(sandbox_request *req, sandbox_response *res)
+{
+    on_study(req, res, delete_study);
+}
+
+void sandbox_api_study_record_state(sandbox_request *req, sandbox_response *res)
+{
+    on_study(req, res, set_record_state);
 }

@@ -25,6 +25,30 @@ static void bind_text(sqlite3_stmt *stmt, int i, const char *text)
         sqlite3_bind_null(stmt, i);
 }
 
+/* Prepare `sql` with texts[0..n) bound to ?1..?n (NULL binds SQL NULL). */
+static sqlite3_stmt *prepare_texts(sandbox_store *store, const char *sql,
+                                   const char *const *texts, size_t n)
+{
+    sqlite3_stmt *stmt = prepare(store, sql);
+    for (size_t i = 0; stmt && i < n; i++)
+        bind_text(stmt, (int)i + 1, texts[i]);
+    return stmt;
+}
+
+/* QUERY(store, sql, text1, text2, ...): the statement with its text parameters bound. */
+#define QUERY(store, sql, ...)                                                              \
+    prepare_texts((store), (sql), (const char *const[]){ __VA_ARGS__ },                     \
+                  sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+
+/* Step a query of at most one row: 0 on the row, 1 when there is none, -1 on error. */
+static int step_one(sqlite3_stmt *stmt)
+{
+    if (!stmt)
+        return -1;
+    int rc = sqlite3_step(stmt);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
 static void copy_column(char *out, size_t size, sqlite3_stmt *stmt, int col)
 {
     const unsigned char *text = sqlite3_column_text(stmt, col);
@@ -47,13 +71,49 @@ static int run(sqlite3_stmt *stmt)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int store_json(sqlite3_stmt *stmt, int i, const json_t *json)
+/* Bind `json` (compact text) to parameter i and run the statement; finalizes it. */
+static int run_with_json(sqlite3_stmt *stmt, int i, const json_t *json)
 {
-    char *text = json_dumps(json, JSON_COMPACT);
-    if (!text)
+    char *text = stmt ? json_dumps(json, JSON_COMPACT) : NULL;
+    if (!text) {
+        sqlite3_finalize(stmt);
         return -1;
+    }
     sqlite3_bind_text(stmt, i, text, -1, free);
-    return 0;
+    return run(stmt);
+}
+
+/* Run a statement that changes rows: 0, 1 when it changed none, -1 on error. */
+static int run_change(sandbox_store *store, sqlite3_stmt *stmt)
+{
+    if (run(stmt))
+        return -1;
+    return sqlite3_changes(sandbox_store_db(store)) == 0 ? 1 : 0;
+}
+
+/* Where load_row copies a text column. */
+typedef struct text_out {
+    char *buf;
+    size_t size;
+} text_out;
+
+#define TEXT_OUT(field) { (field), sizeof(field) }
+
+/*
+ * Step a query of one row: its first n columns into cols, column n parsed as
+ * JSON into *json. 0, 1 when there is no row, -1 on error. Finalizes.
+ */
+static int load_row(sqlite3_stmt *stmt, const text_out *cols, int n, json_t **json)
+{
+    int rc = step_one(stmt);
+    if (rc == 0) {
+        for (int i = 0; i < n; i++)
+            copy_column(cols[i].buf, cols[i].size, stmt, i);
+        *json = column_json(stmt, n);
+        rc = *json ? 0 : -1;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 void sandbox_project_row_dispose(sandbox_project_row *row)
@@ -77,108 +137,60 @@ void sandbox_study_row_dispose(sandbox_study_row *row)
 int sandbox_db_project_load(sandbox_store *store, const char *id, sandbox_project_row *out)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *stmt = prepare(store, "SELECT id, s3_prefix, json FROM projects WHERE id = ?");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, id);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        copy_column(out->id, sizeof(out->id), stmt, 0);
-        copy_column(out->s3_prefix, sizeof(out->s3_prefix), stmt, 1);
-        out->json = column_json(stmt, 2);
-        rc = out->json ? 0 : -1;
-    } else {
-        rc = rc == SQLITE_DONE ? 1 : -1;
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    const text_out cols[] = { TEXT_OUT(out->id), TEXT_OUT(out->s3_prefix) };
+    return load_row(QUERY(store, "SELECT id, s3_prefix, json FROM projects WHERE id = ?", id),
+                    cols, 2, &out->json);
 }
 
 int sandbox_db_institute_load(sandbox_store *store, const char *id, sandbox_institute_row *out)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *stmt = prepare(store,
-        "SELECT id, project_id, s3_prefix, json FROM institutes WHERE id = ?");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, id);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        copy_column(out->id, sizeof(out->id), stmt, 0);
-        copy_column(out->project_id, sizeof(out->project_id), stmt, 1);
-        copy_column(out->s3_prefix, sizeof(out->s3_prefix), stmt, 2);
-        out->json = column_json(stmt, 3);
-        rc = out->json ? 0 : -1;
-    } else {
-        rc = rc == SQLITE_DONE ? 1 : -1;
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    const text_out cols[] = { TEXT_OUT(out->id), TEXT_OUT(out->project_id),
+                              TEXT_OUT(out->s3_prefix) };
+    return load_row(QUERY(store, "SELECT id, project_id, s3_prefix, json FROM institutes"
+                                 " WHERE id = ?", id),
+                    cols, 3, &out->json);
 }
 
 int sandbox_db_study_load(sandbox_store *store, const char *institute_id, const char *id,
                           sandbox_study_row *out)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *stmt = prepare(store,
-        "SELECT id, institute_id, patient_id, s3_prefix, json FROM studies"
-        " WHERE id = ? AND institute_id = ?");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, id);
-    bind_text(stmt, 2, institute_id);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        copy_column(out->id, sizeof(out->id), stmt, 0);
-        copy_column(out->institute_id, sizeof(out->institute_id), stmt, 1);
-        copy_column(out->patient_id, sizeof(out->patient_id), stmt, 2);
-        copy_column(out->s3_prefix, sizeof(out->s3_prefix), stmt, 3);
-        out->json = column_json(stmt, 4);
-        rc = out->json ? 0 : -1;
-    } else {
-        rc = rc == SQLITE_DONE ? 1 : -1;
-    }
-    sqlite3_finalize(stmt);
-    return rc;
+    const text_out cols[] = { TEXT_OUT(out->id), TEXT_OUT(out->institute_id),
+                              TEXT_OUT(out->patient_id), TEXT_OUT(out->s3_prefix) };
+    return load_row(QUERY(store, "SELECT id, institute_id, patient_id, s3_prefix, json"
+                                 " FROM studies WHERE id = ? AND institute_id = ?",
+                          id, institute_id),
+                    cols, 4, &out->json);
 }
 
-/* 1 when the query with one or two text parameters returns a row. */
-static int exists(sandbox_store *store, const char *sql, const char *a, const char *b)
+/* 1 when the query returns a row, 0 when not, -1 on error. Finalizes. */
+static int exists(sqlite3_stmt *stmt)
 {
-    sqlite3_stmt *stmt = prepare(store, sql);
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, a);
-    if (b)
-        bind_text(stmt, 2, b);
-    int rc = sqlite3_step(stmt);
+    int rc = step_one(stmt);
     sqlite3_finalize(stmt);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    return rc == 0 ? 1 : rc == 1 ? 0 : -1;
 }
 
 int sandbox_db_is_member(sandbox_store *store, long long user_id, const char *project_id)
 {
-    sqlite3_stmt *stmt = prepare(store,
-        "SELECT 1 FROM memberships WHERE user_id = ? AND project_id = ?");
-    if (!stmt)
-        return -1;
-    sqlite3_bind_int64(stmt, 1, user_id);
-    bind_text(stmt, 2, project_id);
-    int rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    sqlite3_stmt *stmt = QUERY(store,
+        "SELECT 1 FROM memberships WHERE user_id = ?2 AND project_id = ?1", project_id);
+    if (stmt)
+        sqlite3_bind_int64(stmt, 2, user_id);
+    return exists(stmt);
 }
 
 int sandbox_db_project_name_taken(sandbox_store *store, const char *name)
 {
-    return exists(store, "SELECT 1 FROM projects WHERE name = ?", name, NULL);
+    return exists(QUERY(store, "SELECT 1 FROM projects WHERE name = ?", name));
 }
 
 int sandbox_db_institute_name_taken(sandbox_store *store, const char *project_id,
                                     const char *name)
 {
-    return exists(store, "SELECT 1 FROM institutes WHERE project_id = ? AND name = ?",
-                  project_id, name);
+    return exists(QUERY(store, "SELECT 1 FROM institutes WHERE project_id = ? AND name = ?",
+                        project_id, name));
 }
 
 /* Append column 0 of every row, parsed as JSON, to array. */
@@ -201,14 +213,9 @@ static int append_json_rows(sqlite3_stmt *stmt, json_t *array)
 int sandbox_db_institutes_append(sandbox_store *store, const char *project_id,
                                  const char *only_id, json_t *array)
 {
-    sqlite3_stmt *stmt = prepare(store,
+    return append_json_rows(QUERY(store,
         "SELECT json FROM institutes WHERE project_id = ?1 AND (?2 IS NULL OR id = ?2)"
-        " ORDER BY seq, rowid");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, project_id);
-    bind_text(stmt, 2, only_id);
-    return append_json_rows(stmt, array);
+        " ORDER BY seq, rowid", project_id, only_id), array);
 }
 
 json_t *sandbox_db_project_json(sandbox_store *store, const sandbox_project_row *row,
@@ -266,49 +273,28 @@ int sandbox_db_institutes_of_user(sandbox_store *store, long long user_id, json_
 int sandbox_db_project_insert(sandbox_store *store, const char *id, const char *name,
                               const char *s3_prefix, const json_t *json)
 {
-    sqlite3_stmt *stmt = prepare(store,
+    return run_with_json(QUERY(store,
         "INSERT INTO projects(id, name, s3_prefix, json, seq)"
-        " VALUES(?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM projects))");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, id);
-    bind_text(stmt, 2, name);
-    bind_text(stmt, 3, s3_prefix);
-    if (store_json(stmt, 4, json)) {
-        sqlite3_finalize(stmt);
-        return -1;
-    }
-    return run(stmt);
+        " VALUES(?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM projects))",
+        id, name, s3_prefix), 4, json);
 }
 
 int sandbox_db_institute_insert(sandbox_store *store, const char *id, const char *project_id,
                                 const char *name, const char *s3_prefix, const json_t *json)
 {
-    sqlite3_stmt *stmt = prepare(store,
+    return run_with_json(QUERY(store,
         "INSERT INTO institutes(id, project_id, name, s3_prefix, json, seq)"
         " VALUES(?1, ?2, ?3, ?4, ?5,"
-        " (SELECT COALESCE(MAX(seq), 0) + 1 FROM institutes WHERE project_id = ?2))");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, id);
-    bind_text(stmt, 2, project_id);
-    bind_text(stmt, 3, name);
-    bind_text(stmt, 4, s3_prefix);
-    if (store_json(stmt, 5, json)) {
-        sqlite3_finalize(stmt);
-        return -1;
-    }
-    return run(stmt);
+        " (SELECT COALESCE(MAX(seq), 0) + 1 FROM institutes WHERE project_id = ?2))",
+        id, project_id, name, s3_prefix), 5, json);
 }
 
 int sandbox_db_institute_service_count(sandbox_store *store, const char *institute_id,
                                        long long *count)
 {
-    sqlite3_stmt *stmt = prepare(store, "SELECT COUNT(*) FROM services WHERE institute_id = ?");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, institute_id);
-    int rc = sqlite3_step(stmt) == SQLITE_ROW ? 0 : -1;
+    sqlite3_stmt *stmt = QUERY(store, "SELECT COUNT(*) FROM services WHERE institute_id = ?",
+                               institute_id);
+    int rc = step_one(stmt) == 0 ? 0 : -1;
     if (rc == 0)
         *count = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
@@ -318,11 +304,7 @@ int sandbox_db_institute_service_count(sandbox_store *store, const char *institu
 /* Run `sql` with one text parameter; for the cascades below. */
 static int run1(sandbox_store *store, const char *sql, const char *a)
 {
-    sqlite3_stmt *stmt = prepare(store, sql);
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, a);
-    return run(stmt);
+    return run(QUERY(store, sql, a));
 }
 
 int sandbox_db_institute_delete(sandbox_store *store, const char *institute_id)
@@ -367,41 +349,25 @@ static int link_patient(sandbox_store *store, const sandbox_institute_row *inst,
     if (!key || !*key)
         key = uuid;   /* an anonymous patient of its own */
 
-    sqlite3_stmt *stmt = prepare(store,
-        "SELECT id, s3_prefix FROM patients WHERE institute_id = ? AND patient_key = ?");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, inst->id);
-    bind_text(stmt, 2, key);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
+    sqlite3_stmt *stmt = QUERY(store,
+        "SELECT id, s3_prefix FROM patients WHERE institute_id = ? AND patient_key = ?",
+        inst->id, key);
+    int rc = step_one(stmt);
+    if (rc == 0) {
         copy_column(patient_id, id_size, stmt, 0);
         copy_column(prefix, prefix_size, stmt, 1);
-        sqlite3_finalize(stmt);
-        return 0;
     }
     sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE)
-        return -1;
+    if (rc <= 0)
+        return rc;
 
     snprintf(patient_id, id_size, "%s", uuid);
     int n = snprintf(prefix, prefix_size, "%s%s/", inst->s3_prefix, uuid);
     if (n < 0 || (size_t)n >= prefix_size)
         return -1;
-    stmt = prepare(store,
+    return run_with_json(QUERY(store,
         "INSERT INTO patients(id, institute_id, patient_key, s3_prefix, json)"
-        " VALUES(?, ?, ?, ?, ?)");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, patient_id);
-    bind_text(stmt, 2, inst->id);
-    bind_text(stmt, 3, key);
-    bind_text(stmt, 4, prefix);
-    if (store_json(stmt, 5, patient)) {
-        sqlite3_finalize(stmt);
-        return -1;
-    }
-    return run(stmt);
+        " VALUES(?, ?, ?, ?, ?)", patient_id, inst->id, key, prefix), 5, patient);
 }
 
 static void now_iso(char out[IGTCLOUD_ISOTIME_LEN])
@@ -437,11 +403,9 @@ int sandbox_db_study_create(sandbox_store *store, const sandbox_institute_row *i
     if (n < 0 || (size_t)n >= sizeof(prefix))
         goto done;
 
-    stmt = prepare(store, "SELECT COALESCE(MAX(seq), 0) + 1 FROM studies WHERE institute_id = ?");
-    if (!stmt)
-        goto done;
-    bind_text(stmt, 1, inst->id);
-    if (sqlite3_step(stmt) != SQLITE_ROW)
+    stmt = QUERY(store, "SELECT COALESCE(MAX(seq), 0) + 1 FROM studies WHERE institute_id = ?",
+                 inst->id);
+    if (step_one(stmt) != 0)
         goto done;
     seq = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
@@ -453,8 +417,8 @@ int sandbox_db_study_create(sandbox_store *store, const sandbox_institute_row *i
                            patient_id[0] ? patient_id : "study", seq_text);
     snprintf(candidate, sizeof(candidate), "%s", human);
     for (int i = 2;; i++) {
-        int taken = exists(store, "SELECT 1 FROM studies WHERE institute_id = ? AND human_id = ?",
-                           inst->id, candidate);
+        int taken = exists(QUERY(store,
+            "SELECT 1 FROM studies WHERE institute_id = ? AND human_id = ?", inst->id, candidate));
         if (taken < 0)
             goto done;
         if (!taken)
@@ -477,21 +441,13 @@ int sandbox_db_study_create(sandbox_store *store, const sandbox_institute_row *i
     if (patient_id[0] && set_field(study, "patientDatabaseId", json_string(patient_id)))
         goto done;
 
-    stmt = prepare(store,
+    stmt = QUERY(store,
         "INSERT INTO studies(id, institute_id, patient_id, study_type, human_id, s3_prefix,"
-        " json, seq) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!stmt)
-        goto done;
-    bind_text(stmt, 1, study_id);
-    bind_text(stmt, 2, inst->id);
-    bind_text(stmt, 3, patient_id[0] ? patient_id : NULL);
-    bind_text(stmt, 4, type);
-    bind_text(stmt, 5, candidate);
-    bind_text(stmt, 6, prefix);
-    sqlite3_bind_int64(stmt, 8, seq);
-    if (store_json(stmt, 7, study))
-        goto done;
-    rc = run(stmt);
+        " json, seq) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+        study_id, inst->id, patient_id[0] ? patient_id : NULL, type, candidate, prefix);
+    if (stmt)
+        sqlite3_bind_int64(stmt, 8, seq);
+    rc = run_with_json(stmt, 7, study);
     stmt = NULL;
     if (rc == 0 && out) {
         memset(out, 0, sizeof(*out));
@@ -537,31 +493,18 @@ int sandbox_db_study_update(sandbox_store *store, const sandbox_study_row *curre
     if (set_field(study, "lastUpdatedOn", json_string(now)) ||
         set_field(study, "lastUpdatedBy", json_string(updater)))
         return -1;
-    sqlite3_stmt *stmt = prepare(store, "UPDATE studies SET json = ?, study_type = ? WHERE id = ?");
-    if (!stmt)
-        return -1;
-    if (store_json(stmt, 1, study)) {
-        sqlite3_finalize(stmt);
-        return -1;
-    }
-    bind_text(stmt, 2, json_string_value(json_object_get(study, "studyType")));
-    bind_text(stmt, 3, current->id);
-    return run(stmt);
+    return run_with_json(QUERY(store, "UPDATE studies SET json = ?3, study_type = ?1 WHERE id = ?2",
+                               json_string_value(json_object_get(study, "studyType")),
+                               current->id),
+                         3, study);
 }
 
 int sandbox_db_study_set_human_id(sandbox_store *store, const char *study_id, const char *human,
                                   const json_t *json)
 {
-    sqlite3_stmt *stmt = prepare(store, "UPDATE studies SET human_id = ?, json = ? WHERE id = ?");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, human);
-    bind_text(stmt, 3, study_id);
-    if (store_json(stmt, 2, json)) {
-        sqlite3_finalize(stmt);
-        return -1;
-    }
-    return run(stmt);
+    return run_with_json(QUERY(store, "UPDATE studies SET human_id = ?1, json = ?3 WHERE id = ?2",
+                               human, study_id),
+                         3, json);
 }
 
 int sandbox_db_study_delete(sandbox_store *store, const char *study_id)
@@ -574,12 +517,9 @@ int sandbox_db_study_delete(sandbox_store *store, const char *study_id)
 
 int sandbox_db_studies_append(sandbox_store *store, const char *institute_id, json_t *array)
 {
-    sqlite3_stmt *stmt = prepare(store,
-        "SELECT json FROM studies WHERE institute_id = ? ORDER BY seq, rowid");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, institute_id);
-    return append_json_rows(stmt, array);
+    return append_json_rows(QUERY(store,
+        "SELECT json FROM studies WHERE institute_id = ? ORDER BY seq, rowid", institute_id),
+        array);
 }
 
 int sandbox_db_file_put(sandbox_store *store, sqlite3_stmt **stmt, const char *owner_kind,
@@ -642,19 +582,13 @@ static json_t *file_row_json(sqlite3_stmt *stmt)
 int sandbox_db_file_get(sandbox_store *store, const char *owner_kind, const char *owner_id,
                         const char *key, json_t **out)
 {
-    sqlite3_stmt *stmt = prepare(store,
-        "SELECT " FILE_COLUMNS " FROM files WHERE owner_kind = ? AND owner_id = ? AND key = ?");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, owner_kind);
-    bind_text(stmt, 2, owner_id);
-    bind_text(stmt, 3, key);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
+    sqlite3_stmt *stmt = QUERY(store,
+        "SELECT " FILE_COLUMNS " FROM files WHERE owner_kind = ? AND owner_id = ? AND key = ?",
+        owner_kind, owner_id, key);
+    int rc = step_one(stmt);
+    if (rc == 0) {
         *out = file_row_json(stmt);
         rc = *out ? 0 : -1;
-    } else {
-        rc = rc == SQLITE_DONE ? 1 : -1;
     }
     sqlite3_finalize(stmt);
     return rc;
@@ -676,16 +610,15 @@ int sandbox_db_files_append(sandbox_store *store, const char *owner_kind, const 
                             sandbox_category category, int completed_only,
                             const json_t *skip_keys, json_t *array)
 {
-    sqlite3_stmt *stmt = prepare(store,
+    sqlite3_stmt *stmt = QUERY(store,
         "SELECT " FILE_COLUMNS " FROM files WHERE owner_kind = ?1 AND owner_id = ?2"
         " AND (?3 IS NULL OR category = ?3) AND (?4 = 0 OR is_completed = 1)"
-        " ORDER BY id");
+        " ORDER BY id",
+        owner_kind, owner_id,
+        category == SANDBOX_CATEGORY_NONE ? NULL : sandbox_category_name(category));
     int rc;
     if (!stmt)
         return -1;
-    bind_text(stmt, 1, owner_kind);
-    bind_text(stmt, 2, owner_id);
-    bind_text(stmt, 3, category == SANDBOX_CATEGORY_NONE ? NULL : sandbox_category_name(category));
     sqlite3_bind_int(stmt, 4, completed_only ? 1 : 0);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(stmt, 0);
@@ -704,33 +637,20 @@ int sandbox_db_files_append(sandbox_store *store, const char *owner_kind, const 
 int sandbox_db_file_complete(sandbox_store *store, const char *owner_kind, const char *owner_id,
                              const char *key, long long size)
 {
-    sqlite3_stmt *stmt = prepare(store,
+    sqlite3_stmt *stmt = QUERY(store,
         "UPDATE files SET is_completed = 1, is_new = 0,"
-        " file_size = CASE WHEN ?1 < 0 THEN file_size ELSE ?1 END,"
-        " progress_bytes = CASE WHEN ?1 < 0 THEN file_size ELSE ?1 END"
-        " WHERE owner_kind = ?2 AND owner_id = ?3 AND key = ?4");
-    if (!stmt)
-        return -1;
-    sqlite3_bind_int64(stmt, 1, size);
-    bind_text(stmt, 2, owner_kind);
-    bind_text(stmt, 3, owner_id);
-    bind_text(stmt, 4, key);
-    if (run(stmt))
-        return -1;
-    return sqlite3_changes(sandbox_store_db(store)) == 0 ? 1 : 0;
+        " file_size = CASE WHEN ?4 < 0 THEN file_size ELSE ?4 END,"
+        " progress_bytes = CASE WHEN ?4 < 0 THEN file_size ELSE ?4 END"
+        " WHERE owner_kind = ?1 AND owner_id = ?2 AND key = ?3", owner_kind, owner_id, key);
+    if (stmt)
+        sqlite3_bind_int64(stmt, 4, size);
+    return run_change(store, stmt);
 }
 
 int sandbox_db_file_delete(sandbox_store *store, const char *owner_kind, const char *owner_id,
                            const char *key)
 {
-    sqlite3_stmt *stmt = prepare(store,
-        "DELETE FROM files WHERE owner_kind = ? AND owner_id = ? AND key = ?");
-    if (!stmt)
-        return -1;
-    bind_text(stmt, 1, owner_kind);
-    bind_text(stmt, 2, owner_id);
-    bind_text(stmt, 3, key);
-    if (run(stmt))
-        return -1;
-    return sqlite3_changes(sandbox_store_db(store)) == 0 ? 1 : 0;
+    return run_change(store, QUERY(store,
+        "DELETE FROM files WHERE owner_kind = ? AND owner_id = ? AND key = ?",
+        owner_kind, owner_id, key));
 }

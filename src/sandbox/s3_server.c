@@ -1,4 +1,5 @@
 #include "s3_server.h"
+#include "listener.h"
 #include "s3.h"
 #include "s3_errors.h"
 #include "s3_meta.h"
@@ -6,12 +7,10 @@
 #include "core/hash.h"
 #include "core/random.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -54,27 +53,13 @@ const char *sandbox_s3_header(const sandbox_s3_req *req, const char *name)
 
 int sandbox_s3_add_header(sandbox_s3_req *req, const char *name, const char *value)
 {
-    if (req->nheaders >= SANDBOX_S3_MAX_RESPONSE_HEADERS)
-        return -1;
-    char *n = strdup(name), *v = strdup(value);
-    if (!n || !v) {
-        free(n);
-        free(v);
-        return -1;
-    }
-    req->header_names[req->nheaders] = n;
-    req->header_values[req->nheaders] = v;
-    req->nheaders++;
-    return 0;
+    return sandbox_headers_add(req->header_names, req->header_values, &req->nheaders,
+                               SANDBOX_S3_MAX_RESPONSE_HEADERS, name, value);
 }
 
 static void clear_response(sandbox_s3_req *req)
 {
-    for (int i = 0; i < req->nheaders; i++) {
-        free(req->header_names[i]);
-        free(req->header_values[i]);
-    }
-    req->nheaders = 0;
+    sandbox_headers_clear(req->header_names, req->header_values, &req->nheaders);
     igtcloud__buf_clear(&req->resp_body);
     if (req->resp_fd >= 0)
         close(req->resp_fd);
@@ -145,34 +130,22 @@ static void log_request(sandbox_s3_req *req, int status, unsigned long long byte
     sandbox *sb = req->sb;
     if (!sb->request_log)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     /* The path only: presigned query strings carry credentials and signatures. */
-    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:s}",
-                             "time", (double)now.tv_sec + now.tv_nsec / 1e9,
-                             "service", "s3", "method", req->method,
-                             "path", req->raw_path ? req->raw_path : "",
-                             "status", status, "bytes", (json_int_t)bytes,
-                             "received", (json_int_t)req->received,
-                             "operation", req->admin ? "Admin" : sandbox_s3_op_name(req->op),
-                             "request_id", req->request_id);
+    json_t *line = sandbox_log_line("s3", req->method, req->raw_path ? req->raw_path : "",
+                                    status, bytes);
     if (!line)
         return;
+    json_object_set_new(line, "received", json_integer((json_int_t)req->received));
+    json_object_set_new(line, "operation",
+                        json_string(req->admin ? "Admin" : sandbox_s3_op_name(req->op)));
+    json_object_set_new(line, "request_id", json_string(req->request_id));
     if (req->range_log[0])
         json_object_set_new(line, "range", json_string(req->range_log));
     if (req->key[0])
         json_object_set_new(line, "key", json_string(req->key));
     if (req->fault_fired)
         json_object_set_new(line, "fault", json_string(req->fault_label));
-    char *text = json_dumps(line, JSON_COMPACT);
-    json_decref(line);
-    if (!text)
-        return;
-    pthread_mutex_lock(&sb->log_lock);
-    fprintf(sb->request_log, "%s\n", text);
-    fflush(sb->request_log);
-    pthread_mutex_unlock(&sb->log_lock);
-    free(text);
+    sandbox_log_write(sb, line);
 }
 
 /* ---- responses ------------------------------------------------------------ */
@@ -689,10 +662,7 @@ static void clean_tmp(const char *dir)
 int sandbox_s3_server_start(sandbox_s3_server **out, unsigned short *bound_port, sandbox *sb)
 {
     struct sockaddr_in addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(sb->config.s3_listen_port);
-    if (inet_pton(AF_INET, sb->config.s3_listen_host, &addr.sin_addr) != 1) {
+    if (sandbox_listener_address(&addr, sb->config.s3_listen_host, sb->config.s3_listen_port)) {
         fprintf(stderr, "igtcloud-sandbox: --s3-listen: '%s' is not an IPv4 address\n",
                 sb->config.s3_listen_host);
         return -1;
@@ -721,34 +691,19 @@ int sandbox_s3_server_start(sandbox_s3_server **out, unsigned short *bound_port,
             goto fail;
         }
     }
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                         MHD_USE_ERROR_LOG;
-    if (sb->tls_cert_pem)
-        flags |= MHD_USE_TLS;
-    /* TLS options only with TLS: MHD complains about them otherwise. */
-    struct MHD_OptionItem tls[] = {
-        { MHD_OPTION_HTTPS_MEM_KEY, 0, sb->tls_key_pem },
-        { MHD_OPTION_HTTPS_MEM_CERT, 0, sb->tls_cert_pem },
+    const struct MHD_OptionItem options[] = {
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, server },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
-    server->daemon = MHD_start_daemon(
-        flags, sb->config.s3_listen_port, NULL, NULL, on_request, server,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, server,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-        MHD_OPTION_ARRAY, sb->tls_cert_pem ? tls : tls + 2,
-        MHD_OPTION_END);
-    if (!server->daemon) {
+    if (sandbox_listener_start(&server->daemon, bound_port, sb, &addr, on_request, server,
+                               options)) {
         fprintf(stderr, "igtcloud-sandbox: cannot listen on %s:%u for S3\n",
                 sb->config.s3_listen_host, sb->config.s3_listen_port);
         goto fail;
     }
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    *bound_port = info ? info->port : sb->config.s3_listen_port;
     *out = server;
     return 0;
 fail:

@@ -1,15 +1,12 @@
 #include "server.h"
+#include "listener.h"
 #include "router.h"
 #include "store.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 struct sandbox_server {
     struct MHD_Daemon *daemon;
@@ -84,11 +81,7 @@ void sandbox_response_init(sandbox_response *res)
 void sandbox_response_dispose(sandbox_response *res)
 {
     igtcloud__buf_dispose(&res->body);
-    for (int i = 0; i < res->nheaders; i++) {
-        free(res->header_names[i]);
-        free(res->header_values[i]);
-    }
-    res->nheaders = 0;
+    sandbox_headers_clear(res->header_names, res->header_values, &res->nheaders);
 }
 
 void sandbox_response_json(sandbox_response *res, int status, json_t *body)
@@ -119,19 +112,8 @@ void sandbox_response_error(sandbox_response *res, int status, const char *fmt, 
 
 int sandbox_response_header(sandbox_response *res, const char *name, const char *value)
 {
-    if (res->nheaders >= SANDBOX_MAX_HEADERS)
-        return -1;
-    char *n = strdup(name);
-    char *v = strdup(value);
-    if (!n || !v) {
-        free(n);
-        free(v);
-        return -1;
-    }
-    res->header_names[res->nheaders] = n;
-    res->header_values[res->nheaders] = v;
-    res->nheaders++;
-    return 0;
+    return sandbox_headers_add(res->header_names, res->header_values, &res->nheaders,
+                               SANDBOX_MAX_HEADERS, name, value);
 }
 
 void sandbox_log_request(sandbox *sb, const char *service, const char *method,
@@ -140,25 +122,10 @@ void sandbox_log_request(sandbox *sb, const char *service, const char *method,
 {
     if (!sb->request_log)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_t *line = json_pack("{s:f, s:s, s:s, s:s, s:i, s:I}",
-                             "time", (double)now.tv_sec + now.tv_nsec / 1e9,
-                             "service", service, "method", method, "path", path,
-                             "status", status, "bytes", (json_int_t)bytes);
-    if (!line)
-        return;
-    if (range)
+    json_t *line = sandbox_log_line(service, method, path, status, bytes);
+    if (line && range)
         json_object_set_new(line, "range", json_string(range));
-    char *text = json_dumps(line, JSON_COMPACT);
-    json_decref(line);
-    if (!text)
-        return;
-    pthread_mutex_lock(&sb->log_lock);
-    fprintf(sb->request_log, "%s\n", text);
-    fflush(sb->request_log);
-    pthread_mutex_unlock(&sb->log_lock);
-    free(text);
+    sandbox_log_write(sb, line);
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *connection,
@@ -269,39 +236,21 @@ int sandbox_server_start(sandbox_server **out, unsigned short *bound_port,
                          sandbox *sb, const char *host, unsigned short port)
 {
     struct sockaddr_in addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+    if (sandbox_listener_address(&addr, host, port))
         return -1;
-
     sandbox_server *server = calloc(1, sizeof(*server));
     if (!server)
         return -1;
     server->sb = sb;
-    /* --tls-cert/--tls-key: HTTPS on this listener too (main.c loads the PEMs). */
-    struct MHD_OptionItem tls[] = {
-        { MHD_OPTION_HTTPS_MEM_KEY, 0, sb->tls_key_pem },
-        { MHD_OPTION_HTTPS_MEM_CERT, 0, sb->tls_cert_pem },
+    const struct MHD_OptionItem options[] = {
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
-    server->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-            MHD_USE_ERROR_LOG | (sb->tls_cert_pem ? MHD_USE_TLS : 0),
-        port, NULL, NULL, on_request, sb,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
-        MHD_OPTION_ARRAY, sb->tls_cert_pem ? tls : tls + 2,
-        MHD_OPTION_END);
-    if (!server->daemon) {
+    if (sandbox_listener_start(&server->daemon, bound_port, sb, &addr, on_request, sb, options)) {
         free(server);
         return -1;
     }
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    *bound_port = info ? info->port : port;
     *out = server;
     return 0;
 }
