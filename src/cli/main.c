@@ -1,6 +1,7 @@
 #include "cmd.h"
 
 #include <igtcloud/igtcloud.h>
+#include <signal.h>
 #include <string.h>
 
 static const struct cli_cmd cli_cmds[] = {
@@ -45,6 +46,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++) {
         if (strcmp(argv[1], cli_cmds[i].name) != 0)
             continue;
+        /* Past a file size limit (ulimit -f) a write fails with EFBIG, which
+         * is reported with the file's name, instead of killing the process. */
+        signal(SIGXFSZ, SIG_IGN);
         if (igtcloud_global_init() < 0)
             return cli_report_error(igtcloud_error_last()->code);
         int rc = cli_cmds[i].fn(argc - 1, argv + 1);
