@@ -397,3 +397,9 @@ void igtcloud__api_async_unlock(igtcloud__api_async *q)
     if (q)
         pthread_mutex_unlock(&q->session_lock);
 }
+
+void igtcloud__api_async_keep_fresh(igtcloud__api_async *q, igtcloud__session_keeper *keeper)
+{
+    if (q)
+        igtcloud__session_keep_fresh(keeper, q->session, &q->session_lock);
+}

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "igtcloud/session.h"
+#include "auth/session_int.h"
 
 /*
  * API calls (JSON POSTs) that run beside the caller instead of in its way:
@@ -68,6 +69,13 @@ void igtcloud__api_async_harvest(igtcloud__api_async *q, int wait);
 /* Hold the session lock around any other use of the session while calls may run. */
 void igtcloud__api_async_lock(igtcloud__api_async *q);
 void igtcloud__api_async_unlock(igtcloud__api_async *q);
+
+/*
+ * Keep the queue's session fresh while the caller's transfer runs: the
+ * caller's progress callback calls this (igtcloud__session_keep_fresh under
+ * the session lock, so a refresh never races a worker's call).
+ */
+void igtcloud__api_async_keep_fresh(igtcloud__api_async *q, igtcloud__session_keeper *keeper);
 
 /*
  * Stop the workers and free the queue. Calls not yet sent are dropped

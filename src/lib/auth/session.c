@@ -403,6 +403,36 @@ int igtcloud_session_refresh(igtcloud_session *s)
     return rc;
 }
 
+void igtcloud__session_keep_fresh(igtcloud__session_keeper *k, igtcloud_session *s,
+                                  pthread_mutex_t *lock)
+{
+    time_t now = time(NULL);
+    if (!k || !s || now < k->next_check)
+        return;
+    k->next_check = now + 1;
+    if (lock)
+        pthread_mutex_lock(lock);
+    long long exp = igtcloud_session_expiry(s);
+    if (exp <= 0)
+        goto done;
+    if (exp != k->exp) {
+        k->exp = exp;
+        k->lifetime = exp - (long long)now;
+    }
+    long long margin = k->lifetime / 4;
+    if (margin > 180)
+        margin = 180;
+    if (margin < 2)
+        margin = 2;
+    if (exp - (long long)now > margin)
+        goto done;
+    if (igtcloud_session_refresh(s) != 0 || igtcloud_session_expiry(s) == exp)
+        k->next_check = now + 5;
+done:
+    if (lock)
+        pthread_mutex_unlock(lock);
+}
+
 const char *igtcloud_session_user(const igtcloud_session *s)
 {
     return s && s->token.sub ? s->token.sub : "";

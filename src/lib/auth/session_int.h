@@ -1,6 +1,7 @@
 #ifndef IGTCLOUD_AUTH_SESSION_INT_H
 #define IGTCLOUD_AUTH_SESSION_INT_H
 
+#include <pthread.h>
 #include <time.h>
 #include <openssl/evp.h>
 
@@ -82,5 +83,34 @@ int igtcloud__service_id_from_path(igtcloud__buf *out, const char *path);
  * ending in '\n'. Returns 0 or IGTCLOUD_EINVALID when `pem` is not one PEM block.
  */
 int igtcloud__pem_reflow(igtcloud__buf *out, const char *pem, size_t len);
+
+/*
+ * Keeping a session alive while the transfer engine moves bytes. A large
+ * file can take longer than the JWT lives, and the session refreshes only
+ * when an API call is made: the next listing or S3 credentials request after
+ * such a file would find the token expired, and the server refuses to
+ * refresh an expired token. So the engine's progress callback (called several
+ * times a second, stalled or not) calls igtcloud__session_keep_fresh, which
+ * refreshes the session a quarter of its lifetime ahead, at most 180 s and
+ * at least 2 s. A refresh that fails or changes nothing (a token file not yet
+ * renewed by `igtcloud login`) is tried again 5 s later; when the session is
+ * really gone, the next API call says so.
+ *
+ * The keeper is the caller's state (one per run, zeroed with
+ * IGTCLOUD__SESSION_KEEPER_INIT). `lock`, when not NULL, is held while the
+ * session is read or refreshed: the lock of other threads sharing the
+ * session (api_async.h). The clock is looked at first, without the lock, so
+ * most calls cost one time().
+ */
+typedef struct igtcloud__session_keeper {
+    long long exp;          /* the JWT's exp when last looked at */
+    long long lifetime;     /* seconds it had then */
+    time_t next_check;
+} igtcloud__session_keeper;
+
+#define IGTCLOUD__SESSION_KEEPER_INIT { 0, 0, 0 }
+
+void igtcloud__session_keep_fresh(igtcloud__session_keeper *k, igtcloud_session *s,
+                                  pthread_mutex_t *lock);
 
 #endif

@@ -11,6 +11,7 @@
 #include "igtcloud/transfer.h"
 #include "api/catalog_int.h"
 #include "api/s3_credentials.h"
+#include "auth/session_int.h"
 #include "core/error.h"
 #include "core/safepath.h"
 #include "s3/engine.h"
@@ -73,10 +74,8 @@ typedef struct dl_run {
      * two names from the server that land on one path are a collision. */
     json_t *claims;
     int fold_case;                     /* TARGET ignores case: "A" and "a" are one path */
-    /* Keeping the session alive while the engine moves bytes (keep_session). */
-    long long session_exp;             /* the JWT's exp when last looked at */
-    long long session_lifetime;        /* seconds it had then */
-    time_t session_next_check;
+    /* Keeping the session alive while the engine moves bytes (engine_progress). */
+    igtcloud__session_keeper keeper;
     /* TARGET is full: the run stops after the first file that found it so. */
     int disk_full;
     char disk_msg[640];
@@ -240,48 +239,13 @@ done:
     return rc;
 }
 
-/* ---- the session ----------------------------------------------------------- */
-
-/*
- * A large file can take longer than the JWT lives, and the session refreshes
- * only when an API call is made: the next listing or S3 credentials request
- * after such a file would find the token expired, and the server refuses to
- * refresh an expired token. So the engine's loop (which reports progress
- * several times a second, stalled or not) refreshes the session a quarter of
- * its lifetime ahead, at most 180 s and at least 2 s. A refresh that fails or
- * changes nothing (a token file not yet renewed by `igtcloud login`) is tried
- * again 5 s later; when the session is really gone, the next API call says so.
- */
-static void keep_session(dl_run *r)
-{
-    time_t now = time(NULL);
-    if (now < r->session_next_check)
-        return;
-    r->session_next_check = now + 1;
-    long long exp = igtcloud_session_expiry(r->session);
-    if (exp <= 0)
-        return;
-    if (exp != r->session_exp) {
-        r->session_exp = exp;
-        r->session_lifetime = exp - (long long)now;
-    }
-    long long margin = r->session_lifetime / 4;
-    if (margin > 180)
-        margin = 180;
-    if (margin < 2)
-        margin = 2;
-    if (exp - (long long)now > margin)
-        return;
-    if (igtcloud_session_refresh(r->session) != 0 || igtcloud_session_expiry(r->session) == exp)
-        r->session_next_check = now + 5;
-}
-
 /* ---- the engine's callbacks ---------------------------------------------- */
 
 static int engine_progress(const igtcloud_transfer_progress *p, void *payload)
 {
     dl_run *r = payload;
-    keep_session(r);
+    /* A large file can outlive the JWT: refresh it while bytes move (session_int.h). */
+    igtcloud__session_keep_fresh(&r->keeper, r->session, NULL);
     r->cur.bytes_done = r->base.bytes_done + p->bytes_done;
     return emit_progress(r);
 }

@@ -79,7 +79,6 @@ typedef struct ufile {
     ino_t ino;
     int state;
     int retried;       /* re-sent once after changing during the upload */
-    size_t tindex;     /* index in the transfer (multipart candidates) */
     char *journal_id;  /* the upload id journaled for this run, or NULL */
 } ufile;
 
@@ -104,8 +103,7 @@ struct igtcloud_upload {
     int register_rc;         /* the first failed registration of a round, or 0 */
     char register_message[320];
     igtcloud__up_journal journal;
-    ufile **mp;              /* multipart candidates of the current transfer round */
-    size_t nmp;
+    igtcloud__session_keeper keeper; /* the session kept fresh while bytes move */
     volatile sig_atomic_t cancelled;
     igtcloud_upload_summary sum;
 };
@@ -235,7 +233,6 @@ void igtcloud_upload_free(igtcloud_upload *u)
         free(u->files[i].journal_id);
     }
     free(u->files);
-    free(u->mp);
     igtcloud__up_journal_close(&u->journal);
     igtcloud_project_free(u->project);
     igtcloud_institute_list_free(u->institutes);
@@ -1103,19 +1100,25 @@ static void journal_upload_id(igtcloud_upload *u, ufile *f, const char *upload_i
 }
 
 /*
- * The engine tells a multipart upload's id only through its result, which
- * igtcloud_transfer_result_at() reads while the file is still running: poll
- * the large files at each progress tick so the id is on disk within one tick
- * of CreateMultipartUpload, before any SIGKILL can lose it.
+ * Called by the engine when a multipart upload was created, before any of
+ * its parts leaves: the id is on disk before there is anything to lose, so
+ * even a SIGKILL right after CreateMultipartUpload leaves it resumable or
+ * abortable by the next run.
  */
+static int multipart_created(const igtcloud_transfer_result *r, void *payload)
+{
+    igtcloud_upload *u = payload;
+    ufile *f = r->payload;
+    if (f)
+        journal_upload_id(u, f, r->upload_id);
+    return 0;
+}
+
 static int progress_cb(const igtcloud_transfer_progress *p, void *payload)
 {
     igtcloud_upload *u = payload;
-    for (size_t i = 0; i < u->nmp; i++) {
-        igtcloud_transfer_result r;
-        if (igtcloud_transfer_result_at(&r, u->transfer, u->mp[i]->tindex) == 0)
-            journal_upload_id(u, u->mp[i], r.upload_id);
-    }
+    /* A large file can outlive the JWT; the completion workers share the session. */
+    igtcloud__api_async_keep_fresh(u->completions, &u->keeper);
     igtcloud__api_async_harvest(u->completions, 0);
     return u->o.progress_cb ? u->o.progress_cb(p, u->o.progress_payload) : 0;
 }
@@ -1241,46 +1244,153 @@ static int new_transfer(igtcloud_upload *u)
     c.cancel = &u->cancelled;
     c.done_payload = u;
     int rc = igtcloud__api_async_new(&u->completions, u->session, &c);
-    return rc ? rc : igtcloud_transfer_new(&u->transfer, &t);
+    if (rc == 0)
+        rc = igtcloud_transfer_new(&u->transfer, &t);
+    if (rc == 0)
+        igtcloud_transfer_on_multipart_created(u->transfer, multipart_created, u);
+    return rc;
+}
+
+static const char *file_prefix(const igtcloud_upload *u, const ufile *f)
+{
+    return f->study ? igtcloud_study_s3_prefix(f->study->remote)
+                    : igtcloud_project_s3_prefix(u->project);
+}
+
+/*
+ * The S3 prefix of this run that `key` lies under when no file of the run
+ * has that key: the folder of the category in one of the run's studies, or
+ * the project's files when the run sends project files. NULL when the key
+ * belongs to no part of this run (another project, study or category).
+ */
+static const char *run_scope(const igtcloud_upload *u, const char *key, int project_files)
+{
+    const char *cat = category_folder(u);
+    size_t lc = strlen(cat);
+    for (size_t i = 0; i < u->nstudies; i++) {
+        const ustudy *st = u->studies[i];
+        if (!st->remote || st->failed)
+            continue;
+        const char *p = igtcloud_study_s3_prefix(st->remote);
+        size_t lp = strlen(p);
+        if (lp && strncmp(key, p, lp) == 0 && strncmp(key + lp, cat, lc) == 0)
+            return p;
+    }
+    if (!project_files || !u->project)
+        return NULL;
+    /* Project files never lie under an institute's (and so a study's) prefix. */
+    const char *p = igtcloud_project_s3_prefix(u->project);
+    size_t lp = strlen(p);
+    if (!lp || strncmp(key, p, lp) != 0)
+        return NULL;
+    for (size_t i = 0; i < u->ninsts; i++) {
+        const char *ip = igtcloud_institute_s3_prefix(u->insts[i].inst);
+        if (*ip && strncmp(key, ip, strlen(ip)) == 0)
+            return NULL;
+    }
+    return p;
+}
+
+/*
+ * Abort the journaled multipart uploads this run will not resume, so none is
+ * left open on the server: the key's local file changed since the upload
+ * started (or is small enough now for one PUT), the key is already complete
+ * on the server, or the key lies in a study folder (or the project files) of
+ * this run that no local file maps to any more. An upload that cannot be
+ * aborted now stays journaled, and a queued file then resumes it instead
+ * (parts that no longer match are sent again under the same id), so it is
+ * completed rather than left behind. Journaled keys outside this run are
+ * left for a run that covers them.
+ */
+static int settle_journal(igtcloud_upload *u)
+{
+    json_t *entries = u->journal.entries, *bykey = NULL, *v;
+    const char *key;
+    void *tmp;
+    int rc = 0, project_files = 0;
+    if (!entries || json_object_size(entries) == 0)
+        return 0;
+    if (!(bykey = json_object()))
+        return igtcloud__error_oom();
+    for (size_t i = 0; i < u->nfiles; i++) {
+        const ufile *f = &u->files[i];
+        project_files |= f->study == NULL;
+        if (f->key && json_object_set_new(bykey, f->key, json_integer((json_int_t)i))) {
+            json_decref(bykey);
+            return igtcloud__error_oom();
+        }
+    }
+    json_object_foreach_safe(entries, tmp, key, v) {
+        if (u->cancelled)
+            break;
+        json_t *at = json_object_get(bykey, key);
+        ufile *f = at ? &u->files[json_integer_value(at)] : NULL;
+        const char *prefix = NULL;
+        if (f && f->state == F_SKIPPED) {
+            prefix = file_prefix(u, f);
+        } else if (f && f->state == F_QUEUED) {
+            int same = 0;
+            igtcloud__up_journal_find(&u->journal, key, f->size, (int64_t)f->mtime.tv_sec,
+                                      (long)f->mtime.tv_nsec, &same);
+            if (!same || f->size <= multipart_threshold(u))
+                prefix = file_prefix(u, f);
+        } else if (!f) {
+            prefix = run_scope(u, key, project_files);
+        }
+        if (!prefix)
+            continue;
+        char *k = strdup(key), *id = strdup(json_string_value(json_array_get(v, 3)));
+        if (!k || !id) {
+            free(k);
+            free(id);
+            rc = igtcloud__error_oom();
+            break;
+        }
+        if (igtcloud_transfer_abort_upload(u->transfer, k, prefix, id) == 0)
+            igtcloud__up_journal_ended(&u->journal, k);
+        igtcloud_error_clear(); /* not aborted: still journaled, for this run or the next */
+        free(k);
+        free(id);
+    }
+    json_decref(bykey);
+    return rc;
 }
 
 /* Queue every F_QUEUED file and move them. */
 static int move(igtcloud_upload *u)
 {
     size_t queued = 0;
-    u->nmp = 0;
-    if (!u->mp && !(u->mp = calloc(u->nfiles ? u->nfiles : 1, sizeof(*u->mp))))
-        return igtcloud__error_oom();
+    int rc = settle_journal(u);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < u->nfiles; i++) {
         ufile *f = &u->files[i];
         if (f->state != F_QUEUED)
             continue;
-        const char *prefix = f->study ? igtcloud_study_s3_prefix(f->study->remote)
-                                      : igtcloud_project_s3_prefix(u->project);
         const char *resume = NULL;
         if (f->size > multipart_threshold(u)) {
             /*
-             * A journaled upload of this key is resumed even when the file
-             * changed since: the engine keeps only listed parts whose MD5
-             * matches the file now and sends the rest under the same id,
-             * so the old upload is completed, never left open.
+             * Still journaled after settle_journal: started from this very
+             * file, or an upload of an older version that could not be
+             * aborted, which is then resumed (the engine keeps only listed
+             * parts whose MD5 matches the file now) so it is completed,
+             * never left open.
              */
             resume = igtcloud__up_journal_find(&u->journal, f->key, f->size,
                                                (int64_t)f->mtime.tv_sec, (long)f->mtime.tv_nsec,
                                                NULL);
             free(f->journal_id);
             f->journal_id = NULL;
-            f->tindex = igtcloud_transfer_count(u->transfer);
-            u->mp[u->nmp++] = f;
         }
-        int rc = igtcloud_transfer_add_upload(u->transfer, f->path, f->key, prefix, resume, f);
+        rc = igtcloud_transfer_add_upload(u->transfer, f->path, f->key, file_prefix(u, f),
+                                          resume, f);
         if (rc)
             return rc;
         queued++;
     }
     if (!queued)
         return 0;
-    int rc = igtcloud_transfer_run(u->transfer);
+    rc = igtcloud_transfer_run(u->transfer);
     /* Every completion call is answered before the session is used again. */
     igtcloud__api_async_harvest(u->completions, 1);
     return rc == IGTCLOUD_EPARTIAL ? 0 : rc;
@@ -1331,7 +1441,6 @@ static int plan_files(igtcloud_upload *u)
         if ((rc = make_key(u, f)))
             break;
         if (remote_complete(f->study ? f->study->files : u->project_files, f)) {
-            igtcloud__up_journal_ended(&u->journal, f->key);
             f->state = F_SKIPPED;
             u->sum.files_skipped++;
             emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_SKIPPED, f->path, f->key, f->study, f->size, 0,
@@ -1434,9 +1543,6 @@ int igtcloud_upload_run(igtcloud_upload *u)
     /* Writes start here: every local check has passed. Without a journal uploads still run. */
     if (igtcloud__up_journal_open(&u->journal))
         igtcloud_error_clear();
-    for (size_t i = 0; i < u->nfiles; i++)
-        if (u->files[i].state == F_SKIPPED) /* completed by a run that died before saying so */
-            igtcloud__up_journal_ended(&u->journal, u->files[i].key);
     for (size_t i = 0; i < u->nstudies; i++) {
         ustudy *st = u->studies[i];
         if (st->remote || (st->nfiles == 0 && !st->local))
