@@ -19,6 +19,7 @@
 #include "core/hash.h"
 #include "s3/endpoint.h"
 #include "s3/plan.h"
+#include "s3/xml.h"
 
 static int status_for_s3(long http, const char *code)
 {
@@ -175,24 +176,12 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
         if (xml->is_error)
             return 1; /* an error inside a 200: classified like any other */
         {
-            /* The ETag of the object is in the body; keep the header's if any. */
-            const char *b = igtcloud__buf_cstr(&r->body);
-            const char *s = strstr(b, "<ETag>");
-            const char *e = s ? strstr(s, "</ETag>") : NULL;
-            if (s && e) {
-                s += 6;
-                if (igtcloud__wire_etag(j->etag, s, (size_t)(e - s)) != 0)
-                    j->etag[0] = '\0';
-                if (strncmp(s, "&quot;", 6) == 0 && e - s > 12) {
-                    char tmp[IGTCLOUD__ETAG_MAX + 1];
-                    size_t n = (size_t)(e - s) - 12;
-                    if (n < sizeof(tmp)) {
-                        memcpy(tmp, s + 6, n);
-                        tmp[n] = '\0';
-                        snprintf(j->etag, sizeof(j->etag), "%s", tmp);
-                    }
-                }
-            }
+            /* The object's ETag is in the body (entities decoded by the parser). */
+            igtcloud__xml_complete done = IGTCLOUD__XML_COMPLETE_INIT;
+            if (igtcloud__xml_parse_complete(&done, r->body.ptr, r->body.size) != 0 ||
+                igtcloud__wire_etag(j->etag, done.etag, strlen(done.etag)) != 0)
+                j->etag[0] = '\0';
+            igtcloud__xml_complete_dispose(&done);
         }
         return 0;
     case RK_ABORT:
