@@ -52,16 +52,12 @@ static void options_init(igtcloud_session_options *opts, const struct cli_sessio
 static int ask_password(char *buf, size_t size, const char *user, const char *host, void *payload)
 {
     struct cli_password *pw = payload;
-    int rc = cli_password_read(buf, size, pw->from_stdin, user, host);
-    if (rc == CLI_PROMPT_NO_TERMINAL)
-        pw->problem = "not logged in and no terminal to ask the password on; run "
+    pw->no_terminal = "not logged in and no terminal to ask the password on; run "
                       "'igtcloud login' or use --password-stdin";
-    else if (rc != CLI_PROMPT_OK || buf[0] == '\0')
-        pw->problem = pw->from_stdin ? "no password on standard input" : "no password given";
-    else
-        return 0;
-    pw->exit_code = CLI_EXIT_AUTH;
-    return IGTCLOUD_EINVALID;
+    int rc = cli_password_cb(buf, size, user, host, pw);
+    if (rc && pw->exit_code == CLI_EXIT_USAGE)
+        pw->exit_code = CLI_EXIT_AUTH;
+    return rc;
 }
 
 int cli_session_open(igtcloud_session **out, const struct cli_session_args *a)
