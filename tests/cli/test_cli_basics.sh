@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The igtcloud command's skeleton: help, version, usage errors and exit codes.
 set -euo pipefail
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 out=$("$IGTCLOUD" --help) || fail "--help exited non-zero"
 grep -q '^Usage: igtcloud \[OPTIONS\] COMMAND' <<<"$out" || fail "--help lacks the usage line"

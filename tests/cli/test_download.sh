@@ -3,47 +3,18 @@
 # by file with the sandbox's objects, categories, filters, re-run, kill -9 and
 # resume, faults, short tokens, exit codes, CSV columns/append/--files.
 set -euo pipefail
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_work igtcloud-dltest
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-dltest.XXXXXX")
-sandbox_pid=
-stop_sandbox() {
-  if [[ -n "$sandbox_pid" ]]; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-  sandbox_pid=
-}
-cleanup() { stop_sandbox; chmod -R u+w "$work" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$work/token"   # never reuse a developer's login
-unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
-
-# start_sandbox DATA_DIR [extra args...]: sets $api, $s3
-start_sandbox() {
-  local data=$1; shift
-  rm -f "$work/ready"; mkfifo "$work/ready"
-  "$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --data "$data" --log-requests "$work/requests.log" \
-    "$@" >"$work/ready" 2>>"$work/sandbox.err" &
-  sandbox_pid=$!
-  local line; read -r line <"$work/ready"
-  api=${line#ready api=}; api=${api%% *}
-  s3=${line##* s3=}
-}
+# run_sandbox DATA_DIR [extra args...]: a sandbox logging its requests; sets $api, $s3
+run_sandbox() { start_sandbox "$1" --log-requests "$work/requests.log" "${@:2}"; }
 
 dl() { echo demo | "$IGTCLOUD" download --domain "$api" -u demo --password-stdin -q "$@"; }
 csv() { echo demo | "$IGTCLOUD" csv --domain "$api" -u demo --password-stdin "$@"; }
 s3_gets() { grep -c '"service":"s3".*"method":"GET"' "$work/requests.log" || true; }
 
-# compare_tree DIR: every file under DIR except study.json and .igtcloud/ equals
-# the object at $objects/<study prefix><category>/<name>, and the set is what is expected.
 objects=
-check_file() { # local expected-object
-  [[ -f "$1" ]] || fail "missing $1"
-  cmp -s "$1" "$2" || fail "$1 differs from object $2"
-}
-
-start_sandbox "$work/cloud" --seed demo
+run_sandbox "$work/cloud" --seed demo
 objects="$work/cloud/objects"
 A="$objects/institutes/hospital-a"
 
@@ -192,7 +163,7 @@ cat >"$work/faults.json" <<'EOF'
  {"operation": "GetObject", "key": "*report.txt", "effect": "error", "status": 403, "code": "AccessDenied"}
 ]}
 EOF
-start_sandbox "$work/cloud" --faults "$work/faults.json"
+run_sandbox "$work/cloud" --faults "$work/faults.json"
 t="$work/faulty"
 set +e; dl "$t" "Demo Project" 2>"$work/err"; rc=$?; set -e
 [[ $rc -eq 6 ]] || fail "permanent fault: exit $rc, want 6"
@@ -206,7 +177,7 @@ stop_sandbox
 cat >"$work/slow.json" <<'EOF'
 {"rules": [{"operation": "GetObject", "effect": "delay", "where": "body", "after_bytes": 1024, "ms": 1500}]}
 EOF
-start_sandbox "$work/cloud" --faults "$work/slow.json" --token-lifetime 200
+run_sandbox "$work/cloud" --faults "$work/slow.json" --token-lifetime 200
 t="$work/killed"
 # Started directly (not in a subshell), so $! is igtcloud itself and kill -9 reaches it.
 "$IGTCLOUD" download --domain "$api" -u demo --password-stdin -q "$t" "Demo Project" \
@@ -225,7 +196,7 @@ while IFS= read -r -d '' f; do
   cmp -s "$f" "$work/flat/$rel" || fail "after kill -9: $rel is under its final name but not complete"
 done < <(find "$t" -type f -print0)
 stop_sandbox
-start_sandbox "$work/cloud" --token-lifetime 200
+run_sandbox "$work/cloud" --token-lifetime 200
 dl "$t" "Demo Project" --category files --category dicom --category annotations
 check_file "$t/Hospital A/PAT-001---STUDY-1/files/run1/xa-0001.dcm" "$s1/files/run1/xa-0001.dcm"
 check_file "$t/Hospital A/PAT-001---STUDY-1/dicom/series1/img-0002.dcm" "$s1/0/series1/img-0002.dcm"

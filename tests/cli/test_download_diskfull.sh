@@ -7,29 +7,12 @@
 # (ENOSPC on a small tmpfs) too when mounting is permitted.
 set -euo pipefail
 : "${IGTCLOUD:?}" "${IGTCLOUD_SANDBOX:?}"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-diskfull.XXXXXX")
-sandbox_pid=
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mounted=
-cleanup() {
-  if [[ -n "$sandbox_pid" ]]; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-  [[ -z "$mounted" ]] || umount "$mounted" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$work/token"
-unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
+cleanup_extra() { [[ -z "$mounted" ]] || umount "$mounted" 2>/dev/null || true; }
+make_work igtcloud-diskfull
 
-mkfifo "$work/ready"
-"$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --data "$work/cloud" --seed demo \
-  >"$work/ready" 2>"$work/sandbox.err" &
-sandbox_pid=$!
-read -r line <"$work/ready" || fail "sandbox did not start: $(cat "$work/sandbox.err")"
-api=${line#ready api=}; api=${api%% *}
+start_sandbox "$work/cloud" --seed demo
 objects="$work/cloud/objects"
 s1=$(find "$objects/institutes/hospital-a" -path '*/files/notes.txt' | sed 's|/files/notes.txt$||')
 

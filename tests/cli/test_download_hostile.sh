@@ -9,21 +9,9 @@
 # each refused name is one line, the exit code is 6, everything else arrives.
 set -euo pipefail
 : "${IGTCLOUD:?}" "${IGTCLOUD_SANDBOX:?}"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-hostile.XXXXXX")
-sandbox_pid=
-cleanup() {
-  if [[ -n "$sandbox_pid" ]]; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-  [[ -n "${KEEP:-}" ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$work/sb/token"
-unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
-mkdir -p "$work/sb" "$work/d1/d2/d3"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_work igtcloud-hostile sb
+mkdir -p "$work/d1/d2/d3"
 
 # Targets sit four folders below $work, so "../" chains of the names below
 # would land in $work itself: the victim files must stay as they are.
@@ -136,12 +124,7 @@ set -e
 [[ $rc -eq 1 ]] && grep -q "studyIdHumanReadable' is assigned by the seeder" "$work/sb/err" ||
   fail "a checked seed took a readable id: $(cat "$work/sb/err")"
 
-rm -f "$work/sb/ready"; mkfifo "$work/sb/ready"
-"$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --data "$work/sb/cloud" --seed "$work/sb/seed.json" \
-  >"$work/sb/ready" 2>"$work/sb/sandbox.err" &
-sandbox_pid=$!
-read -r line <"$work/sb/ready" || fail "sandbox did not start: $(cat "$work/sb/sandbox.err")"
-api=${line#ready api=}; api=${api%% *}
+start_sandbox "$work/sb/cloud" --seed "$work/sb/seed.json"
 
 dl() { echo demo | "$IGTCLOUD" download --domain "$api" -u demo --password-stdin -q "$@"; }
 

@@ -6,32 +6,15 @@
 # (the session refreshed, the credentials renewed).
 set -euo pipefail
 : "${IGTCLOUD:?}" "${IGTCLOUD_SANDBOX:?}"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-token.XXXXXX")
-sandbox_pid=
-cleanup() {
-  if [[ -n "$sandbox_pid" ]]; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-  [[ -n "${KEEP:-}" ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$work/token"
-unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_work igtcloud-token
 
 cat >"$work/stall.json" <<'EOF'
 {"rules": [{"operation": "GetObject", "key": "*/files/notes.txt", "times": 1,
             "effect": "delay", "where": "headers", "ms": 8000}]}
 EOF
-mkfifo "$work/ready"
-"$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --data "$work/cloud" --seed demo --faults "$work/stall.json" \
-  --token-lifetime 6 --credential-lifetime 4 --log-requests "$work/requests.log" \
-  >"$work/ready" 2>"$work/sandbox.err" &
-sandbox_pid=$!
-read -r line <"$work/ready" || fail "sandbox did not start: $(cat "$work/sandbox.err")"
-api=${line#ready api=}; api=${api%% *}
+start_sandbox "$work/cloud" --seed demo --faults "$work/stall.json" \
+  --token-lifetime 6 --credential-lifetime 4 --log-requests "$work/requests.log"
 objects="$work/cloud/objects"
 
 t="$work/t"

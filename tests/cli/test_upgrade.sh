@@ -2,19 +2,10 @@
 # igtcloud upgrade against a release feed served on 127.0.0.1, replacing a copy
 # of the built program in a temporary folder (never the build's own binary).
 set -euo pipefail
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-upgrade.XXXXXX")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 server_pid=""
-cleanup() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  chmod -R u+w "$work" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+cleanup_extra() { stop_process "$server_pid"; }
+make_work igtcloud-upgrade
 chmod 755 "$work"
 srv=$work/srv bin=$work/bin
 mkdir -p "$srv" "$bin"

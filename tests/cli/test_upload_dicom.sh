@@ -7,24 +7,15 @@
 # back byte-identical; non-DICOM, truncated and big-endian files are reported,
 # not fatal.
 set -euo pipefail
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v python3 >/dev/null || { echo "SKIP: python3 needed for JSON checks"; exit 0; }
 command -v dump2dcm >/dev/null && command -v img2dcm >/dev/null \
   || { echo "SKIP: dcmtk (dump2dcm, img2dcm) needed: scripts/install-deps.sh interop"; exit 0; }
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-dicom-test.XXXXXX")
-SB_PID=
-cleanup() { [[ -n "$SB_PID" ]] && kill "$SB_PID" 2>/dev/null && wait "$SB_PID" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$T/token"
-unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
-
-"$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --seed demo --data "$T/sb.data" \
-  --log-requests "$T/sb.log" >"$T/sb.out" 2>"$T/sb.err" &
-SB_PID=$!
-for _ in $(seq 100); do grep -q '^ready' "$T/sb.out" 2>/dev/null && break; sleep 0.1; done
-API=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$T/sb.out")
-[[ -n "$API" ]] || fail "sandbox did not start: $(cat "$T/sb.err")"
+make_work igtcloud-dicom-test
+T=$work
+start_sandbox "$T/sb.data" --seed demo --log-requests "$T/sb.log"
+API=$api
 HA=6f1c2b1e-0000-4000-8000-0000000000a1
 
 up() { # up USER args...

@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# What the CLI tests share; each sources it (`. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"`).
+# Not a test itself: tests/CMakeLists.txt registers only tests/cli/test_*.sh.
+#
+#   fail MESSAGE               say "FAIL: MESSAGE" on stderr and exit 1
+#   check_file LOCAL OBJECT    LOCAL exists and equals OBJECT byte for byte
+#   make_work NAME [SUBDIR]    $work: a fresh temporary folder, removed at exit
+#                              (kept when KEEP is set); the sandbox's ready
+#                              fifo, stderr and the token file go in
+#                              $sb_dir ($work, or $work/SUBDIR); the
+#                              developer's login is never used
+#   start_sandbox DATA [ARGS]  start igtcloud-sandbox on a free port with
+#                              --data DATA and ARGS, wait for its ready line;
+#                              sets $api, $s3 and $sandbox_pid
+#   stop_sandbox               stop it (nothing when none runs)
+#   stop_process PID           kill PID and wait for it (nothing when empty)
+#
+# A test with more to undo at exit defines cleanup_extra; it runs after the
+# sandbox stopped and before $work is removed.
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+check_file() {
+  [[ -f "$1" ]] || fail "missing $1"
+  cmp -s "$1" "$2" || fail "$1 differs from object $2"
+}
+
+stop_process() {
+  if [[ -n "$1" ]]; then
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
+}
+
+sandbox_pid=
+stop_sandbox() { stop_process "$sandbox_pid"; sandbox_pid=; }
+
+cleanup() {
+  stop_sandbox
+  if declare -F cleanup_extra >/dev/null; then cleanup_extra; fi
+  [[ -n "${KEEP:-}" ]] && return
+  chmod -R u+w "$work" 2>/dev/null || true
+  rm -rf "$work"
+}
+
+make_work() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  trap cleanup EXIT
+  sb_dir=$work${2:+/$2}
+  mkdir -p "$sb_dir"
+  export CLOUD_TOKEN_MMAP="$sb_dir/token"   # never reuse a developer's login
+  unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
+}
+
+start_sandbox() {
+  local data=$1 line; shift
+  rm -f "$sb_dir/ready"; mkfifo "$sb_dir/ready"
+  "$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --data "$data" "$@" \
+    >"$sb_dir/ready" 2>>"$sb_dir/sandbox.err" &
+  sandbox_pid=$!
+  read -r line <"$sb_dir/ready" || fail "sandbox did not start: $(cat "$sb_dir/sandbox.err")"
+  api=${line#ready api=}; api=${api%% *}
+  s3=${line##* s3=}
+}
