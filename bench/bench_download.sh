@@ -6,10 +6,9 @@
 set -euo pipefail
 build=${1:?usage: bench_download.sh BUILD_DIR}
 STUDIES=${STUDIES:-200} FILES=${FILES:-50} SMALL=${SMALL:-262144} BIG=${BIG:-3} BIGSIZE=${BIGSIZE:-268435456}
-command -v aws >/dev/null || { echo "awscli is required (apt-get install awscli)"; exit 1; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-bench.XXXXXX")
-pid=
-trap '[[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+bench_work
 
 big_files=$(for i in $(seq 1 "$BIG"); do printf '%s{"name": "big-%d.bin", "size": %d}' "$([[ $i -gt 1 ]] && echo ,)" "$i" "$BIGSIZE"; done)
 cat >"$work/seed.json" <<JSON
@@ -25,8 +24,6 @@ cat >"$work/seed.json" <<JSON
      "studies": [{"studyType": "Study", "studyId": "S", "studyDate": "2021-01-01T00:00:00",
        "patient": {"patientId": "P", "patientName": "P"}, "files": [$big_files]}]}]}]}
 JSON
-# shellcheck source=bench/bench_lib.sh
-source "$(dirname "$0")/bench_lib.sh"
 bench_start_sandbox "$build" "$work"
 
 run_pair() { # label institute prefix

@@ -1,5 +1,14 @@
 # Helpers of the transfer benchmarks (bench_download.sh, bench_upload.sh); sourced.
-# They need: $work (a scratch folder), curl, jq, bc, /usr/bin/time.
+# They need: $work (a scratch folder, see bench_work), curl, jq, bc, /usr/bin/time.
+
+# bench_work: check for awscli, make $work, and remove it (and stop the
+# sandbox, $pid) at exit.
+bench_work() {
+  command -v aws >/dev/null || { echo "awscli is required (apt-get install awscli)"; exit 1; }
+  work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-bench.XXXXXX")
+  pid=
+  trap '[[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+}
 
 # bench_start_sandbox BUILD_DIR WORK: start the sandbox seeded from WORK/seed.json,
 # set $pid and $api, log in as bench/bench for the credential calls ($jwt, $csrf).

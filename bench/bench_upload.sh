@@ -6,10 +6,9 @@
 set -euo pipefail
 build=${1:?usage: bench_upload.sh BUILD_DIR}
 STUDIES=${STUDIES:-40} FILES=${FILES:-50} SMALL=${SMALL:-262144} BIG=${BIG:-3} BIGSIZE=${BIGSIZE:-268435456}
-command -v aws >/dev/null || { echo "awscli is required (apt-get install awscli)"; exit 1; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-bench.XXXXXX")
-pid=
-trap '[[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+bench_work
 
 # An empty project with two institutes; the studies are created by the upload.
 cat >"$work/seed.json" <<JSON
@@ -22,8 +21,6 @@ cat >"$work/seed.json" <<JSON
     {"id": "00000000-0000-4000-8000-00000000b0b2", "name": "Big", "studyType": "Study",
      "s3Prefix": "institutes/big/"}]}]}
 JSON
-# shellcheck source=bench/bench_lib.sh
-source "$(dirname "$0")/bench_lib.sh"
 bench_start_sandbox "$build" "$work"
 
 echo "generating the local files..."
