@@ -58,15 +58,12 @@ upload() {
 open_uploads() {
   ls -A "$DATA/multipart" 2>/dev/null || true
   python3 - "$DATA" <<'PY'
-import glob,sqlite3,sys
-for db in glob.glob(sys.argv[1] + "/*.db") + glob.glob(sys.argv[1] + "/*.sqlite*"):
-    if db.endswith(("-wal", "-shm")):
-        continue
-    try:
-        for (uid, key) in sqlite3.connect(db).execute("SELECT upload_id, key FROM s3_uploads"):
-            print("row", uid, key)
-    except sqlite3.Error:
-        pass
+import os,sqlite3,sys
+db = os.path.join(sys.argv[1], "sandbox.db")
+if not os.path.exists(db):
+    print("no", db)
+for (uid, key) in sqlite3.connect(db).execute("SELECT upload_id, key FROM s3_uploads"):
+    print("row", uid, key)
 PY
 }
 no_open_uploads() {
@@ -101,7 +98,8 @@ kill_after_create resume.bin "$L" "Demo Project" "Hospital A"
 KEY=$(s3ops 0 | awk '$1 == "CreateMultipartUpload" && $2 ~ /\/resume.bin$/ { print $2; exit }')
 ID=$(journaled_id "$KEY")
 [[ -n "$ID" ]] || fail "upload id of resume.bin not journaled at once: $(cat "$J" 2>/dev/null)"
-[[ -d "$DATA/multipart/$ID" ]] || fail "journaled id $ID is not the sandbox's open upload: $(open_uploads)"
+[[ -d "$DATA/multipart/$ID" ]] && open_uploads | grep -q "^row $ID " \
+  || fail "journaled id $ID is not the sandbox's open upload: $(open_uploads)"
 faults DELETE
 m=$(mark)
 upload "$L" "Demo Project" "Hospital A" -q 2>"$T/e1" || fail "re-run: $(cat "$T/e1")"
