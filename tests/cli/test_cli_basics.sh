@@ -25,3 +25,28 @@ set +e
 set -e
 [[ $rc -eq 2 && $rc2 -eq 2 ]] || fail "missing command / bad option should exit 2 (got $rc, $rc2)"
 echo "ok: help, version, usage errors"
+
+# A password that cannot be had: one line naming why, exit 3 ("not logged in"),
+# before any connection (nothing listens on port 1).
+pw_case() { # want-message input-command args...
+  local want=$1 input=$2; shift 2
+  set +e
+  err=$(eval "$input" | env -u CLOUD_JWT_TOKEN CLOUD_TOKEN_MMAP=/nonexistent/token \
+        "$IGTCLOUD" "$@" 2>&1 >/dev/null); rc=$?
+  set -e
+  [[ $rc -eq 3 ]] || fail "$* ($input): exit $rc, want 3: $err"
+  [[ "$err" == "igtcloud: $want" ]] || fail "$* ($input): '$err', want '$want'"
+}
+for cmd in download csv; do
+  pw_case "no password on standard input" "printf ''" \
+    $cmd --domain http://127.0.0.1:1 -u someone --password-stdin /tmp/unused P
+  pw_case "the password is too long" "head -c 3000 /dev/zero | tr '\\0' x" \
+    $cmd --domain http://127.0.0.1:1 -u someone --password-stdin /tmp/unused P
+done
+set +e
+err=$(env CLOUD_TOKEN_MMAP=/nonexistent/token "$IGTCLOUD" download --domain http://127.0.0.1:1 \
+      -u someone /tmp/unused P 2>&1 </dev/null >/dev/null); rc=$?
+set -e
+[[ $rc -eq 3 && "$err" == "igtcloud: not logged in and no terminal to ask the password on; run 'igtcloud login' or use --password-stdin" ]] ||
+  fail "no terminal: exit $rc, '$err'"
+echo "ok: download and csv without a password say why, exit 3"
