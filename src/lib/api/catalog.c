@@ -162,35 +162,63 @@ int igtcloud_file_ext_match(const char *const *exts, const igtcloud_file_info *f
     return igtcloud__layout_ext_match(exts, file->type, file->name);
 }
 
-/* ---- projects ------------------------------------------------------------ */
+/* ---- projects, institutes and studies ------------------------------------ */
 
+/* Projects and institutes have the same fields; studies their own. */
 enum { P_ID, P_NAME, P_PREFIX, P_TYPE, P_JSON, P_COUNT };
+enum { S_ID, S_HUMAN, S_INSTITUTE, S_TYPE, S_PREFIX, S_KEY, S_JSON, S_COUNT };
 
-struct igtcloud_project {
+/*
+ * A project, institute or study: its fields packed in `mem`, which `f`
+ * points into. The public types wrap an entity as their only member, so a
+ * pointer to the entity converts to a pointer to its wrapper (C11 6.7.2.1).
+ */
+typedef struct entity {
     char *mem;
-    const char *f[P_COUNT];
-};
+    const char *f[S_COUNT];
+    int64_t date;   /* studies only */
+    int has_date;
+} entity;
 
-struct igtcloud_project_list {
-    igtcloud_project **items;
+typedef struct entity_list {
+    entity **items;
     size_t count;
-};
+} entity_list;
 
-static int project_new(igtcloud_project **out, const char *const *fields)
+struct igtcloud_project { entity e; };
+struct igtcloud_institute { entity e; };
+struct igtcloud_study { entity e; };
+struct igtcloud_project_list { entity_list l; };
+struct igtcloud_institute_list { entity_list l; };
+struct igtcloud_study_list { entity_list l; };
+
+static int entity_new(entity **out, const char *const *fields, size_t n, int64_t date,
+                      int has_date)
 {
-    igtcloud_project *p = calloc(1, sizeof(*p));
-    if (!p)
+    entity *e = calloc(1, sizeof(*e));
+    if (!e)
         return igtcloud__error_oom();
-    p->mem = pack_strings(p->f, fields, P_COUNT);
-    if (!p->mem) {
-        free(p);
+    e->mem = pack_strings(e->f, fields, n);
+    if (!e->mem) {
+        free(e);
         return igtcloud__error_oom();
     }
-    *out = p;
+    e->date = date;
+    e->has_date = has_date;
+    *out = e;
     return 0;
 }
 
-static int project_from_json(igtcloud_project **out, const json_t *obj)
+static void entity_free(entity *e)
+{
+    if (!e)
+        return;
+    free(e->mem);
+    free(e);
+}
+
+/* A project or an institute. */
+static int place_from_json(entity **out, const json_t *obj)
 {
     char *text = compact_json(obj);
     if (!text)
@@ -198,269 +226,12 @@ static int project_from_json(igtcloud_project **out, const json_t *obj)
     const char *fields[P_COUNT] = { str_field(obj, "id"), str_field(obj, "name"),
                                     str_field(obj, "s3Prefix"), str_field(obj, "studyType"),
                                     text };
-    int rc = project_new(out, fields);
+    int rc = entity_new(out, fields, P_COUNT, 0, 0);
     free(text);
     return rc;
 }
 
-void igtcloud_project_free(igtcloud_project *project)
-{
-    if (!project)
-        return;
-    free(project->mem);
-    free(project);
-}
-
-int igtcloud_project_dup(igtcloud_project **out, const igtcloud_project *project)
-{
-    if (!out || !project)
-        return igtcloud__error_set(IGTCLOUD_EINVALID, "no project to copy");
-    return project_new(out, project->f);
-}
-
-void igtcloud_project_list_free(igtcloud_project_list *list)
-{
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        igtcloud_project_free(list->items[i]);
-    free(list->items);
-    free(list);
-}
-
-int igtcloud_project_list_fetch(igtcloud_project_list **out, igtcloud_session *session)
-{
-    json_t *doc = NULL;
-    igtcloud_project_list *list = NULL;
-    int rc;
-    if (!out || !session)
-        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session");
-    rc = igtcloud__catalog_get_json(&doc, session, "/api/data/projects", "listing projects");
-    if (rc)
-        goto done;
-    if (!json_is_array(doc)) {
-        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing projects: the answer is not an array");
-        goto done;
-    }
-    list = calloc(1, sizeof(*list));
-    if (!list || !(list->items = calloc(json_array_size(doc) + 1, sizeof(*list->items)))) {
-        rc = igtcloud__error_oom();
-        goto done;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(doc, i, item) {
-        if (!json_is_object(item) || !json_is_string(json_object_get(item, "id"))) {
-            rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing projects: entry %zu is not a project",
-                                     i);
-            goto done;
-        }
-        if ((rc = project_from_json(&list->items[list->count], item)))
-            goto done;
-        list->count++;
-    }
-    *out = list;
-    list = NULL;
-done:
-    igtcloud_project_list_free(list);
-    json_decref(doc);
-    return rc;
-}
-
-size_t igtcloud_project_list_count(const igtcloud_project_list *list)
-{
-    return list ? list->count : 0;
-}
-
-const igtcloud_project *igtcloud_project_list_at(const igtcloud_project_list *list, size_t index)
-{
-    return list && index < list->count ? list->items[index] : NULL;
-}
-
-int igtcloud_project_find(igtcloud_project **out, igtcloud_session *session, const char *name)
-{
-    igtcloud_project_list *list = NULL;
-    if (!out || !name)
-        return igtcloud__error_set(IGTCLOUD_EINVALID, "no project name");
-    int rc = igtcloud_project_list_fetch(&list, session);
-    if (rc)
-        return rc;
-    rc = igtcloud__error_set(IGTCLOUD_ENOTFOUND, "project '%s' not found", name);
-    for (size_t i = 0; i < list->count; i++) {
-        if (strcmp(list->items[i]->f[P_NAME], name) == 0) {
-            rc = igtcloud_project_dup(out, list->items[i]);
-            break;
-        }
-    }
-    if (!rc)
-        igtcloud_error_clear();
-    igtcloud_project_list_free(list);
-    return rc;
-}
-
-const char *igtcloud_project_id(const igtcloud_project *p) { return p ? p->f[P_ID] : ""; }
-const char *igtcloud_project_name(const igtcloud_project *p) { return p ? p->f[P_NAME] : ""; }
-const char *igtcloud_project_s3_prefix(const igtcloud_project *p) { return p ? p->f[P_PREFIX] : ""; }
-const char *igtcloud_project_study_type(const igtcloud_project *p) { return p ? p->f[P_TYPE] : ""; }
-const char *igtcloud_project_json(const igtcloud_project *p) { return p ? p->f[P_JSON] : "{}"; }
-
-/* ---- institutes ---------------------------------------------------------- */
-
-/* Same shape as a project: id, name, s3Prefix, studyType, JSON. */
-struct igtcloud_institute {
-    char *mem;
-    const char *f[P_COUNT];
-};
-
-struct igtcloud_institute_list {
-    igtcloud_institute **items;
-    size_t count;
-};
-
-static int institute_from_json(igtcloud_institute **out, const json_t *obj)
-{
-    char *text = compact_json(obj);
-    igtcloud_institute *inst = calloc(1, sizeof(*inst));
-    int rc = 0;
-    if (!text || !inst) {
-        rc = igtcloud__error_oom();
-        goto done;
-    }
-    const char *fields[P_COUNT] = { str_field(obj, "id"), str_field(obj, "name"),
-                                    str_field(obj, "s3Prefix"), str_field(obj, "studyType"),
-                                    text };
-    inst->mem = pack_strings(inst->f, fields, P_COUNT);
-    if (!inst->mem) {
-        rc = igtcloud__error_oom();
-        goto done;
-    }
-    *out = inst;
-    inst = NULL;
-done:
-    free(inst);
-    free(text);
-    return rc;
-}
-
-void igtcloud_institute_list_free(igtcloud_institute_list *list)
-{
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->count; i++) {
-        if (list->items[i])
-            free(list->items[i]->mem);
-        free(list->items[i]);
-    }
-    free(list->items);
-    free(list);
-}
-
-int igtcloud_institute_list_fetch(igtcloud_institute_list **out, igtcloud_session *session,
-                                  const igtcloud_project *project, const char *name)
-{
-    json_t *doc = NULL;
-    igtcloud_institute_list *list = NULL;
-    igtcloud__buf path = IGTCLOUD_BUF_INIT;
-    int rc;
-    int all = !name || strcmp(name, "*") == 0;
-    if (!out || !session || !project)
-        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or project");
-    if ((rc = igtcloud__buf_puts(&path, "/api/data/projects/")) ||
-        (rc = igtcloud__catalog_put_segment(&path, project->f[P_ID])) ||
-        (rc = igtcloud__buf_puts(&path, "/hospitals")))
-        goto done;
-    rc = igtcloud__catalog_get_json(&doc, session, path.ptr, "listing institutes");
-    if (rc)
-        goto done;
-    if (!json_is_array(doc)) {
-        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing institutes: the answer is not an array");
-        goto done;
-    }
-    list = calloc(1, sizeof(*list));
-    if (!list || !(list->items = calloc(json_array_size(doc) + 1, sizeof(*list->items)))) {
-        rc = igtcloud__error_oom();
-        goto done;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(doc, i, item) {
-        if (!json_is_object(item) || !json_is_string(json_object_get(item, "id"))) {
-            rc = igtcloud__error_set(IGTCLOUD_EPROTO,
-                                     "listing institutes: entry %zu is not an institute", i);
-            goto done;
-        }
-        if (!all && strcmp(str_field(item, "name"), name) != 0)
-            continue;
-        if ((rc = institute_from_json(&list->items[list->count], item)))
-            goto done;
-        list->count++;
-        if (!all)
-            break;
-    }
-    if (!all && list->count == 0) {
-        rc = igtcloud__error_set(IGTCLOUD_ENOTFOUND, "institute '%s' not found in project '%s'",
-                                 name, project->f[P_NAME]);
-        goto done;
-    }
-    *out = list;
-    list = NULL;
-done:
-    igtcloud_institute_list_free(list);
-    igtcloud__buf_dispose(&path);
-    json_decref(doc);
-    return rc;
-}
-
-size_t igtcloud_institute_list_count(const igtcloud_institute_list *list)
-{
-    return list ? list->count : 0;
-}
-
-const igtcloud_institute *igtcloud_institute_list_at(const igtcloud_institute_list *list,
-                                                     size_t index)
-{
-    return list && index < list->count ? list->items[index] : NULL;
-}
-
-const char *igtcloud_institute_id(const igtcloud_institute *i) { return i ? i->f[P_ID] : ""; }
-const char *igtcloud_institute_name(const igtcloud_institute *i) { return i ? i->f[P_NAME] : ""; }
-const char *igtcloud_institute_s3_prefix(const igtcloud_institute *i) { return i ? i->f[P_PREFIX] : ""; }
-const char *igtcloud_institute_study_type(const igtcloud_institute *i) { return i ? i->f[P_TYPE] : ""; }
-const char *igtcloud_institute_json(const igtcloud_institute *i) { return i ? i->f[P_JSON] : "{}"; }
-
-/* ---- studies ------------------------------------------------------------- */
-
-enum { S_ID, S_HUMAN, S_INSTITUTE, S_TYPE, S_PREFIX, S_KEY, S_JSON, S_COUNT };
-
-struct igtcloud_study {
-    char *mem;
-    const char *f[S_COUNT];
-    int64_t date;
-    int has_date;
-};
-
-struct igtcloud_study_list {
-    igtcloud_study **items;
-    size_t count;
-};
-
-static int study_new(igtcloud_study **out, const char *const *fields, int64_t date, int has_date)
-{
-    igtcloud_study *s = calloc(1, sizeof(*s));
-    if (!s)
-        return igtcloud__error_oom();
-    s->mem = pack_strings(s->f, fields, S_COUNT);
-    if (!s->mem) {
-        free(s);
-        return igtcloud__error_oom();
-    }
-    s->date = date;
-    s->has_date = has_date;
-    *out = s;
-    return 0;
-}
-
-static int study_from_json(igtcloud_study **out, const json_t *obj)
+static int study_from_json(entity **out, const json_t *obj)
 {
     char *text = compact_json(obj);
     if (!text)
@@ -478,29 +249,231 @@ static int study_from_json(igtcloud_study **out, const json_t *obj)
                                     str_field(obj, "s3Prefix"),
                                     key ? key : "",
                                     text };
-    int rc = study_new(out, fields, (int64_t)date, has_date);
+    int rc = entity_new(out, fields, S_COUNT, (int64_t)date, has_date);
     free(text);
     return rc;
 }
 
+static void entity_list_free(entity_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        entity_free(list->items[i]);
+    free(list->items);
+    free(list);
+}
+
+static const entity *entity_list_at(const entity_list *list, size_t index)
+{
+    return list && index < list->count ? list->items[index] : NULL;
+}
+
+/* What a listing holds: how its errors name it and how an entry is read. */
+typedef struct entity_kind {
+    const char *what;   /* the call, in error messages */
+    const char *noun;   /* one entry, in error messages */
+    const char *id;     /* a string member every entry must have, or NULL */
+    int (*from_json)(entity **out, const json_t *obj);
+} entity_kind;
+
+static const entity_kind projects = { "listing projects", "a project", "id", place_from_json };
+static const entity_kind institutes = { "listing institutes", "an institute", "id",
+                                        place_from_json };
+static const entity_kind studies = { "listing studies", "a study", NULL, study_from_json };
+
+/*
+ * GET the listing at `path`, a JSON array of `kind` entries; with `name`,
+ * keep only the first entry of that name. Each entry is turned into its
+ * compact form and dropped from the tree right away, so the parsed tree and
+ * the compact list do not both hold every entry at the peak.
+ */
+static int entity_list_fetch(entity_list **out, igtcloud_session *session, const char *path,
+                             const entity_kind *kind, const char *name)
+{
+    json_t *doc = NULL;
+    entity_list *list = NULL;
+    int rc = igtcloud__catalog_get_json(&doc, session, path, kind->what);
+    if (rc)
+        goto done;
+    if (!json_is_array(doc)) {
+        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: the answer is not an array", kind->what);
+        goto done;
+    }
+    list = calloc(1, sizeof(*list));
+    if (!list || !(list->items = calloc(json_array_size(doc) + 1, sizeof(*list->items)))) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
+    for (size_t i = 0; i < json_array_size(doc); i++) {
+        json_t *item = json_array_get(doc, i);
+        if (!json_is_object(item) ||
+            (kind->id && !json_is_string(json_object_get(item, kind->id)))) {
+            rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: entry %zu is not %s", kind->what, i,
+                                     kind->noun);
+            goto done;
+        }
+        if (name && strcmp(str_field(item, "name"), name) != 0)
+            continue;
+        if ((rc = kind->from_json(&list->items[list->count], item)))
+            goto done;
+        list->count++;
+        json_array_set_new(doc, i, json_null());
+        if (name)
+            break;
+    }
+    *out = list;
+    list = NULL;
+done:
+    entity_list_free(list);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- projects ------------------------------------------------------------ */
+
+void igtcloud_project_free(igtcloud_project *project)
+{
+    entity_free(project ? &project->e : NULL);
+}
+
+int igtcloud_project_dup(igtcloud_project **out, const igtcloud_project *project)
+{
+    entity *e = NULL;
+    if (!out || !project)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no project to copy");
+    int rc = entity_new(&e, project->e.f, P_COUNT, 0, 0);
+    if (!rc)
+        *out = (igtcloud_project *)e;
+    return rc;
+}
+
+void igtcloud_project_list_free(igtcloud_project_list *list)
+{
+    entity_list_free(list ? &list->l : NULL);
+}
+
+int igtcloud_project_list_fetch(igtcloud_project_list **out, igtcloud_session *session)
+{
+    entity_list *list = NULL;
+    if (!out || !session)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session");
+    int rc = entity_list_fetch(&list, session, "/api/data/projects", &projects, NULL);
+    if (!rc)
+        *out = (igtcloud_project_list *)list;
+    return rc;
+}
+
+size_t igtcloud_project_list_count(const igtcloud_project_list *list)
+{
+    return list ? list->l.count : 0;
+}
+
+const igtcloud_project *igtcloud_project_list_at(const igtcloud_project_list *list, size_t index)
+{
+    return (const igtcloud_project *)entity_list_at(list ? &list->l : NULL, index);
+}
+
+int igtcloud_project_find(igtcloud_project **out, igtcloud_session *session, const char *name)
+{
+    igtcloud_project_list *list = NULL;
+    if (!out || !name)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no project name");
+    int rc = igtcloud_project_list_fetch(&list, session);
+    if (rc)
+        return rc;
+    rc = igtcloud__error_set(IGTCLOUD_ENOTFOUND, "project '%s' not found", name);
+    for (size_t i = 0; i < list->l.count; i++) {
+        if (strcmp(list->l.items[i]->f[P_NAME], name) == 0) {
+            rc = igtcloud_project_dup(out, igtcloud_project_list_at(list, i));
+            break;
+        }
+    }
+    if (!rc)
+        igtcloud_error_clear();
+    igtcloud_project_list_free(list);
+    return rc;
+}
+
+const char *igtcloud_project_id(const igtcloud_project *p) { return p ? p->e.f[P_ID] : ""; }
+const char *igtcloud_project_name(const igtcloud_project *p) { return p ? p->e.f[P_NAME] : ""; }
+const char *igtcloud_project_s3_prefix(const igtcloud_project *p) { return p ? p->e.f[P_PREFIX] : ""; }
+const char *igtcloud_project_study_type(const igtcloud_project *p) { return p ? p->e.f[P_TYPE] : ""; }
+const char *igtcloud_project_json(const igtcloud_project *p) { return p ? p->e.f[P_JSON] : "{}"; }
+
+/* ---- institutes ---------------------------------------------------------- */
+
+void igtcloud_institute_list_free(igtcloud_institute_list *list)
+{
+    entity_list_free(list ? &list->l : NULL);
+}
+
+int igtcloud_institute_list_fetch(igtcloud_institute_list **out, igtcloud_session *session,
+                                  const igtcloud_project *project, const char *name)
+{
+    entity_list *list = NULL;
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
+    int rc;
+    const char *only = !name || strcmp(name, "*") == 0 ? NULL : name;
+    if (!out || !session || !project)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or project");
+    if ((rc = igtcloud__buf_puts(&path, "/api/data/projects/")) ||
+        (rc = igtcloud__catalog_put_segment(&path, project->e.f[P_ID])) ||
+        (rc = igtcloud__buf_puts(&path, "/hospitals")) ||
+        (rc = entity_list_fetch(&list, session, path.ptr, &institutes, only)))
+        goto done;
+    if (only && list->count == 0) {
+        rc = igtcloud__error_set(IGTCLOUD_ENOTFOUND, "institute '%s' not found in project '%s'",
+                                 name, project->e.f[P_NAME]);
+        goto done;
+    }
+    *out = (igtcloud_institute_list *)list;
+    list = NULL;
+done:
+    entity_list_free(list);
+    igtcloud__buf_dispose(&path);
+    return rc;
+}
+
+size_t igtcloud_institute_list_count(const igtcloud_institute_list *list)
+{
+    return list ? list->l.count : 0;
+}
+
+const igtcloud_institute *igtcloud_institute_list_at(const igtcloud_institute_list *list,
+                                                     size_t index)
+{
+    return (const igtcloud_institute *)entity_list_at(list ? &list->l : NULL, index);
+}
+
+const char *igtcloud_institute_id(const igtcloud_institute *i) { return i ? i->e.f[P_ID] : ""; }
+const char *igtcloud_institute_name(const igtcloud_institute *i) { return i ? i->e.f[P_NAME] : ""; }
+const char *igtcloud_institute_s3_prefix(const igtcloud_institute *i) { return i ? i->e.f[P_PREFIX] : ""; }
+const char *igtcloud_institute_study_type(const igtcloud_institute *i) { return i ? i->e.f[P_TYPE] : ""; }
+const char *igtcloud_institute_json(const igtcloud_institute *i) { return i ? i->e.f[P_JSON] : "{}"; }
+
+/* ---- studies ------------------------------------------------------------- */
+
 void igtcloud_study_free(igtcloud_study *study)
 {
-    if (!study)
-        return;
-    free(study->mem);
-    free(study);
+    entity_free(study ? &study->e : NULL);
 }
 
 int igtcloud_study_dup(igtcloud_study **out, const igtcloud_study *study)
 {
+    entity *e = NULL;
     if (!out || !study)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "no study to copy");
-    return study_new(out, study->f, study->date, study->has_date);
+    int rc = entity_new(&e, study->e.f, S_COUNT, study->e.date, study->e.has_date);
+    if (!rc)
+        *out = (igtcloud_study *)e;
+    return rc;
 }
 
 int igtcloud_study_from_json(igtcloud_study **out, const char *json, size_t len)
 {
     json_error_t jerr;
+    entity *e = NULL;
     if (!out || !json)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "no study text");
     json_t *obj = json_loadb(json, len, 0, &jerr);
@@ -509,111 +482,77 @@ int igtcloud_study_from_json(igtcloud_study **out, const char *json, size_t len)
         return igtcloud__error_set(IGTCLOUD_EPROTO, "the study is not a JSON object%s%s",
                                    obj ? "" : ": ", obj ? "" : jerr.text);
     }
-    int rc = study_from_json(out, obj);
+    int rc = study_from_json(&e, obj);
+    if (!rc)
+        *out = (igtcloud_study *)e;
     json_decref(obj);
     return rc;
 }
 
 void igtcloud_study_list_free(igtcloud_study_list *list)
 {
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        igtcloud_study_free(list->items[i]);
-    free(list->items);
-    free(list);
+    entity_list_free(list ? &list->l : NULL);
 }
 
 int igtcloud_study_list_fetch(igtcloud_study_list **out, igtcloud_session *session,
                               const char *institute_id)
 {
-    json_t *doc = NULL;
-    igtcloud_study_list *list = NULL;
+    entity_list *list = NULL;
     igtcloud__buf path = IGTCLOUD_BUF_INIT;
     int rc;
     if (!out || !session || !institute_id)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or institute");
     if ((rc = igtcloud__buf_puts(&path, "/api/data/hospitals/")) ||
         (rc = igtcloud__catalog_put_segment(&path, institute_id)) ||
-        (rc = igtcloud__buf_puts(&path, "/studies")))
+        (rc = igtcloud__buf_puts(&path, "/studies")) ||
+        (rc = entity_list_fetch(&list, session, path.ptr, &studies, NULL)))
         goto done;
-    rc = igtcloud__catalog_get_json(&doc, session, path.ptr, "listing studies");
-    if (rc)
-        goto done;
-    if (!json_is_array(doc)) {
-        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing studies: the answer is not an array");
-        goto done;
-    }
-    list = calloc(1, sizeof(*list));
-    if (!list || !(list->items = calloc(json_array_size(doc) + 1, sizeof(*list->items)))) {
-        rc = igtcloud__error_oom();
-        goto done;
-    }
-    /*
-     * Each study is turned into its compact form and dropped from the tree
-     * right away, so the parsed tree and the compact list do not both hold
-     * every study at the peak.
-     */
-    for (size_t i = 0; i < json_array_size(doc); i++) {
-        json_t *item = json_array_get(doc, i);
-        if (!json_is_object(item)) {
-            rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing studies: entry %zu is not a study", i);
-            goto done;
-        }
-        if ((rc = study_from_json(&list->items[list->count], item)))
-            goto done;
-        list->count++;
-        json_array_set_new(doc, i, json_null());
-    }
-    *out = list;
-    list = NULL;
+    *out = (igtcloud_study_list *)list;
 done:
-    igtcloud_study_list_free(list);
     igtcloud__buf_dispose(&path);
-    json_decref(doc);
     return rc;
 }
 
 size_t igtcloud_study_list_count(const igtcloud_study_list *list)
 {
-    return list ? list->count : 0;
+    return list ? list->l.count : 0;
 }
 
 const igtcloud_study *igtcloud_study_list_at(const igtcloud_study_list *list, size_t index)
 {
-    return list && index < list->count ? list->items[index] : NULL;
+    return (const igtcloud_study *)entity_list_at(list ? &list->l : NULL, index);
 }
 
 const igtcloud_study *igtcloud_study_list_find_key(const igtcloud_study_list *list,
                                                     const char *key)
 {
-    for (size_t i = 0; list && key && i < list->count; i++) {
-        if (strcmp(list->items[i]->f[S_KEY], key) == 0)
-            return list->items[i];
+    for (size_t i = 0; list && key && i < list->l.count; i++) {
+        if (strcmp(list->l.items[i]->f[S_KEY], key) == 0)
+            return igtcloud_study_list_at(list, i);
     }
     return NULL;
 }
 
-const char *igtcloud_study_id(const igtcloud_study *s) { return s ? s->f[S_ID] : ""; }
-const char *igtcloud_study_human_id(const igtcloud_study *s) { return s ? s->f[S_HUMAN] : ""; }
-const char *igtcloud_study_institute_id(const igtcloud_study *s) { return s ? s->f[S_INSTITUTE] : ""; }
-const char *igtcloud_study_type(const igtcloud_study *s) { return s ? s->f[S_TYPE] : ""; }
-const char *igtcloud_study_s3_prefix(const igtcloud_study *s) { return s ? s->f[S_PREFIX] : ""; }
-const char *igtcloud_study_key(const igtcloud_study *s) { return s ? s->f[S_KEY] : ""; }
-const char *igtcloud_study_json(const igtcloud_study *s) { return s ? s->f[S_JSON] : "{}"; }
+const char *igtcloud_study_id(const igtcloud_study *s) { return s ? s->e.f[S_ID] : ""; }
+const char *igtcloud_study_human_id(const igtcloud_study *s) { return s ? s->e.f[S_HUMAN] : ""; }
+const char *igtcloud_study_institute_id(const igtcloud_study *s) { return s ? s->e.f[S_INSTITUTE] : ""; }
+const char *igtcloud_study_type(const igtcloud_study *s) { return s ? s->e.f[S_TYPE] : ""; }
+const char *igtcloud_study_s3_prefix(const igtcloud_study *s) { return s ? s->e.f[S_PREFIX] : ""; }
+const char *igtcloud_study_key(const igtcloud_study *s) { return s ? s->e.f[S_KEY] : ""; }
+const char *igtcloud_study_json(const igtcloud_study *s) { return s ? s->e.f[S_JSON] : "{}"; }
 
 int igtcloud_study_date(int64_t *out, const igtcloud_study *study)
 {
-    if (!study || !study->has_date)
+    if (!study || !study->e.has_date)
         return IGTCLOUD_ENOTFOUND;
-    *out = study->date;
+    *out = study->e.date;
     return 0;
 }
 
 int igtcloud__study_parse(json_t **out, const igtcloud_study *study)
 {
     json_error_t jerr;
-    json_t *obj = json_loads(study->f[S_JSON], 0, &jerr);
+    json_t *obj = json_loads(study->e.f[S_JSON], 0, &jerr);
     if (!obj)
         return igtcloud__error_set(IGTCLOUD_ENOMEM, "cannot parse a study back: %s", jerr.text);
     *out = obj;
@@ -627,8 +566,8 @@ int igtcloud_study_folder(char *out, size_t size, const igtcloud_study *study, i
     int rc;
     if (!out || !size || !study)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "no study or buffer");
-    obj = json_pack("{s:s, s:s}", "studyIdHumanReadable", study->f[S_HUMAN], "studyDatabaseId",
-                    study->f[S_ID]);
+    obj = json_pack("{s:s, s:s}", "studyIdHumanReadable", study->e.f[S_HUMAN], "studyDatabaseId",
+                    study->e.f[S_ID]);
     if (!obj) {
         rc = igtcloud__error_oom();
         goto done;
@@ -639,7 +578,7 @@ int igtcloud_study_folder(char *out, size_t size, const igtcloud_study *study, i
         goto done;
     }
     if (folder.size >= size) {
-        rc = igtcloud__error_set(IGTCLOUD_EINVALID, "study folder of %s is too long", study->f[S_ID]);
+        rc = igtcloud__error_set(IGTCLOUD_EINVALID, "study folder of %s is too long", study->e.f[S_ID]);
         goto done;
     }
     memcpy(out, folder.ptr, folder.size + 1);
@@ -751,9 +690,9 @@ int igtcloud_file_list_fetch_study(igtcloud_file_list **out, igtcloud_session *s
     if (!list)
         return igtcloud__error_oom();
     if ((rc = igtcloud__buf_puts(&path, "/api/data/hospitals/")) ||
-        (rc = igtcloud__catalog_put_segment(&path, study->f[S_INSTITUTE])) ||
+        (rc = igtcloud__catalog_put_segment(&path, study->e.f[S_INSTITUTE])) ||
         (rc = igtcloud__buf_puts(&path, "/studies/")) ||
-        (rc = igtcloud__catalog_put_segment(&path, study->f[S_ID])) ||
+        (rc = igtcloud__catalog_put_segment(&path, study->e.f[S_ID])) ||
         (rc = igtcloud__buf_puts(&path, "/files")))
         goto done;
     if (categories & IGTCLOUD_CATEGORY_FILES) {
@@ -794,7 +733,7 @@ int igtcloud_file_list_fetch_project(igtcloud_file_list **out, igtcloud_session 
     const char *members[] = { "files" };
     const igtcloud_category cats[] = { IGTCLOUD_CATEGORY_PROJECT };
     if ((rc = igtcloud__buf_puts(&path, "/api/data/projects/")) ||
-        (rc = igtcloud__catalog_put_segment(&path, project->f[P_ID])) ||
+        (rc = igtcloud__catalog_put_segment(&path, project->e.f[P_ID])) ||
         (rc = igtcloud__buf_puts(&path, "/files")) ||
         (rc = fetch_files(list, session, path.ptr, members, cats, 1, "listing project files")))
         goto done;
