@@ -3,29 +3,23 @@
 # skip-if-complete, submit, annotations, bad inputs (nothing sent), permissions,
 # service identities, injected faults and a SIGKILL in the middle.
 set -euo pipefail
-fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "SKIP: python3 needed for JSON checks"; exit 0; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-upload-test.XXXXXX")
-SB_PID=
-cleanup() { [[ -n "$SB_PID" ]] && kill "$SB_PID" 2>/dev/null && wait "$SB_PID" 2>/dev/null; chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$T/token"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_work igtcloud-upload-test
 # The journal of multipart uploads in flight lives here, not in the user's home.
-export XDG_STATE_HOME="$T/state"
+export XDG_STATE_HOME="$work/state"
 unset IGTCLOUD_STATE_DIR
-unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
+# The bad-input case leaves a file without permissions behind.
+cleanup_extra() { chmod -R u+rwx "$work" 2>/dev/null || true; }
 
-start_sandbox() { # start_sandbox NAME [extra args...]
+# A fresh sandbox NAME with the demo world, logging its requests to $LOG;
+# the one before must still be running.
+sandbox() { # sandbox NAME [extra args...]
   local name=$1; shift
-  [[ -n "$SB_PID" ]] && { kill "$SB_PID"; wait "$SB_PID" 2>/dev/null || true; }
-  LOG="$T/$name.log"
-  "$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --seed demo --data "$T/$name.data" \
-    --log-requests "$LOG" "$@" >"$T/$name.out" 2>"$T/$name.err" &
-  SB_PID=$!
-  for _ in $(seq 100); do grep -q '^ready' "$T/$name.out" 2>/dev/null && break; sleep 0.1; done
-  API=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$T/$name.out")
-  [[ -n "$API" ]] || fail "sandbox did not start: $(cat "$T/$name.err")"
+  [[ -z "$sandbox_pid" ]] || kill -0 "$sandbox_pid" || fail "the sandbox died before '$name'"
+  stop_sandbox
+  LOG="$work/$name.log"
+  start_sandbox "$work/$name.data" --seed demo --log-requests "$LOG" "$@"
 }
 mark() { wc -l <"$LOG"; }
 # Requests after line $1 of the log, as "METHOD path" lines.
@@ -46,11 +40,11 @@ count_op() { s3ops "$1" | grep -c "^$2 .*$3 200$" || true; }
 writes_since() { since "$1" | grep -Ev '^GET |^HEAD |/api/auth/(login|logout)' || true; }
 up() { # up USER PASSWORD args...
   local u=$1 p=$2; shift 2
-  printf '%s\n' "$p" | "$IGTCLOUD" upload -d "$API" -u "$u" --password-stdin "$@"
+  printf '%s\n' "$p" | "$IGTCLOUD" upload -d "$api" -u "$u" --password-stdin "$@"
 }
 # JSON of an API GET as demo (or $AS_USER).
 api_get() {
-  python3 - "$API" "$1" "${AS_USER:-demo}" <<'PY'
+  python3 - "$api" "$1" "${AS_USER:-demo}" <<'PY'
 import json,sys,urllib.request
 api,path,user=sys.argv[1:4]
 req=urllib.request.Request(api+"/api/auth/login",data=json.dumps({"grantType":"password","username":user,"password":user}).encode(),headers={"Content-Type":"application/json"})
@@ -89,8 +83,8 @@ set -e
 echo "ok: usage"
 
 # --- flat layout: project files, new and existing studies, ignored folders ----
-start_sandbox flat
-L="$T/flat"
+sandbox flat
+L="$work/flat"
 mkdir -p "$L/files/sub" "$L/Hospital A/NewPat---S1" "$L/Hospital A/PAT-001---STUDY-2" "$L/Nowhere" \
          "$L/Hospital A/Json---Study/files" "$L/Hospital A/Json---Study/dicom"
 echo "project readme" >"$L/files/README2.txt"
@@ -107,10 +101,10 @@ echo "in files" >"$L/Hospital A/Json---Study/files/kept.txt"
 echo "in dicom" >"$L/Hospital A/Json---Study/dicom/dropped.dcm"
 
 m=$(mark)
-up demo demo "$L" "Demo Project" -v >"$T/o1" 2>"$T/e1" || fail "flat upload failed: $(cat "$T/e1")"
-grep -q "ignored $L/Nowhere" "$T/e1" || fail "ignored folder not reported"
-grep -q "dicom/ folder is not uploaded" "$T/e1" || fail "dicom/ rule not reported"
-grep -q 'Uploaded 6 file(s)' "$T/e1" || fail "summary: $(tail -1 "$T/e1")"
+up demo demo "$L" "Demo Project" -v >"$work/o1" 2>"$work/e1" || fail "flat upload failed: $(cat "$work/e1")"
+grep -q "ignored $L/Nowhere" "$work/e1" || fail "ignored folder not reported"
+grep -q "dicom/ folder is not uploaded" "$work/e1" || fail "dicom/ rule not reported"
+grep -q 'Uploaded 6 file(s)' "$work/e1" || fail "summary: $(tail -1 "$work/e1")"
 since "$m" | grep -q 'PUT /igtcloud-sandbox/institutes/hospital-a/.*/files/big.bin 200' \
   || fail "big.bin not PUT"
 [[ $(since "$m" | grep -c '^POST /api/data/hospitals/.*/studies 201') -eq 2 ]] \
@@ -134,8 +128,8 @@ echo "ok: flat layout"
 # The whole tree again: project files included. They have no completion call;
 # the sandbox completes them once their object is stored with the registered size.
 m=$(mark)
-up demo demo "$L" "Demo Project" >"$T/o2" 2>"$T/e2" || fail "re-run failed: $(cat "$T/e2")"
-grep -q 'skipped 6 already complete' "$T/e2" || fail "re-run summary: $(tail -1 "$T/e2")"
+up demo demo "$L" "Demo Project" >"$work/o2" 2>"$work/e2" || fail "re-run failed: $(cat "$work/e2")"
+grep -q 'skipped 6 already complete' "$work/e2" || fail "re-run summary: $(tail -1 "$work/e2")"
 since "$m" | grep -q '^PUT ' && fail "re-run sent bytes again: $(since "$m" | grep '^PUT ')"
 since "$m" | grep -q '^POST /api/data/projects/.*/files' && fail "re-run registered project files again"
 since "$m" | grep -q '^POST /api/data/hospitals/.*/studies 201' && fail "re-run created a study"
@@ -144,50 +138,50 @@ echo "ok: skip-if-complete (study and project files)"
 # --- dry run sends nothing -----------------------------------------------------
 mkdir -p "$L/Hospital B/Dry---Run"; echo dry >"$L/Hospital B/Dry---Run/d.txt"
 m=$(mark)
-up demo demo "$L" "Demo Project" "Hospital B" --dry-run >"$T/o3" 2>"$T/e3" || fail "dry run failed"
-grep -q "would upload $L/Hospital B/Dry---Run/d.txt" "$T/o3" || fail "dry run output: $(cat "$T/o3")"
+up demo demo "$L" "Demo Project" "Hospital B" --dry-run >"$work/o3" 2>"$work/e3" || fail "dry run failed"
+grep -q "would upload $L/Hospital B/Dry---Run/d.txt" "$work/o3" || fail "dry run output: $(cat "$work/o3")"
 [[ -z "$(writes_since "$m")" ]] || fail "dry run wrote: $(writes_since "$m")"
 rm -rf "$L/Hospital B"
 echo "ok: dry run"
 
 # --- hierarchical layout ----------------------------------------------------------
-H="$T/hier"; mkdir -p "$H/Hospital B/PatH/StudyH/deep"
+H="$work/hier"; mkdir -p "$H/Hospital B/PatH/StudyH/deep"
 echo one >"$H/Hospital B/PatH/StudyH/one.txt"; echo two >"$H/Hospital B/PatH/StudyH/deep/two.txt"
-up demo demo "$H" "Demo Project" "Hospital B" --folder-structure hierarchical -q >"$T/o4" 2>"$T/e4" \
-  || fail "hierarchical upload: $(cat "$T/e4")"
+up demo demo "$H" "Demo Project" "Hospital B" --folder-structure hierarchical -q >"$work/o4" 2>"$work/e4" \
+  || fail "hierarchical upload: $(cat "$work/e4")"
 HS=$(study_id_by_patient $HB PatH); [[ -n "$HS" ]] || fail "hierarchical study not created"
 grep -q '^files deep/two.txt 4 True$' <<<"$(files_of $HB "$HS")" || fail "hierarchical nested file"
 m=$(mark)
-up demo demo "$H" "Demo Project" "Hospital B" --folder-structure hierarchical >"$T/o4" 2>"$T/e4" \
+up demo demo "$H" "Demo Project" "Hospital B" --folder-structure hierarchical >"$work/o4" 2>"$work/e4" \
   || fail "hierarchical re-run"
 [[ -z "$(writes_since "$m")" ]] || fail "hierarchical re-run wrote: $(writes_since "$m")"
 echo "ok: hierarchical"
 
 # --- annotations, validated before anything is sent -----------------------------
-A="$T/ann"; mkdir -p "$A/Hospital A/NewPat---S1"
+A="$work/ann"; mkdir -p "$A/Hospital A/NewPat---S1"
 echo '{"labels": [1, 2]}' >"$A/Hospital A/NewPat---S1/labels.json"
-up demo demo "$A" "Demo Project" "Hospital A" --category annotations -q 2>"$T/e5" || fail "annotations: $(cat "$T/e5")"
+up demo demo "$A" "Demo Project" "Hospital A" --category annotations -q 2>"$work/e5" || fail "annotations: $(cat "$work/e5")"
 grep -q '^annotations labels.json 19 True$' <<<"$(files_of $HA "$NEW" "?auxiliary=True")" \
   || fail "annotation not complete: $(files_of $HA "$NEW" "?auxiliary=True")"
 echo '{"labels": [1, 2' >"$A/Hospital A/NewPat---S1/broken.json"
 m=$(mark); set +e
-up demo demo "$A" "Demo Project" "Hospital A" --category annotations 2>"$T/e6"; rc=$?; set -e
+up demo demo "$A" "Demo Project" "Hospital A" --category annotations 2>"$work/e6"; rc=$?; set -e
 [[ $rc -eq 2 ]] || fail "invalid annotation exit $rc"
-grep -q "broken.json: annotation is not valid JSON" "$T/e6" || fail "annotation message: $(cat "$T/e6")"
+grep -q "broken.json: annotation is not valid JSON" "$work/e6" || fail "annotation message: $(cat "$work/e6")"
 [[ -z "$(writes_since "$m")" ]] || fail "invalid annotation still sent: $(writes_since "$m")"
 echo "ok: annotations"
 
 # --- bad local input: one line naming file and field, non-zero, nothing sent -----
 bad_case() { # bad_case NAME WANT_RC PATTERN
   local m rc; m=$(mark); set +e
-  up demo demo "$B" "Demo Project" "Hospital A" >"$T/ob" 2>"$T/eb"; rc=$?; set -e
-  [[ $rc -eq $2 ]] || fail "$1: exit $rc, want $2 ($(cat "$T/eb"))"
-  grep -q -- "$3" "$T/eb" || fail "$1: message '$(cat "$T/eb")'"
-  [[ $(grep -c '^igtcloud: ' "$T/eb") -eq 1 ]] || fail "$1: not one line: $(cat "$T/eb")"
+  up demo demo "$B" "Demo Project" "Hospital A" >"$work/ob" 2>"$work/eb"; rc=$?; set -e
+  [[ $rc -eq $2 ]] || fail "$1: exit $rc, want $2 ($(cat "$work/eb"))"
+  grep -q -- "$3" "$work/eb" || fail "$1: message '$(cat "$work/eb")'"
+  [[ $(grep -c '^igtcloud: ' "$work/eb") -eq 1 ]] || fail "$1: not one line: $(cat "$work/eb")"
   [[ -z "$(writes_since "$m")" ]] || fail "$1: sent $(writes_since "$m")"
   rm -rf "$B"
 }
-B="$T/bad"; mkdir -p "$B/Hospital A/Ok---One" "$B/Hospital A/Bad---Json"
+B="$work/bad"; mkdir -p "$B/Hospital A/Ok---One" "$B/Hospital A/Bad---Json"
 echo fine >"$B/Hospital A/Ok---One/a.txt"; echo '{"studyType": "Study",' >"$B/Hospital A/Bad---Json/study.json"
 bad_case "syntax" 2 "Bad---Json/study.json: not valid JSON: line"
 mkdir -p "$B/Hospital A/Bad---Type"; echo '{"patient": {"patientName": 5}}' >"$B/Hospital A/Bad---Type/study.json"
@@ -208,28 +202,28 @@ if [[ $(id -u) -ne 0 ]]; then
   bad_case "unreadable" 7 "cannot read .*secret.txt"
 fi
 set +e
-up demo demo "$T/does-not-exist" "Demo Project" 2>"$T/eb"; rc=$?; set -e
+up demo demo "$work/does-not-exist" "Demo Project" 2>"$work/eb"; rc=$?; set -e
 [[ $rc -eq 7 ]] || fail "missing LOCAL exit $rc"
 echo "ok: bad inputs"
 
 # --- submit: right and wrong password ------------------------------------------
-S="$T/sub"; mkdir -p "$S/Hospital A/Submit---Me"; echo s >"$S/Hospital A/Submit---Me/s.txt"
+S="$work/sub"; mkdir -p "$S/Hospital A/Submit---Me"; echo s >"$S/Hospital A/Submit---Me/s.txt"
 set +e
-printf 'wrong\n' | "$IGTCLOUD" upload -d "$API" -u demo --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$T/e7"; rc=$?
+printf 'wrong\n' | "$IGTCLOUD" upload -d "$api" -u demo --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$work/e7"; rc=$?
 set -e
 # The password is asked once: a wrong one fails the login before anything is sent.
-[[ $rc -eq 3 ]] || fail "wrong password exit $rc ($(cat "$T/e7"))"
+[[ $rc -eq 3 ]] || fail "wrong password exit $rc ($(cat "$work/e7"))"
 # With a valid login (token file) a wrong submit password is refused by the server.
-printf 'demo\n' | "$IGTCLOUD" login -d "$API" -u demo --password-stdin 2>"$T/login.err" & LOGIN_PID=$!
+printf 'demo\n' | "$IGTCLOUD" login -d "$api" -u demo --password-stdin 2>"$work/login.err" & LOGIN_PID=$!
 for _ in $(seq 50); do [[ -s "$CLOUD_TOKEN_MMAP" ]] && break; sleep 0.1; done
 set +e
-printf 'wrong\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$T/e8"; rc=$?
+printf 'wrong\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$work/e8"; rc=$?
 set -e
-[[ $rc -eq 3 ]] || fail "wrong submit password exit $rc ($(cat "$T/e8"))"
-grep -q "username or password is not correct" "$T/e8" || fail "submit message: $(cat "$T/e8")"
-printf 'demo\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$T/e9" \
-  || fail "submit: $(cat "$T/e9")"
-grep -q "Submit---Me: submitted" "$T/e9" || fail "not submitted: $(cat "$T/e9")"
+[[ $rc -eq 3 ]] || fail "wrong submit password exit $rc ($(cat "$work/e8"))"
+grep -q "username or password is not correct" "$work/e8" || fail "submit message: $(cat "$work/e8")"
+printf 'demo\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$work/e9" \
+  || fail "submit: $(cat "$work/e9")"
+grep -q "Submit---Me: submitted" "$work/e9" || fail "not submitted: $(cat "$work/e9")"
 SM=$(study_id_by_patient $HA Submit---Me)
 grep -q '"electronicRecordState": *"submitted"' <<<"$(api_get "/api/data/hospitals/$HA/studies/$SM")" \
   || fail "record state not submitted"
@@ -238,14 +232,14 @@ echo "ok: submit"
 
 # --- a user without access ---------------------------------------------------------
 m=$(mark); set +e
-up other other "$L" "Demo Project" 2>"$T/e10"; rc=$?; set -e
+up other other "$L" "Demo Project" 2>"$work/e10"; rc=$?; set -e
 [[ $rc -eq 4 ]] || fail "other user exit $rc"
-grep -q "no project named 'Demo Project' that other may see" "$T/e10" || fail "other: $(cat "$T/e10")"
+grep -q "no project named 'Demo Project' that other may see" "$work/e10" || fail "other: $(cat "$work/e10")"
 [[ -z "$(writes_since "$m")" ]] || fail "other user sent $(writes_since "$m")"
 echo "ok: permissions"
 
 # --- service identity (upload only) -------------------------------------------------
-python3 - "$API" "$HA" "$T/svc" <<'PY'
+python3 - "$api" "$HA" "$work/svc" <<'PY'
 import json,sys,urllib.request
 api,hid,out=sys.argv[1:4]
 req=urllib.request.Request(api+"/api/auth/login",data=json.dumps({"grantType":"password","username":"demo","password":"demo"}).encode(),headers={"Content-Type":"application/json"})
@@ -257,27 +251,27 @@ req=urllib.request.Request(api+"/api/data/organizations/"+hid+"/services",data=b
 s=json.load(urllib.request.urlopen(req))
 open(out+".id","w").write(s["serviceId"]); open(out+".pem","w").write(s["privateKey"])
 PY
-SV="$T/svcdata"; mkdir -p "$SV/Hospital A/Svc---Study"; echo svc >"$SV/Hospital A/Svc---Study/svc.txt"
-"$IGTCLOUD" upload -d "$API" -s "$T/svc.pem" -u "$(cat "$T/svc.id")" "$SV" "Demo Project" "Hospital A" -q 2>"$T/e11" \
-  || fail "service upload: $(cat "$T/e11")"
+SV="$work/svcdata"; mkdir -p "$SV/Hospital A/Svc---Study"; echo svc >"$SV/Hospital A/Svc---Study/svc.txt"
+"$IGTCLOUD" upload -d "$api" -s "$work/svc.pem" -u "$(cat "$work/svc.id")" "$SV" "Demo Project" "Hospital A" -q 2>"$work/e11" \
+  || fail "service upload: $(cat "$work/e11")"
 SS=$(study_id_by_patient $HA Svc---Study)
 grep -q '^files svc.txt 4 True$' <<<"$(files_of $HA "$SS")" || fail "service upload file not complete"
 echo "ok: service identity"
 
 # --- injected faults: transient errors are retried; a hard failure is never completed
-cat >"$T/faults.json" <<'J'
+cat >"$work/faults.json" <<'J'
 [{"operation": "PutObject", "key": "*flaky*", "nth": 1, "effect": "error", "status": 503,
   "code": "SlowDown", "message": "Please reduce your request rate."},
  {"operation": "PutObject", "key": "*doomed*", "effect": "error", "status": 403,
   "code": "AccessDenied", "message": "Access Denied"}]
 J
-start_sandbox faults --faults "$T/faults.json"
-F="$T/faults"; mkdir -p "$F/Hospital A/Fault---Study"
+sandbox faults --faults "$work/faults.json"
+F="$work/faults"; mkdir -p "$F/Hospital A/Fault---Study"
 echo flaky >"$F/Hospital A/Fault---Study/flaky.txt"; echo doomed >"$F/Hospital A/Fault---Study/doomed.txt"
 set +e
-up demo demo "$F" "Demo Project" "Hospital A" -q 2>"$T/e12"; rc=$?; set -e
-[[ $rc -eq 6 ]] || fail "partial failure exit $rc ($(cat "$T/e12"))"
-grep -q "failed .*doomed.txt" "$T/e12" || fail "failed file not listed: $(cat "$T/e12")"
+up demo demo "$F" "Demo Project" "Hospital A" -q 2>"$work/e12"; rc=$?; set -e
+[[ $rc -eq 6 ]] || fail "partial failure exit $rc ($(cat "$work/e12"))"
+grep -q "failed .*doomed.txt" "$work/e12" || fail "failed file not listed: $(cat "$work/e12")"
 FS=$(study_id_by_patient $HA Fault---Study)
 grep -q '^files flaky.txt 6 True$' <<<"$(files_of $HA "$FS")" || fail "retried file not complete"
 grep -q '^files doomed.txt 7 True$' <<<"$(files_of $HA "$FS")" && fail "failed file marked complete"
@@ -285,15 +279,15 @@ echo "ok: faults"
 
 # --- SIGKILL during a multipart upload: the re-run resumes it, nothing is left open ---
 # Parts are slowed down so the kill lands after some parts and before the last.
-cat >"$T/slowparts.json" <<'J'
+cat >"$work/slowparts.json" <<'J'
 [{"operation": "UploadPart", "effect": "delay", "where": "headers", "ms": 600}]
 J
-start_sandbox kill --faults "$T/slowparts.json"
-K="$T/kill"; mkdir -p "$K/Hospital B/Kill---Study"
+sandbox kill --faults "$work/slowparts.json"
+K="$work/kill"; mkdir -p "$K/Hospital B/Kill---Study"
 head -c $((48 * 1024 * 1024)) /dev/urandom >"$K/Hospital B/Kill---Study/large.bin"   # 6 parts of 8 MiB
 for i in $(seq 1 40); do echo "$i" >"$K/Hospital B/Kill---Study/small-$i.txt"; done
 m0=$(mark)
-printf 'demo\n' | "$IGTCLOUD" upload -d "$API" -u demo --password-stdin "$K" "Demo Project" "Hospital B" \
+printf 'demo\n' | "$IGTCLOUD" upload -d "$api" -u demo --password-stdin "$K" "Demo Project" "Hospital B" \
   --concurrent-studies 1 --concurrent-files 2 -q 2>/dev/null &
 UP=$!
 for _ in $(seq 400); do
@@ -308,7 +302,7 @@ p1=$(count_op "$m0" UploadPart large.bin)
 J="$XDG_STATE_HOME/igtcloud/upload-journal"
 grep -q '^1 .*/files/large.bin$' "$J" || fail "upload id of large.bin not journaled: $(cat "$J" 2>/dev/null)"
 m=$(mark)
-up demo demo "$K" "Demo Project" "Hospital B" -q 2>"$T/e13" || fail "re-run after kill: $(cat "$T/e13")"
+up demo demo "$K" "Demo Project" "Hospital B" -q 2>"$work/e13" || fail "re-run after kill: $(cat "$work/e13")"
 KS=$(study_id_by_patient $HB Kill---Study)
 grep -q "^files large.bin $((48 * 1024 * 1024)) True$" <<<"$(files_of $HB "$KS")" || fail "large.bin not complete"
 [[ $(grep -c ' True$' <<<"$(files_of $HB "$KS")") -eq 41 ]] || fail "not every file complete after re-run"
@@ -320,28 +314,28 @@ p2=$(count_op "$m" UploadPart large.bin)
 [[ $((p1 + p2)) -eq 6 ]] || fail "parts sent again: $p1 before the kill, $p2 after (6 in all)"
 [[ $(count_op "$m" CompleteMultipartUpload large.bin) -eq 1 ]] || fail "large.bin not completed once"
 # Nothing left open: no multipart upload in the sandbox's data, none in the journal.
-[[ -z "$(ls -A "$T/kill.data/multipart" 2>/dev/null)" ]] \
-  || fail "multipart uploads left open: $(ls -A "$T/kill.data/multipart")"
+[[ -z "$(ls -A "$work/kill.data/multipart" 2>/dev/null)" ]] \
+  || fail "multipart uploads left open: $(ls -A "$work/kill.data/multipart")"
 [[ "$(grep '/files/large.bin$' "$J" | tail -1 | cut -c1)" == 0 ]] || fail "journal still lists large.bin"
 echo "ok: SIGKILL mid-multipart, resumed ($p1 parts kept, $p2 sent)"
 
 # --- a file that keeps changing while it is sent is never completed torn -------------
 # Its PUTs are slowed down while a background loop appends to it: the size and
 # mtime checked after each PUT differ, the file is sent once more, then failed.
-cat >"$T/slowput.json" <<'J'
+cat >"$work/slowput.json" <<'J'
 [{"operation": "PutObject", "key": "*torn.bin", "effect": "delay", "where": "headers", "ms": 700}]
 J
-start_sandbox torn --faults "$T/slowput.json"
-G="$T/torn"; mkdir -p "$G/Hospital A/Torn---Study"
+sandbox torn --faults "$work/slowput.json"
+G="$work/torn"; mkdir -p "$G/Hospital A/Torn---Study"
 head -c 100000 /dev/urandom >"$G/Hospital A/Torn---Study/torn.bin"
 echo steady >"$G/Hospital A/Torn---Study/steady.txt"
-( while [[ ! -e "$T/torn.stop" ]]; do head -c 1000 /dev/urandom >>"$G/Hospital A/Torn---Study/torn.bin"; sleep 0.05; done ) &
+( while [[ ! -e "$work/torn.stop" ]]; do head -c 1000 /dev/urandom >>"$G/Hospital A/Torn---Study/torn.bin"; sleep 0.05; done ) &
 APPENDER=$!
 m=$(mark); set +e
-up demo demo "$G" "Demo Project" "Hospital A" -q 2>"$T/e17"; rc=$?; set -e
-touch "$T/torn.stop"; wait $APPENDER
-[[ $rc -eq 6 ]] || fail "changing file: exit $rc ($(cat "$T/e17"))"
-grep -q "failed .*torn.bin: the file changed while it was uploaded" "$T/e17" || fail "torn file not reported: $(cat "$T/e17")"
+up demo demo "$G" "Demo Project" "Hospital A" -q 2>"$work/e17"; rc=$?; set -e
+touch "$work/torn.stop"; wait $APPENDER
+[[ $rc -eq 6 ]] || fail "changing file: exit $rc ($(cat "$work/e17"))"
+grep -q "failed .*torn.bin: the file changed while it was uploaded" "$work/e17" || fail "torn file not reported: $(cat "$work/e17")"
 [[ $(s3ops "$m" | grep -c '^PutObject .*torn.bin 200') -eq 2 ]] || fail "torn file not sent exactly twice"
 TS=$(study_id_by_patient $HA Torn---Study)
 grep -q '^files torn.bin .* True$' <<<"$(files_of $HA "$TS")" && fail "torn file marked complete"
@@ -350,17 +344,17 @@ grep -q '^files steady.txt 7 True$' <<<"$(files_of $HA "$TS")" || fail "steady f
 echo "ok: file changing during upload never completed"
 
 # --- round trip: upload, then download gives the same bytes and study.json -----------
-R="$T/rt"; mkdir -p "$R/Hospital B/RT---Study/sub"
+R="$work/rt"; mkdir -p "$R/Hospital B/RT---Study/sub"
 cat >"$R/Hospital B/RT---Study/study.json" <<'J'
 {"studyType": "Study", "studyId": "RT-1", "description": "round trip",
  "studyDate": "2024-01-02T03:04:05", "patient": {"patientId": "RT-P", "patientName": "RT^Pat"}}
 J
 head -c 70000 /dev/urandom >"$R/Hospital B/RT---Study/a.bin"
 printf 'b\n' >"$R/Hospital B/RT---Study/sub/b.txt"
-up demo demo "$R" "Demo Project" "Hospital B" -q 2>"$T/e14" || fail "round-trip upload: $(cat "$T/e14")"
-printf 'demo\n' | "$IGTCLOUD" download -d "$API" -u demo --password-stdin "$T/dl" "Demo Project" "Hospital B" \
-  >/dev/null 2>"$T/e15" || fail "round-trip download: $(cat "$T/e15")"
-D=$(dirname "$(grep -l '"RT^Pat"' "$T"/dl/"Hospital B"/*/study.json | head -1)")
+up demo demo "$R" "Demo Project" "Hospital B" -q 2>"$work/e14" || fail "round-trip upload: $(cat "$work/e14")"
+printf 'demo\n' | "$IGTCLOUD" download -d "$api" -u demo --password-stdin "$work/dl" "Demo Project" "Hospital B" \
+  >/dev/null 2>"$work/e15" || fail "round-trip download: $(cat "$work/e15")"
+D=$(dirname "$(grep -l '"RT^Pat"' "$work"/dl/"Hospital B"/*/study.json | head -1)")
 [[ -d "$D" ]] || fail "round trip: downloaded study not found"
 cmp "$R/Hospital B/RT---Study/a.bin" "$D/a.bin" || fail "round trip: a.bin differs"
 cmp "$R/Hospital B/RT---Study/sub/b.txt" "$D/sub/b.txt" || fail "round trip: sub/b.txt differs"
@@ -374,7 +368,7 @@ for k,v in a.items():
 PY
 # Uploading the downloaded folder again finds the same study and sends nothing.
 m=$(mark)
-up demo demo "$T/dl" "Demo Project" "Hospital B" -q 2>"$T/e16" || fail "re-upload of download: $(cat "$T/e16")"
+up demo demo "$work/dl" "Demo Project" "Hospital B" -q 2>"$work/e16" || fail "re-upload of download: $(cat "$work/e16")"
 [[ -z "$(writes_since "$m" | grep -v 'projects/.*/files')" ]] || fail "re-upload of a download wrote: $(writes_since "$m")"
 echo "ok: round trip"
 echo "all upload tests passed"

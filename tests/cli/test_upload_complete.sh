@@ -9,30 +9,18 @@
 # those of chosen files with a 500, and checks each call against the sandbox's
 # request log as it arrives.
 set -euo pipefail
-fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "SKIP: python3 needed for the API proxy"; exit 0; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_work igtcloud-upload-complete
+export XDG_STATE_HOME="$work/state"
+unset IGTCLOUD_STATE_DIR
+PX_PID=
+cleanup_extra() { stop_process "$PX_PID"; }
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-upload-complete.XXXXXX")
-SB_PID= PX_PID=
-cleanup() {
-  if [[ -n "$PX_PID" ]]; then kill "$PX_PID" 2>/dev/null; wait "$PX_PID" 2>/dev/null || true; fi
-  if [[ -n "$SB_PID" ]]; then kill "$SB_PID" 2>/dev/null; wait "$SB_PID" 2>/dev/null || true; fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$T/token"
-export XDG_STATE_HOME="$T/state"
-unset IGTCLOUD_STATE_DIR CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
+LOG="$work/sandbox.log"
+start_sandbox "$work/data" --seed demo --log-requests "$LOG"
 
-LOG="$T/sandbox.log"
-"$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --seed demo --data "$T/data" --log-requests "$LOG" \
-  >"$T/sandbox.out" 2>"$T/sandbox.err" &
-SB_PID=$!
-for _ in $(seq 100); do grep -q '^ready' "$T/sandbox.out" 2>/dev/null && break; sleep 0.1; done
-API=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$T/sandbox.out")
-[[ -n "$API" ]] || fail "sandbox did not start: $(cat "$T/sandbox.err")"
-
-cat >"$T/proxy.py" <<'PY'
+cat >"$work/proxy.py" <<'PY'
 # proxy.py UPSTREAM SANDBOX_LOG DELAY_S REFUSE_GLOB STATE_FILE
 import fnmatch, http.client, http.server, json, sys, threading, time, urllib.parse
 up = urllib.parse.urlsplit(sys.argv[1])
@@ -135,17 +123,17 @@ PY
 
 start_proxy() { # start_proxy DELAY REFUSE_GLOB
   [[ -n "$PX_PID" ]] && { kill "$PX_PID"; wait "$PX_PID" 2>/dev/null || true; }
-  rm -f "$T/state.json" "$T/proxy.out"
-  python3 "$T/proxy.py" "$API" "$LOG" "$1" "$2" "$T/state.json" >"$T/proxy.out" 2>"$T/proxy.err" &
+  rm -f "$work/state.json" "$work/proxy.out"
+  python3 "$work/proxy.py" "$api" "$LOG" "$1" "$2" "$work/state.json" >"$work/proxy.out" 2>"$work/proxy.err" &
   PX_PID=$!
-  for _ in $(seq 100); do grep -q '^port' "$T/proxy.out" 2>/dev/null && break; sleep 0.1; done
-  PX="http://127.0.0.1:$(sed -n 's/^port //p' "$T/proxy.out")"
-  [[ "$PX" != "http://127.0.0.1:" ]] || fail "proxy did not start: $(cat "$T/proxy.err")"
+  for _ in $(seq 100); do grep -q '^port' "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
+  PX="http://127.0.0.1:$(sed -n 's/^port //p' "$work/proxy.out")"
+  [[ "$PX" != "http://127.0.0.1:" ]] || fail "proxy did not start: $(cat "$work/proxy.err")"
 }
-state() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/state.json" "$1"; }
+state() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/state.json" "$1"; }
 up() { printf 'demo\n' | "$IGTCLOUD" upload -d "$PX" -u demo --password-stdin "$@"; }
 api_get() {
-  python3 - "$API" "$1" <<'PY'
+  python3 - "$api" "$1" <<'PY'
 import json,sys,urllib.request
 api,path=sys.argv[1:3]
 req=urllib.request.Request(api+"/api/auth/login",data=json.dumps({"grantType":"password","username":"demo","password":"demo"}).encode(),headers={"Content-Type":"application/json"})
@@ -171,17 +159,17 @@ for f in json.load(sys.stdin)["files"]: print(f["fileName"], f["fileSize"], f["i
 
 # --- a refused completion fails its file (and only it); calls overlap; order kept ---
 start_proxy 0.15 '*refused*'
-C="$T/c"; mkdir -p "$C/Hospital A/Complete---Study"
+C="$work/c"; mkdir -p "$C/Hospital A/Complete---Study"
 for i in $(seq -w 1 24); do head -c $((1000 + 10#$i)) /dev/urandom >"$C/Hospital A/Complete---Study/f$i.bin"; done
 echo "refused" >"$C/Hospital A/Complete---Study/refused.txt"
 set +e
-up "$C" "Demo Project" "Hospital A" >"$T/o1" 2>"$T/e1"; rc=$?
+up "$C" "Demo Project" "Hospital A" >"$work/o1" 2>"$work/e1"; rc=$?
 set -e
-[[ $rc -eq 6 ]] || fail "refused completion: exit $rc, want 6 ($(cat "$T/e1"))"
-grep -q 'refused.txt: uploaded but not marked complete (\$file-upload-completed: injected: completion refused)' "$T/e1" \
-  || fail "refused completion not reported on its file's line: $(cat "$T/e1")"
-[[ $(grep -c 'refused.txt' "$T/e1") -eq 1 ]] || fail "refused file reported more than once: $(cat "$T/e1")"
-grep -q 'Uploaded 24 file(s)' "$T/e1" || fail "summary: $(tail -2 "$T/e1")"
+[[ $rc -eq 6 ]] || fail "refused completion: exit $rc, want 6 ($(cat "$work/e1"))"
+grep -q 'refused.txt: uploaded but not marked complete (\$file-upload-completed: injected: completion refused)' "$work/e1" \
+  || fail "refused completion not reported on its file's line: $(cat "$work/e1")"
+[[ $(grep -c 'refused.txt' "$work/e1") -eq 1 ]] || fail "refused file reported more than once: $(cat "$work/e1")"
+grep -q 'Uploaded 24 file(s)' "$work/e1" || fail "summary: $(tail -2 "$work/e1")"
 F=$(study_files Complete---Study)
 grep -q '^refused.txt .* True$' <<<"$F" && fail "refused file marked complete: $F"
 # Completed after the PUT: the server takes the size from the stored object.
@@ -196,8 +184,8 @@ echo "ok: refused completion fails its file; calls overlap; each after its PUT"
 
 # --- the re-run sends the refused file again and completes it ------------------------
 start_proxy 0 ''
-up "$C" "Demo Project" "Hospital A" >"$T/o2" 2>"$T/e2" || fail "re-run: $(cat "$T/e2")"
-grep -q 'skipped 24 already complete' "$T/e2" || fail "re-run summary: $(tail -2 "$T/e2")"
+up "$C" "Demo Project" "Hospital A" >"$work/o2" 2>"$work/e2" || fail "re-run: $(cat "$work/e2")"
+grep -q 'skipped 24 already complete' "$work/e2" || fail "re-run summary: $(tail -2 "$work/e2")"
 grep -q '^refused.txt 8 True$' <<<"$(study_files Complete---Study)" || fail "refused file not complete after re-run"
 echo "ok: re-run completes it"
 
@@ -208,7 +196,7 @@ echo "ok: re-run completes it"
 start_proxy 0.02 ''
 mkdir -p "$C/Hospital A/Slow---Study"
 for i in $(seq -w 1 300); do printf '%s\n' "$i" >"$C/Hospital A/Slow---Study/s$i.txt"; done
-up "$C" "Demo Project" "Hospital A" -q >"$T/o3" 2>"$T/e3" || fail "slow API upload: $(cat "$T/e3")"
+up "$C" "Demo Project" "Hospital A" -q >"$work/o3" 2>"$work/e3" || fail "slow API upload: $(cat "$work/e3")"
 [[ $(state calls) -eq 300 ]] || fail "expected 300 completion calls, saw $(state calls) (twice: $(state twice))"
 [[ $(grep -c ' True$' <<<"$(study_files Slow---Study)") -eq 300 ]] || fail "not every slow-API file complete"
 backlog=$(state max_backlog)
@@ -222,7 +210,7 @@ mkdir -p "$C/Hospital A/Int---Study"
 for i in $(seq -w 1 40); do printf '%s\n' "$i" >"$C/Hospital A/Int---Study/i$i.txt"; done
 m=$(wc -l <"$LOG")
 printf 'demo\n' | "$IGTCLOUD" upload -d "$PX" -u demo --password-stdin "$C" "Demo Project" "Hospital A" \
-  -q >"$T/o4" 2>"$T/e4" &
+  -q >"$work/o4" 2>"$work/e4" &
 UP=$!   # igtcloud itself (the last command of the pipeline)
 # Interrupt once the first completion calls are being answered and the PUTs are done.
 for _ in $(seq 200); do
@@ -234,10 +222,10 @@ t0=$(date +%s%N)
 kill -INT $UP
 set +e; wait $UP; rc=$?; set -e
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[[ $rc -eq 130 ]] || fail "SIGINT: exit $rc ($(cat "$T/e4"))"
+[[ $rc -eq 130 ]] || fail "SIGINT: exit $rc ($(cat "$work/e4"))"
 [[ $ms -lt 5000 ]] || fail "SIGINT took $ms ms with slow completion calls in flight"
 start_proxy 0 ''
-up "$C" "Demo Project" "Hospital A" -q >"$T/o5" 2>"$T/e5" || fail "re-run after SIGINT: $(cat "$T/e5")"
+up "$C" "Demo Project" "Hospital A" -q >"$work/o5" 2>"$work/e5" || fail "re-run after SIGINT: $(cat "$work/e5")"
 [[ $(grep -c ' True$' <<<"$(study_files Int---Study)") -eq 40 ]] || fail "not every file complete after SIGINT and re-run"
 echo "ok: SIGINT with completion calls in flight (exit $rc after $ms ms), re-run completes"
 echo "all completion tests passed"

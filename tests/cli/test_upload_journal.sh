@@ -9,38 +9,24 @@
 # after every run the sandbox holds no open multipart upload (its
 # data/multipart folder and its s3_uploads table are empty).
 set -euo pipefail
-fail() { echo "FAIL: $*" >&2; exit 1; }
 : "${IGTCLOUD:?}" "${IGTCLOUD_SANDBOX:?}"
 command -v python3 >/dev/null || { echo "SKIP: python3 needed for JSON checks"; exit 0; }
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-upjournal.XXXXXX")
-SB_PID=
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_work igtcloud-upjournal
 UP=
-cleanup() {
-  [[ -n "$UP" ]] && kill -9 "$UP" 2>/dev/null
-  [[ -n "$SB_PID" ]] && kill "$SB_PID" 2>/dev/null && wait "$SB_PID" 2>/dev/null
-  [[ -n "${KEEP:-}" ]] || rm -rf "$T"
-}
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$T/token"
-export IGTCLOUD_STATE_DIR="$T/state"
-unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
+cleanup_extra() { if [[ -n "$UP" ]]; then kill -9 "$UP" 2>/dev/null || true; fi; }
+export IGTCLOUD_STATE_DIR="$work/state"
 ADMIN=upload-journal-admin
-DATA="$T/data"
-LOG="$T/requests.log"
+DATA="$work/data"
+LOG="$work/requests.log"
 J="$IGTCLOUD_STATE_DIR/upload-journal"
 
-"$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --seed demo --data "$DATA" --log-requests "$LOG" \
-  --admin-token "$ADMIN" >"$T/sb.out" 2>"$T/sb.err" &
-SB_PID=$!
-for _ in $(seq 100); do grep -q '^ready' "$T/sb.out" 2>/dev/null && break; sleep 0.1; done
-API=$(sed -n 's/^ready api=\([^ ]*\).*/\1/p' "$T/sb.out")
-S3=$(sed -n 's/^ready .*s3=\([^ ]*\).*/\1/p' "$T/sb.out")
-[[ -n "$API" && -n "$S3" ]] || fail "sandbox did not start: $(cat "$T/sb.err")"
+start_sandbox "$DATA" --seed demo --log-requests "$LOG" --admin-token "$ADMIN"
+[[ $api == http* && $s3 == http* ]] || fail "sandbox did not start: $(cat "$sb_dir/sandbox.err")"
 
 faults() { # faults POST|DELETE [json]
   curl -sf -X "$1" -H "X-Admin-Token: $ADMIN" -H 'Content-Type: application/json' \
-    ${2:+--data "$2"} "$S3/_admin/faults" >/dev/null || fail "admin $1 /_admin/faults"
+    ${2:+--data "$2"} "$s3/_admin/faults" >/dev/null || fail "admin $1 /_admin/faults"
 }
 slow_parts() { faults POST '[{"operation": "UploadPart", "effect": "delay", "where": "headers", "ms": 4000}]'; }
 mark() { wc -l <"$LOG"; }
@@ -52,7 +38,7 @@ for l in sys.stdin:
     if r.get("service")=="s3": print(r.get("operation"), r.get("key"), r.get("status"))'; }
 count() { s3ops "$1" | grep -c "^$2 .*/$3 $4\$" || true; }
 upload() {
-  printf 'demo\n' | "$IGTCLOUD" upload -d "$API" -u demo --password-stdin "$@"
+  printf 'demo\n' | "$IGTCLOUD" upload -d "$api" -u demo --password-stdin "$@"
 }
 # Open multipart uploads in the sandbox: part folders and rows of s3_uploads.
 open_uploads() {
@@ -75,11 +61,11 @@ journaled_id() { awk -v k="$1" '$NF == k { id = ($1 == "1") ? $5 : "" } END { pr
 # Start an upload in the background and SIGKILL it as soon as the sandbox
 # has answered CreateMultipartUpload for $1 (parts are slowed down, so the
 # run is still sending them).
-printf 'demo\n' >"$T/password"
+printf 'demo\n' >"$work/password"
 kill_after_create() {
   local name=$1; shift
   local m; m=$(mark)
-  "$IGTCLOUD" upload -d "$API" -u demo --password-stdin "$@" -q <"$T/password" 2>/dev/null &
+  "$IGTCLOUD" upload -d "$api" -u demo --password-stdin "$@" -q <"$work/password" 2>/dev/null &
   UP=$!
   local t=0
   until tail -n +"$((m + 1))" "$LOG" | grep '"CreateMultipartUpload"' | grep -q "/$name\""; do
@@ -89,7 +75,7 @@ kill_after_create() {
 }
 
 MB=$((1024 * 1024))
-L="$T/local"; S="$L/Hospital A/Journal---Study"; mkdir -p "$S"
+L="$work/local"; S="$L/Hospital A/Journal---Study"; mkdir -p "$S"
 head -c $((24 * MB)) /dev/urandom >"$S/resume.bin"   # 3 parts of 8 MiB
 
 # ---- 1. the id is journaled before any part leaves; the re-run resumes it ----
@@ -102,7 +88,7 @@ ID=$(journaled_id "$KEY")
   || fail "journaled id $ID is not the sandbox's open upload: $(open_uploads)"
 faults DELETE
 m=$(mark)
-upload "$L" "Demo Project" "Hospital A" -q 2>"$T/e1" || fail "re-run: $(cat "$T/e1")"
+upload "$L" "Demo Project" "Hospital A" -q 2>"$work/e1" || fail "re-run: $(cat "$work/e1")"
 [[ $(count "$m" ListParts resume.bin 200) -eq 1 ]] || fail "re-run did not ask ListParts: $(s3ops "$m")"
 [[ $(s3ops "$m" | grep -c '^CreateMultipartUpload .*/resume.bin ') -eq 0 ]] \
   || fail "re-run started a second multipart upload: $(s3ops "$m")"
@@ -121,7 +107,7 @@ OLD=$(journaled_id "$KEY2")
 faults DELETE
 head -c $((20 * MB)) /dev/urandom >"$S/changed.bin"     # another size and mtime
 m=$(mark)
-upload "$L" "Demo Project" "Hospital A" -q 2>"$T/e2" || fail "run after change: $(cat "$T/e2")"
+upload "$L" "Demo Project" "Hospital A" -q 2>"$work/e2" || fail "run after change: $(cat "$work/e2")"
 [[ $(count "$m" AbortMultipartUpload changed.bin 204) -eq 1 ]] \
   || fail "old upload of changed.bin not aborted: $(s3ops "$m")"
 [[ ! -e "$DATA/multipart/$OLD" ]] || fail "old upload $OLD still open"
@@ -145,7 +131,7 @@ faults DELETE
 rm "$S/removed.bin"
 echo more >"$S/other.txt"
 m=$(mark)
-upload "$L" "Demo Project" "Hospital A" -q 2>"$T/e3" || fail "run after removal: $(cat "$T/e3")"
+upload "$L" "Demo Project" "Hospital A" -q 2>"$work/e3" || fail "run after removal: $(cat "$work/e3")"
 [[ $(count "$m" AbortMultipartUpload removed.bin 204) -eq 1 ]] \
   || fail "upload of removed.bin not aborted: $(s3ops "$m")"
 [[ -z "$(journaled_id "$KEY3")" ]] || fail "journal still lists removed.bin"
@@ -155,7 +141,7 @@ echo "ok: a removed file's journaled upload is aborted"
 # ---- 2c. the key is complete on the server: aborted (already gone is fine) ---
 printf '1 %s 1 0 %s %s\n' $((24 * MB)) GoneUpload0123 "$KEY" >>"$J"
 m=$(mark)
-upload "$L" "Demo Project" "Hospital A" -q 2>"$T/e4" || fail "run with a stale line: $(cat "$T/e4")"
+upload "$L" "Demo Project" "Hospital A" -q 2>"$work/e4" || fail "run with a stale line: $(cat "$work/e4")"
 [[ $(count "$m" AbortMultipartUpload resume.bin 404) -eq 1 ]] \
   || fail "stale upload of a complete key not aborted: $(s3ops "$m")"
 [[ $(s3ops "$m" | grep -c '^\(PutObject\|UploadPart\|CreateMultipartUpload\) ') -eq 0 ]] \

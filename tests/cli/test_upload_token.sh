@@ -2,37 +2,20 @@
 # The session outlives its token: with 6 s JWTs and 4 s S3 credentials, one
 # file stalls for 8 s while nothing else happens (one request in flight), so
 # the next listing and credentials come after the token and the credentials
-# it started with have expired. The download must complete, byte-identical
+# it started with have expired. The upload must complete, byte-identical
 # (the session refreshed, the credentials renewed).
 set -euo pipefail
 : "${IGTCLOUD:?}" "${IGTCLOUD_SANDBOX:?}"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-token.XXXXXX")
-sandbox_pid=
-cleanup() {
-  if [[ -n "$sandbox_pid" ]]; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-  [[ -n "${KEEP:-}" ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-export CLOUD_TOKEN_MMAP="$work/token"
-unset CLOUD_DOMAIN CLOUD_USERNAME CLOUD_JWT_TOKEN CLOUD_CSRF_TOKEN
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+make_work igtcloud-token
 
 # ---- upload: the first file stalls 8 s, then more files and studies follow ----
 cat >"$work/stall-put.json" <<'EOF'
 {"rules": [{"operation": "PutObject", "key": "*/files/first.bin", "times": 1,
             "effect": "delay", "where": "headers", "ms": 8000}]}
 EOF
-mkfifo "$work/ready"
-"$IGTCLOUD_SANDBOX" --listen 127.0.0.1:0 --data "$work/cloud" --seed demo --faults "$work/stall-put.json" \
-  --token-lifetime 6 --credential-lifetime 4 --log-requests "$work/requests-up.log" \
-  >"$work/ready" 2>>"$work/sandbox.err" &
-sandbox_pid=$!
-read -r line <"$work/ready" || fail "sandbox did not restart: $(cat "$work/sandbox.err")"
-api=${line#ready api=}; api=${api%% *}
+start_sandbox "$work/cloud" --seed demo --faults "$work/stall-put.json" \
+  --token-lifetime 6 --credential-lifetime 4 --log-requests "$work/requests-up.log"
 up="$work/up"
 mkdir -p "$up/Hospital A/PAT-900---UP-1" "$up/Hospital A/PAT-901---UP-2"
 head -c 4096 /dev/urandom >"$up/Hospital A/PAT-900---UP-1/first.bin"
