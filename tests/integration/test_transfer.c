@@ -37,6 +37,58 @@ static void path_in(char *out, size_t size, const char *name)
     snprintf(out, size, "%s/%s", env.dir, name);
 }
 
+/* Whether the part or journal file (`suffix`) of env.dir/name is left. */
+static int side_exists(const char *name, const char *suffix)
+{
+    char side[600];
+    snprintf(side, sizeof(side), "%s/.%s%s", env.dir, name, suffix);
+    return th_exists(side);
+}
+
+/*
+ * A new transfer in *out with one upload of src to key (resuming upload_id
+ * unless NULL), run; returns the run's code. The caller frees *out.
+ */
+static int run_upload(igtcloud_transfer **out, const igtcloud_transfer_options *o, const char *src,
+                      const char *key, const char *upload_id)
+{
+    TH_PASS(igtcloud_transfer_new(out, o));
+    TH_PASS(igtcloud_transfer_add_upload(*out, src, key, DEMO_PREFIX, upload_id, NULL));
+    return igtcloud_transfer_run(*out);
+}
+
+/* The same for a download of key to dst (`size` -1: not known). */
+static int run_download(igtcloud_transfer **out, const igtcloud_transfer_options *o,
+                        const char *key, const char *dst, int64_t size)
+{
+    TH_PASS(igtcloud_transfer_new(out, o));
+    TH_PASS(igtcloud_transfer_add_download(*out, key, dst, DEMO_PREFIX, size, NULL));
+    return igtcloud_transfer_run(*out);
+}
+
+/* Upload src to key in a run that must succeed. */
+static void put_file(const igtcloud_transfer_options *o, const char *src, const char *key,
+                     const char *upload_id)
+{
+    igtcloud_transfer *t = NULL;
+    TH_PASS(run_upload(&t, o, src, key, upload_id));
+    igtcloud_transfer_free(t);
+}
+
+/* Options for the fake server `fs`: fixed credentials in *c, one attempt per request. */
+static void fake_options(igtcloud_transfer_options *o, igtcloud_s3_credentials *c,
+                         const fake_server *fs)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->access_key, sizeof(c->access_key), "AKIDEXAMPLE");
+    snprintf(c->secret_key, sizeof(c->secret_key), "secret");
+    snprintf(c->bucket, sizeof(c->bucket), "bucket");
+    snprintf(c->endpoint, sizeof(c->endpoint), "%s", fs->url);
+    igtcloud_transfer_options_init(o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
+    o->credentials = c;
+    o->max_attempts = 1;
+}
+
 static void test_transfer__single_put_and_get_are_byte_identical(void **state)
 {
     (void)state;
@@ -48,9 +100,7 @@ static void test_transfer__single_put_and_get_are_byte_identical(void **state)
     igtcloud_transfer_options o;
     th_options(&o, &env);
     igtcloud_transfer *t = NULL;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t1/single.bin", DEMO_PREFIX, NULL, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_upload(&t, &o, src, DEMO_PREFIX "t1/single.bin", NULL));
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, 0);
@@ -59,9 +109,7 @@ static void test_transfer__single_put_and_get_are_byte_identical(void **state)
     igtcloud_transfer_free(t);
     assert_int_equal(th_log_count(&env, "\"PutObject\"", "t1/single.bin", "\"status\":200"), 1);
 
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t1/single.bin", dst, DEMO_PREFIX, -1, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t1/single.bin", dst, -1));
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.skipped, 0);
@@ -71,10 +119,7 @@ static void test_transfer__single_put_and_get_are_byte_identical(void **state)
     assert_int_equal(th_log_count(&env, "\"GetObject\"", "t1/single.bin", NULL), 1);
 
     /* A second run with the known size does not fetch the complete file again. */
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t1/single.bin", dst, DEMO_PREFIX,
-                                           300 * 1024 + 7, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t1/single.bin", dst, 300 * 1024 + 7));
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.skipped, 1);
     igtcloud_transfer_free(t);
@@ -98,9 +143,7 @@ static void test_transfer__multipart_upload_and_ranged_download(void **state)
     o.range_threshold = 3 * MIB;
     o.max_requests = 4;
     igtcloud_transfer *t = NULL;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t2/big.bin", DEMO_PREFIX, NULL, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_upload(&t, &o, src, DEMO_PREFIX "t2/big.bin", NULL));
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, 0);
@@ -112,9 +155,7 @@ static void test_transfer__multipart_upload_and_ranged_download(void **state)
     assert_int_equal(th_log_count(&env, "\"CompleteMultipartUpload\"", "t2/big.bin", "\"status\":200"), 1);
 
     /* Size unknown: the first GET tells it, the rest comes in parallel ranges. */
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t2/big.bin", dst, DEMO_PREFIX, -1, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t2/big.bin", dst, -1));
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.size, size);
@@ -122,11 +163,8 @@ static void test_transfer__multipart_upload_and_ranged_download(void **state)
     assert_true(th_same_file(src, dst));
     assert_int_equal(th_log_count(&env, "\"GetObject\"", "t2/big.bin", "\"range\""), 8);
     /* Nothing half-written is left beside it. */
-    char side[600];
-    snprintf(side, sizeof(side), "%s/.big.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
-    assert_false(th_exists(side));
-    snprintf(side, sizeof(side), "%s/.big.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
-    assert_false(th_exists(side));
+    assert_false(side_exists("big.out", IGTCLOUD__ENGINE_PART_SUFFIX));
+    assert_false(side_exists("big.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
 }
 
 static void test_transfer__many_small_files_share_one_engine(void **state)
@@ -178,10 +216,7 @@ static void test_transfer__read_range_and_stat(void **state)
     igtcloud_transfer_options o;
     th_options(&o, &env);
     igtcloud_transfer *t = NULL;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t4/read.bin", DEMO_PREFIX, NULL, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
-    igtcloud_transfer_free(t);
+    put_file(&o, src, DEMO_PREFIX "t4/read.bin", NULL);
 
     th_options(&o, &env);
     TH_PASS(igtcloud_transfer_new(&t, &o));
@@ -220,9 +255,7 @@ static void test_transfer__missing_object_fails_cleanly(void **state)
     igtcloud_transfer_options o;
     th_options(&o, &env);
     igtcloud_transfer *t = NULL;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t5/none.bin", dst, DEMO_PREFIX, -1, NULL));
-    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+    assert_int_equal(run_download(&t, &o, DEMO_PREFIX "t5/none.bin", dst, -1), IGTCLOUD_EPARTIAL);
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, IGTCLOUD_ENOTFOUND);
@@ -232,9 +265,7 @@ static void test_transfer__missing_object_fails_cleanly(void **state)
     assert_non_null(strstr(r.message, "NoSuchKey"));
     igtcloud_transfer_free(t);
     assert_false(th_exists(dst));
-    char side[600];
-    snprintf(side, sizeof(side), "%s/.missing.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
-    assert_false(th_exists(side));
+    assert_false(side_exists("missing.out", IGTCLOUD__ENGINE_PART_SUFFIX));
     /* Credentials for another project are refused by the API: a clear error per file. */
     TH_PASS(igtcloud_transfer_new(&t, &o));
     TH_PASS(igtcloud_transfer_add_download(t, "projects/other/x", dst, "projects/other/", -1, NULL));
@@ -272,9 +303,7 @@ static void test_transfer__cancelled_multipart_upload_resumes_with_list_parts(vo
     o.progress_cb = cancel_when;
     o.progress_payload = &at;
     igtcloud_transfer *t = NULL;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t6/resume.bin", DEMO_PREFIX, NULL, NULL));
-    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_ECANCELLED);
+    assert_int_equal(run_upload(&t, &o, src, DEMO_PREFIX "t6/resume.bin", NULL), IGTCLOUD_ECANCELLED);
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, IGTCLOUD_ECANCELLED);
@@ -289,9 +318,7 @@ static void test_transfer__cancelled_multipart_upload_resumes_with_list_parts(vo
     /* Resume: ListParts keeps what is there, only the missing parts are sent. */
     o.progress_cb = NULL;
     o.max_requests = 4;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t6/resume.bin", DEMO_PREFIX, upload_id, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_upload(&t, &o, src, DEMO_PREFIX "t6/resume.bin", upload_id));
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_string_equal(r.upload_id, upload_id);
     igtcloud_transfer_free(t);
@@ -301,15 +328,10 @@ static void test_transfer__cancelled_multipart_upload_resumes_with_list_parts(vo
     assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t6/resume.bin", NULL), 1);
 
     /* An upload id the server does not know restarts the upload cleanly. */
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t6/resume.bin", DEMO_PREFIX, "no-such-upload", NULL));
-    TH_PASS(igtcloud_transfer_run(t));
-    igtcloud_transfer_free(t);
+    put_file(&o, src, DEMO_PREFIX "t6/resume.bin", "no-such-upload");
     assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t6/resume.bin", NULL), 2);
 
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t6/resume.bin", dst, DEMO_PREFIX, (int64_t)size, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t6/resume.bin", dst, (int64_t)size));
     igtcloud_transfer_free(t);
     assert_true(th_same_file(src, dst));
 }
@@ -367,16 +389,9 @@ static void put_through_fake(char *request, size_t size, igtcloud_transfer_check
     fake_server fs;
     assert_int_equal(fake_server_start(&fs, FAKE_RESPOND, ok), 0);
     static igtcloud_s3_credentials c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.access_key, sizeof(c.access_key), "AKIDEXAMPLE");
-    snprintf(c.secret_key, sizeof(c.secret_key), "secret");
-    snprintf(c.bucket, sizeof(c.bucket), "bucket");
-    snprintf(c.endpoint, sizeof(c.endpoint), "%s", fs.url);
     igtcloud_transfer_options o;
-    igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
-    o.credentials = &c;
+    fake_options(&o, &c, &fs);
     o.checksum = checksum;
-    o.max_attempts = 1;
     igtcloud_transfer *t = NULL;
     TH_PASS(igtcloud_transfer_new(&t, &o));
     TH_PASS(igtcloud_transfer_add_upload(t, src, "p/check.txt", "p/", NULL, NULL));
@@ -530,15 +545,8 @@ static int get_through_fake(const char *etag, const char *dst, igtcloud__engine_
     fake_server fs;
     assert_int_equal(fake_server_start(&fs, FAKE_RESPOND, answer), 0);
     static igtcloud_s3_credentials c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.access_key, sizeof(c.access_key), "AKIDEXAMPLE");
-    snprintf(c.secret_key, sizeof(c.secret_key), "secret");
-    snprintf(c.bucket, sizeof(c.bucket), "bucket");
-    snprintf(c.endpoint, sizeof(c.endpoint), "%s", fs.url);
     igtcloud_transfer_options o;
-    igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
-    o.credentials = &c;
-    o.max_attempts = 1;
+    fake_options(&o, &c, &fs);
     igtcloud_transfer *t = NULL;
     TH_PASS(igtcloud_transfer_new(&t, &o));
     TH_PASS(igtcloud_transfer_add_download(t, "p/check.txt", dst, "p/", 9, NULL));
@@ -568,9 +576,7 @@ static void test_transfer__download_md5_checked_by_a_worker(void **state)
     assert_int_equal(get_through_fake("25f9e794323b453885f5181f1b624d0c", bad, &st), IGTCLOUD_EPROTO);
     assert_int_equal(st.verified_by_workers, 1);
     assert_false(th_exists(bad));
-    char side[600];
-    snprintf(side, sizeof(side), "%s/.md5-bad.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
-    assert_false(th_exists(side));
+    assert_false(side_exists("md5-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
 }
 
 /*
@@ -594,16 +600,10 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
     o.range_threshold = 1 * MIB;
     o.max_requests = 3;
     igtcloud_transfer *t = NULL;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t9/prefix.bin", DEMO_PREFIX, NULL, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
-    igtcloud_transfer_free(t);
+    put_file(&o, src, DEMO_PREFIX "t9/prefix.bin", NULL);
 
     igtcloud__engine_stats st;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t9/prefix.bin", dst, DEMO_PREFIX,
-                                           (int64_t)size, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t9/prefix.bin", dst, (int64_t)size));
     igtcloud__engine_get_stats(&st, t);
     igtcloud_transfer_free(t);
     assert_true(th_same_file(src, dst));
@@ -628,19 +628,15 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
     const struct timespec times[2] = { before.st_atim, before.st_mtim };
     assert_int_equal(utimensat(AT_FDCWD, object, times, 0), 0);
 
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t9/prefix.bin", bad, DEMO_PREFIX,
-                                           (int64_t)size, NULL));
-    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+    assert_int_equal(run_download(&t, &o, DEMO_PREFIX "t9/prefix.bin", bad, (int64_t)size),
+                     IGTCLOUD_EPARTIAL);
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, IGTCLOUD_EPROTO);
     assert_non_null(strstr(r.message, "MD5"));
     igtcloud_transfer_free(t);
     assert_false(th_exists(bad));
-    char side[600];
-    snprintf(side, sizeof(side), "%s/.prefix-bad.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
-    assert_false(th_exists(side));
+    assert_false(side_exists("prefix-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
 }
 
 struct created {
@@ -693,10 +689,7 @@ static void test_transfer__multipart_created_callback_then_abort(void **state)
     igtcloud_transfer_free(t);
 
     /* Resuming the aborted id restarts the upload cleanly. */
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t10/created.bin", DEMO_PREFIX, c.upload_id, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
-    igtcloud_transfer_free(t);
+    put_file(&o, src, DEMO_PREFIX "t10/created.bin", c.upload_id);
     assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t10/created.bin", NULL), 2);
 }
 
@@ -744,9 +737,7 @@ static void test_transfer__journal_of_another_boot_is_not_trusted(void **state)
     o.range_size = 1 * MIB;
     o.range_threshold = 1 * MIB;
     igtcloud_transfer *t = NULL;
-    TH_PASS(igtcloud_transfer_new(&t, &o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, DEMO_PREFIX "t11/boot.bin", DEMO_PREFIX, NULL, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
+    TH_PASS(run_upload(&t, &o, src, DEMO_PREFIX "t11/boot.bin", NULL));
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     char etag[128];
@@ -770,10 +761,7 @@ static void test_transfer__journal_of_another_boot_is_not_trusted(void **state)
                 (unsigned long long)size, (unsigned)MIB, etag, round == 0 ? this_boot : other_boot);
         fclose(f);
 
-        TH_PASS(igtcloud_transfer_new(&t, &o));
-        TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "t11/boot.bin", dst, DEMO_PREFIX,
-                                               (int64_t)size, NULL));
-        TH_PASS(igtcloud_transfer_run(t));
+        TH_PASS(run_download(&t, &o, DEMO_PREFIX "t11/boot.bin", dst, (int64_t)size));
         igtcloud__engine_stats st;
         igtcloud__engine_get_stats(&st, t);
         igtcloud_transfer_free(t);
