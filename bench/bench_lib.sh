@@ -51,6 +51,11 @@ bench_measure() {
 
 # bench_report LABEL IGT_WALL IGT_CPU IGT_RSS AWS_WALL AWS_CPU AWS_RSS
 bench_report() {
+  # bench_measure runs in a process substitution, where its exit cannot stop us.
+  local v
+  for v in "$2" "$3" "$4" "$5" "$6" "$7"; do
+    [[ $v =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "bench: $1: a measured command failed (see above)" >&2; exit 1; }
+  done
   printf '%-6s igtcloud: wall %6.2f s  cpu %6.2f s  rss %6d KiB | aws: wall %6.2f s  cpu %6.2f s  rss %6d KiB | aws/igtcloud wall %.2fx cpu %.2fx\n' \
     "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$(echo "$5 / $2" | bc -l)" "$(echo "$6 / $3" | bc -l)"
 }

@@ -54,6 +54,7 @@ int main(int argc, char **argv)
     igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
     o.credentials = &c;
     o.max_requests = (unsigned int)strtoul(env("BENCH_REQUESTS", "0"), NULL, 10);
+    o.server_side_encryption = strcmp(env("BENCH_SSE", "1"), "0") != 0;
     const char *sum = env("BENCH_CHECKSUM", "md5");
     if (strcmp(sum, "crc32c") == 0)
         o.checksum = IGTCLOUD_CHECKSUM_CRC32C;

@@ -10,7 +10,8 @@
 # BENCH_REQUESTS: requests in flight for every tool (default 16; our engine's
 # default when set to 0 for igtcloud is its own). BENCH_CHECKSUM: md5 | crc32c
 # | sha256 for our uploads (default md5). BENCH_TOOLS: the tools to run
-# (default "igtcloud awscli rclone"; ratios need igtcloud). BENCH_REPEAT=N runs
+# (default "igtcloud awscli rclone"; ratios need igtcloud). BENCH_SSE=0: uploads
+# without x-amz-server-side-encryption (default: every tool sends AES256). BENCH_REPEAT=N runs
 # every measurement N times and reports the median wall time (and its CPU/RSS).
 # Needs: scripts/install-deps.sh bench (awscli rclone time) and, for --rgw, rgw.
 set -euo pipefail
@@ -36,6 +37,11 @@ TIME=/usr/bin/time
 TOOLS=${BENCH_TOOLS:-igtcloud awscli rclone}
 REPEAT=${BENCH_REPEAT:-1}
 CHECKSUM=${BENCH_CHECKSUM:-md5}
+# Server-side encryption on uploads, for every tool alike (the cloud wants it;
+# RGW with SSE-S3 encrypts, which costs its CPU): BENCH_SSE=0 turns it off.
+SSE=${BENCH_SSE:-1}
+AWS_SSE=(); RCLONE_SSE=()
+[ "$SSE" = 1 ] && { AWS_SSE=(--sse AES256); RCLONE_SSE=(--s3-server-side-encryption AES256); }
 for b in $AWS $RCLONE $TIME; do [ -x "$b" ] || { echo "missing $b: scripts/install-deps.sh bench" >&2; exit 2; }; done
 
 echo "== building (Release) in $BUILD" >&2
@@ -114,7 +120,7 @@ CFG
         case $tool in
           igtcloud)
             if [ "$dir_" = up ]; then
-              r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ BENCH_CHECKSUM=$CHECKSUM measure "$BUILD/bench_transfer" up "$dir" "$key")
+              r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ BENCH_CHECKSUM=$CHECKSUM BENCH_SSE=$SSE measure "$BUILD/bench_transfer" up "$dir" "$key")
             else
               r=$(S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok BENCH_REQUESTS=$REQ MEASURE_CLEAN=$dir.down measure "$BUILD/bench_transfer" down "$dir" "$key")
               rm -rf "$dir.down"
@@ -123,14 +129,14 @@ CFG
             local src=$dir dst=s3://$bucket/$key
             [ "$dir_" = down ] && { src=s3://$bucket/$key; dst=$dest; }
             r=$(AWS_CONFIG_FILE=$WORK/aws.cfg AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok \
-                measure $AWS --endpoint-url "$ep" s3 cp --recursive --only-show-errors "$src" "$dst") ;;
+                measure $AWS --endpoint-url "$ep" s3 cp --recursive --only-show-errors "${AWS_SSE[@]}" "$src" "$dst") ;;
           rclone)
             local src=$dir dst=:s3:$bucket/$key
             [ "$dir_" = down ] && { src=:s3:$bucket/$key; dst=$dest; }
             local tokarg=(); [ -n "$tok" ] && tokarg=(--s3-session-token="$tok")
             r=$(unset AWS_CA_BUNDLE; export RCLONE_CONFIG=/dev/null; measure "$RCLONE" --s3-provider=Other \
                 --s3-endpoint="$ep" --s3-access-key-id="$ak" --s3-secret-access-key="$sk" "${tokarg[@]}" \
-                --s3-force-path-style=true --s3-no-check-bucket --s3-no-head --s3-list-version=2 --no-check-dest --transfers "$REQ" --checkers "$REQ" \
+                "${RCLONE_SSE[@]}" --s3-force-path-style=true --s3-no-check-bucket --s3-no-head --s3-list-version=2 --no-check-dest --transfers "$REQ" --checkers "$REQ" \
                 --s3-upload-concurrency 8 --s3-chunk-size 8M --multi-thread-streams 8 --multi-thread-cutoff 16M \
                 copy "$src" "$dst") ;;
         esac
