@@ -9,7 +9,7 @@
  *   engine_request.c  building, signing and starting a request; curl callbacks
  *   engine_response.c what an attempt's outcome means; retries
  *   engine_download.c temporary file, journal, verification, rename
- *   engine_verify.c   MD5 checks on worker threads
+ *   engine_hashing.c  hashing on worker threads: MD5 checks of downloads, upload digests
  *
  * Files ("jobs") are activated in queueing order while there is room for
  * their file descriptors; an active job produces requests (one PUT, or
@@ -109,7 +109,7 @@ struct job {
     uint32_t nunjournaled;
     int64_t journal_synced_ms;
     int journal_sync;     /* sync ranges before journaling them (no boot id; journal.h) */
-    EVP_MD_CTX *md5;      /* MD5 of the bytes before md5_pos (see engine_verify.c) */
+    EVP_MD_CTX *md5;      /* MD5 of the bytes before md5_pos (see engine_hashing.c) */
     uint64_t md5_pos;
     uint32_t md5_range;   /* ranges before it are done (and at most md5_pos away) */
     int md5_on_loop;      /* no workers: on_write hashes bytes arriving in order */
