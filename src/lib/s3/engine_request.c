@@ -200,7 +200,8 @@ static size_t on_read(char *buffer, size_t size, size_t nitems, void *userdata)
     if (r->send_body.ptr || r->kind == RK_COMPLETE) {
         size_t left = r->send_body.size - (size_t)r->send_pos;
         size_t c = want < left ? want : left;
-        memcpy(buffer, r->send_body.ptr + r->send_pos, c);
+        if (c > 0)
+            memcpy(buffer, r->send_body.ptr + r->send_pos, c);
         r->send_pos += c;
         return c;
     }
