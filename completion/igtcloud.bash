@@ -33,6 +33,7 @@ _igtcloud()
     case $prev in
         --category) words="files dicom annotations" ;;
         --folder-structure) words="flat hierarchical" ;;
+        --checksum) words="md5 crc32c sha256" ;;
         -t | --type) words="jwt access csrf" ;;
         -d | --domain) words="PROD TEST" ;;
         --cacert | -s | --service-key | --seed | --data | --log-requests | --faults | \

@@ -97,13 +97,23 @@ typedef struct igtcloud_upload_options {
     const char *s3_endpoint;         /**< S3 endpoint override, or NULL */
     uint64_t multipart_threshold;    /**< 0: the engine's default (16 MiB) */
     uint64_t part_size;              /**< 0: the engine's default (8 MiB) */
+    /**
+     * Integrity header of every body (version 2): Content-MD5 (default),
+     * CRC32C (many times cheaper; servers that predate S3's additional
+     * checksums accept it unchecked) or SHA-256. See igtcloud/transfer.h.
+     */
+    igtcloud_transfer_checksum checksum;
 } igtcloud_upload_options;
 
-/** Current version of igtcloud_upload_options. */
-#define IGTCLOUD_UPLOAD_OPTIONS_VERSION 1
+/**
+ * Current version of igtcloud_upload_options. Version 1 (without `checksum`)
+ * is still accepted: a caller built against it gets Content-MD5.
+ */
+#define IGTCLOUD_UPLOAD_OPTIONS_VERSION 2
 /** Static initialiser: defaults. */
 #define IGTCLOUD_UPLOAD_OPTIONS_INIT { IGTCLOUD_UPLOAD_OPTIONS_VERSION, 0, \
-    IGTCLOUD_UPLOAD_FILES, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0 }
+    IGTCLOUD_UPLOAD_FILES, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, \
+    IGTCLOUD_CHECKSUM_MD5 }
 
 /** Totals of a run. */
 typedef struct igtcloud_upload_summary {

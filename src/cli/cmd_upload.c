@@ -38,6 +38,8 @@ static const char usage[] =
     "                               cloud filed them into\n"
     "      --concurrent-studies N   studies in parallel (default 4)\n"
     "      --concurrent-files N     files per study in parallel (default 4)\n"
+    "      --checksum ALGORITHM     integrity header the server checks: md5 (default),\n"
+    "                               crc32c (much cheaper; see docs/upload.md) or sha256\n"
     "  -n, --dry-run                look up and check everything, send nothing\n"
     "  -q, --quiet                  no progress and no summary; errors only\n"
     "  -v, --verbose                one line per file\n"
@@ -163,7 +165,7 @@ static int dicom_import(igtcloud_session *session, const char *project, const ch
 
 int cmd_upload(int argc, char **argv)
 {
-    const char *category = NULL, *structure = NULL, *cs = NULL, *cf = NULL;
+    const char *category = NULL, *structure = NULL, *cs = NULL, *cf = NULL, *checksum = NULL;
     const char *positional[4] = { NULL, NULL, NULL, NULL };
     int npos = 0, submit = 0, dicom = 0;
     struct cli_session_args sargs;
@@ -189,7 +191,8 @@ int cmd_upload(int argc, char **argv)
             cli_take_value(&category, argc, argv, &i, NULL, "--category", &missing) ||
             cli_take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
             cli_take_value(&cs, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
-            cli_take_value(&cf, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
+            cli_take_value(&cf, argc, argv, &i, NULL, "--concurrent-files", &missing) ||
+            cli_take_value(&checksum, argc, argv, &i, NULL, "--checksum", &missing)) {
             if (missing)
                 return cli_usage_error("upload", "option '%s' needs a value", argv[i]);
             continue;
@@ -226,6 +229,19 @@ int cmd_upload(int argc, char **argv)
         return cli_usage_error("upload", "--concurrent-studies must be a number from 1 to 64");
     if (cf && cli_parse_count(&uo.concurrent_files, cf, 64))
         return cli_usage_error("upload", "--concurrent-files must be a number from 1 to 64");
+    if (checksum) {
+        if (strcmp(checksum, "md5") == 0)
+            uo.checksum = IGTCLOUD_CHECKSUM_MD5;
+        else if (strcmp(checksum, "crc32c") == 0)
+            uo.checksum = IGTCLOUD_CHECKSUM_CRC32C;
+        else if (strcmp(checksum, "sha256") == 0)
+            uo.checksum = IGTCLOUD_CHECKSUM_SHA256;
+        else
+            return cli_usage_error("upload", "--checksum must be md5, crc32c or sha256, not '%s'",
+                                   checksum);
+    }
+    if (dicom && checksum)
+        return cli_usage_error("upload", "--dicom does not go with --checksum");
     if (dicom && (!positional[2] || strcmp(positional[2], "*") == 0))
         return cli_usage_error("upload", "--dicom needs one INSTITUTE to import into");
     if (dicom && (category || structure || submit))

@@ -13,6 +13,7 @@
 #include "tools/upload_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,13 +48,23 @@ static char *dupstr(const char *s)
 /* ------------------------------------------------------------------ */
 /* Options, lifetime, roots                                            */
 
+/* Bytes of the options struct a caller of `version` has (version 1 ends before checksum). */
+static size_t options_size(unsigned int version)
+{
+    if (version == 1)
+        return offsetof(igtcloud_upload_options, checksum);
+    return version == IGTCLOUD_UPLOAD_OPTIONS_VERSION ? sizeof(igtcloud_upload_options) : 0;
+}
+
 int igtcloud_upload_options_init(igtcloud_upload_options *opts, unsigned int version)
 {
-    if (!opts || version != IGTCLOUD_UPLOAD_OPTIONS_VERSION)
+    size_t size = options_size(version);
+    if (!opts || !size)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "unknown upload options version %u",
                                    version);
     igtcloud_upload_options init = IGTCLOUD_UPLOAD_OPTIONS_INIT;
-    *opts = init;
+    init.version = version;
+    memcpy(opts, &init, size);
     return 0;
 }
 
@@ -62,19 +73,25 @@ int igtcloud_upload_new(igtcloud_upload **out, igtcloud_session *session, const 
 {
     if (!out || !session || !project || !*project)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "a session and a project name are needed");
-    if (opts && opts->version != IGTCLOUD_UPLOAD_OPTIONS_VERSION)
+    if (opts && !options_size(opts->version))
         return igtcloud__error_set(IGTCLOUD_EINVALID, "unknown upload options version %u",
                                    opts->version);
     if (opts && opts->category != IGTCLOUD_UPLOAD_FILES &&
         opts->category != IGTCLOUD_UPLOAD_ANNOTATIONS)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "unknown upload category %d",
                                    (int)opts->category);
+    if (opts && opts->version >= 2 && opts->checksum != IGTCLOUD_CHECKSUM_MD5 &&
+        opts->checksum != IGTCLOUD_CHECKSUM_CRC32C && opts->checksum != IGTCLOUD_CHECKSUM_SHA256)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "unknown upload checksum %d",
+                                   (int)opts->checksum);
     igtcloud_upload *u = calloc(1, sizeof(*u));
     if (!u)
         return igtcloud__error_oom();
     u->journal.fd = -1;
     igtcloud_upload_options init = IGTCLOUD_UPLOAD_OPTIONS_INIT;
-    u->o = opts ? *opts : init;
+    u->o = init;
+    if (opts)
+        memcpy(&u->o, opts, options_size(opts->version)); /* a version 1 caller: MD5 */
     u->session = session;
     u->project_name = strdup(project);
     u->password = dupstr(u->o.submit_password);

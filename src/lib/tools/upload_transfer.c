@@ -320,6 +320,7 @@ int igtcloud__upload_new_transfer(igtcloud_upload *u)
     t.ca_file = u->o.ca_file;
     t.multipart_threshold = u->o.multipart_threshold;
     t.part_size = u->o.part_size;
+    t.checksum = u->o.checksum;
     t.server_side_encryption = 1;
     t.progress_cb = progress_cb;
     t.progress_payload = u;
