@@ -67,7 +67,10 @@ cmp "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/xa.dcm" "$fetched" \
 
 step "igtcloud csv $work 'Demo Project'"
 "$igtcloud" csv "$work" "Demo Project"
-cut -d, -f1-4 "$work/cloud_Demo Project.csv"
+# A glimpse: three columns picked by name (the demo's values hold no commas).
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; print "studyIdHumanReadable,studyDate,description"; next }
+         { print $col["studyIdHumanReadable"] "," $col["studyDate"] "," $col["description"] }' \
+  "$work/cloud_Demo Project.csv"
 
 step "stop igtcloud login (logs out, removes the token file)"
 kill "$login_pid"; wait "$login_pid" || true; login_pid=
