@@ -2,10 +2,12 @@
 # igtcloud upload vs `aws s3 cp --recursive` into the same sandbox with the same
 # S3 credentials, in one run: STUDIES x FILES files of SMALL bytes, plus BIG
 # files of BIGSIZE bytes. Prints wall, CPU, peak RSS and the ratios.
-# Usage: bench/bench_upload.sh BUILD_DIR   (env STUDIES FILES SMALL BIG BIGSIZE)
+# Usage: bench/bench_upload.sh BUILD_DIR   (env STUDIES FILES SMALL BIG BIGSIZE,
+# CHECKSUM: md5 (default), crc32c or sha256 for igtcloud's --checksum)
 set -euo pipefail
 build=${1:?usage: bench_upload.sh BUILD_DIR}
 STUDIES=${STUDIES:-40} FILES=${FILES:-50} SMALL=${SMALL:-262144} BIG=${BIG:-3} BIGSIZE=${BIGSIZE:-268435456}
+CHECKSUM=${CHECKSUM:-md5}
 # shellcheck source=bench/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 bench_work
@@ -34,7 +36,7 @@ for i in $(seq 1 "$BIG"); do head -c "$BIGSIZE" /dev/urandom >"$work/local/Big/P
 run_pair() { # label institute prefix
   local label=$1 inst=$2 prefix=$3
   sync
-  read -r iw ic ir < <(bench_measure igt-$label sh -c "echo bench | '$build/src/cli/igtcloud' upload -q --domain '$api' -u bench --password-stdin '$work/local' Bench '$inst'")
+  read -r iw ic ir < <(bench_measure igt-$label sh -c "echo bench | '$build/src/cli/igtcloud' upload -q --checksum $CHECKSUM --domain '$api' -u bench --password-stdin '$work/local' Bench '$inst'")
   bench_aws_env PUT "$prefix"
   sync
   read -r aw ac ar < <(bench_measure aws-$label aws s3 cp --recursive --only-show-errors --sse AES256 --endpoint-url "$endpoint" "$work/local/$inst" "s3://$bucket/${prefix}aws/")
