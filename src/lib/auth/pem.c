@@ -1,5 +1,6 @@
 #include "auth/session_int.h"
 #include "core/error.h"
+#include "core/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,18 +195,11 @@ int igtcloud_private_key_save(const char *pem, const char *path)
                                  "cannot create key file %s: %s", path, strerror(errno));
         goto done;
     }
-    size_t written = 0;
-    while (written < text.size) {
-        ssize_t n = write(fd, text.ptr + written, text.size - written);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot write key file %s: %s", path,
-                                     strerror(errno));
-            unlink(path);
-            goto done;
-        }
-        written += (size_t)n;
+    if (igtcloud__write_all(fd, text.ptr, text.size)) {
+        rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot write key file %s: %s", path,
+                                 strerror(errno));
+        unlink(path);
+        goto done;
     }
     if (close(fd) != 0) {
         fd = -1;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/hash.h"
 
 static void download_rename(job *j);
@@ -179,7 +180,7 @@ int igtcloud__engine_journal_flush(job *j, int force)
     int rc = 0;
     for (uint32_t i = 0; !rc && i < j->nunjournaled; i++)
         rc = igtcloud__buf_printf(&lines, "done %" PRIu32 "\n", j->unjournaled[i]);
-    if (!rc && write(j->journal_fd, lines.ptr, lines.size) != (ssize_t)lines.size)
+    if (!rc && igtcloud__write_all(j->journal_fd, lines.ptr, lines.size))
         rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot append to %s", j->journal_path);
     igtcloud__buf_dispose(&lines);
     j->nunjournaled = 0;

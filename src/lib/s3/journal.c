@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fdio.h"
 #include "s3/plan.h"
 
 static int etag_valid(const char *etag)
@@ -243,20 +244,6 @@ done:
     return rc;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int igtcloud__journal_create(int *out_fd, const char *path, const igtcloud__journal *j)
 {
     igtcloud__buf text = IGTCLOUD_BUF_INIT;
@@ -268,7 +255,7 @@ int igtcloud__journal_create(int *out_fd, const char *path, const igtcloud__jour
         rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot create %s: %s", path, strerror(errno));
         goto done;
     }
-    if (write_all(fd, text.ptr, text.size)) {
+    if (igtcloud__write_all(fd, text.ptr, text.size)) {
         rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot write %s: %s", path, strerror(errno));
         close(fd);
         goto done;
@@ -292,7 +279,7 @@ int igtcloud__journal_append(int fd, uint32_t index)
 {
     char line[32];
     int n = snprintf(line, sizeof(line), "done %" PRIu32 "\n", index);
-    if (write_all(fd, line, (size_t)n))
+    if (igtcloud__write_all(fd, line, (size_t)n))
         return igtcloud__error_set(IGTCLOUD_EIO, "cannot append to the download journal: %s",
                                    strerror(errno));
     return 0;

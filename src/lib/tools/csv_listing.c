@@ -7,6 +7,7 @@
 #include "igtcloud/csv.h"
 #include "api/catalog_int.h"
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/safepath.h"
 #include "tools/csv.h"
 #include "tools/layout.h"
@@ -38,19 +39,10 @@ typedef struct listing {
     igtcloud_csv_summary summary;
 } listing;
 
-static int write_all(listing *l)
+static int flush_listing(listing *l)
 {
-    const char *p = l->out.ptr;
-    size_t left = l->out.size;
-    while (left > 0) {
-        ssize_t n = write(l->fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return igtcloud__error_set(IGTCLOUD_EIO, "cannot write %s: %s", l->path, strerror(errno));
-        p += n;
-        left -= (size_t)n;
-    }
+    if (igtcloud__write_all(l->fd, l->out.ptr, l->out.size))
+        return igtcloud__error_set(IGTCLOUD_EIO, "cannot write %s: %s", l->path, strerror(errno));
     igtcloud__buf_clear(&l->out);
     return 0;
 }
@@ -141,7 +133,7 @@ static int list_study(listing *l, igtcloud_session *session, const igtcloud_stud
     }
     l->summary.studies++;
     l->summary.rows += rows;
-    rc = write_all(l);
+    rc = flush_listing(l);
 done:
     igtcloud_file_list_free(files);
     json_decref(flat);

@@ -2,6 +2,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/hash.h"
 #include "http/http.h"
 
@@ -397,20 +398,6 @@ static int fetch(igtcloud__http_response *res, igtcloud__http_client *client, co
     return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int program_path(char *out, size_t size, const char *given)
 {
     if (given)
@@ -523,7 +510,7 @@ int igtcloud_upgrade(igtcloud_upgrade_result *out, const igtcloud_upgrade_option
                                  release.url, release.sha256, hex);
         goto done;
     }
-    if (write_all(fd, download.body.ptr ? download.body.ptr : "", download.body.size) ||
+    if (igtcloud__write_all(fd, download.body.ptr ? download.body.ptr : "", download.body.size) ||
         fchmod(fd, st.st_mode & 07777) || fsync(fd)) {
         rc = file_error(errno, "write", tmp.ptr);
         goto done;

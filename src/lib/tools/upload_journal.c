@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,10 +124,8 @@ static int append_line(igtcloud__up_journal *j, const char *line, size_t len)
 {
     if (j->fd < 0)
         return 0;
-    ssize_t w = write(j->fd, line, len);
-    if (w != (ssize_t)len)
-        return igtcloud__error_set(IGTCLOUD_EIO, "cannot write %s: %s", j->path,
-                                   w < 0 ? strerror(errno) : "short write");
+    if (igtcloud__write_all(j->fd, line, len))
+        return igtcloud__error_set(IGTCLOUD_EIO, "cannot write %s: %s", j->path, strerror(errno));
     return 0;
 }
 
