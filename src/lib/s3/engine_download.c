@@ -63,21 +63,17 @@ void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j)
         igtcloud__engine_discard_partial(j);
         return;
     }
+    /*
+     * No worker holds j's digest here (a job settles only with nothing
+     * pending): the rest of the MD5 goes to a worker, or is done here.
+     */
     if (igtcloud__wire_etag_is_md5(j->etag)) {
-        if (!j->verifying)
-            igtcloud__engine_download_conclude(t, j);
-        /* else: the worker hashing a prefix comes back first, then concludes */
+        if (!(j->md5 && j->md5_pos == j->size) && igtcloud__engine_verify_submit(t, j) == 0)
+            return; /* igtcloud__engine_download_verified() when the worker is done */
+        igtcloud__engine_download_verified(t, j, igtcloud__engine_verify_here(t, j));
         return;
     }
     download_rename(j);
-}
-
-/* Every byte is on disk and no worker holds j's digest: check the MD5, then rename. */
-void igtcloud__engine_download_conclude(igtcloud_transfer *t, job *j)
-{
-    if (!(j->md5 && j->md5_pos == j->size) && igtcloud__engine_verify_submit(t, j) == 0)
-        return; /* igtcloud__engine_download_verified() when the worker is done */
-    igtcloud__engine_download_verified(t, j, igtcloud__engine_verify_here(t, j));
 }
 
 /* The MD5 check's outcome v (0 match, 1 mismatch, < 0 error, message set). */

@@ -344,10 +344,7 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
             j->md5_broken = 1;
         } else {
             j->md5_pos = d->to;
-            if (j->finished && !j->failing)
-                igtcloud__engine_download_conclude(t, j);
-            else
-                igtcloud__engine_verify_advance(t, j);
+            igtcloud__engine_verify_advance(t, j); /* the final check comes as the job settles */
         }
         free(d);
         igtcloud__engine_job_settle(t, j);

@@ -268,7 +268,6 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc);
 void igtcloud__engine_discard_partial(job *j);
 void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j);
 void igtcloud__engine_download_verified(igtcloud_transfer *t, job *j, int v);
-void igtcloud__engine_download_conclude(igtcloud_transfer *t, job *j);
 int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j);
 int igtcloud__engine_journal_flush(job *j, int force);
 int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j);
