@@ -125,6 +125,7 @@ int igtcloud_transfer_new(igtcloud_transfer **out, const igtcloud_transfer_optio
     }
     curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)t->o.max_requests);
     curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)t->o.max_requests);
+    igtcloud__journal_boot_id(t->boot_id);
     if (igtcloud__random_bytes(&t->rng, sizeof(t->rng)) || t->rng == 0)
         t->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
     *out = t;

@@ -191,7 +191,7 @@ int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j)
                                     j->etag[0] ? j->etag : "-", j->last_modified);
     if (rc)
         return rc;
-    igtcloud__journal_boot_id(j->journal.boot);
+    snprintf(j->journal.boot, sizeof(j->journal.boot), "%s", t->boot_id);
     j->journal_sync = !j->journal.boot[0];
     if (ftruncate(j->fd, (off_t)j->size) != 0)
         return igtcloud__error_set(IGTCLOUD_EIO, "cannot size %s: %s", j->tmp_path, strerror(errno));
@@ -222,10 +222,8 @@ static int download_try_resume(igtcloud_transfer *t, job *j)
     if (igtcloud__journal_load(&jr, j->journal_path) != 0)
         return 0;
     struct stat st;
-    char boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
-    igtcloud__journal_boot_id(boot);
     /* Unsynced ranges of another boot may never have reached the disk. */
-    int same_boot = !jr.boot[0] || strcmp(jr.boot, boot) == 0;
+    int same_boot = !jr.boot[0] || strcmp(jr.boot, t->boot_id) == 0;
     int usable = jr.range_size > 0 && (j->expected < 0 || (uint64_t)j->expected == jr.size) &&
                  stat(j->tmp_path, &st) == 0 && (uint64_t)st.st_size == jr.size &&
                  strcmp(jr.etag, "-") != 0 && same_boot;

@@ -216,6 +216,8 @@ struct igtcloud_transfer {
     struct region_memo *regions;
     size_t nregions;
 
+    char boot_id[IGTCLOUD__JOURNAL_BOOT_MAX + 1]; /* read once; "" when unknown (journal.h) */
+
     volatile sig_atomic_t cancel;
     uint64_t rng;
     unsigned char *io_buf;
