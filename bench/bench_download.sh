@@ -32,11 +32,9 @@ bench_start_sandbox "$build" "$work"
 # likewise fetched before its clock starts. LOGIN=each: every download logs in
 # itself (the sandbox's PBKDF2 with 600,000 rounds then counts in its time).
 LOGIN=${LOGIN:-once}
-login_pid=
 if [[ $LOGIN == once ]]; then
   echo bench | "$build/src/cli/igtcloud" login -d "$api" -u bench --password-stdin >/dev/null 2>&1 &
   login_pid=$!
-  trap '[[ -n $login_pid ]] && kill $login_pid 2>/dev/null; [[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
   for _ in $(seq 100); do [[ -s $CLOUD_TOKEN_MMAP ]] && break; sleep 0.1; done
   [[ -s $CLOUD_TOKEN_MMAP ]] || { echo "bench: igtcloud login did not write its token file" >&2; exit 1; }
 fi

@@ -2,12 +2,12 @@
 # They need: $work (a scratch folder, see bench_work), curl, jq, bc, /usr/bin/time.
 
 # bench_work: check for awscli, make $work, and remove it (and stop the
-# sandbox, $pid) at exit.
+# sandbox, $pid, and a running igtcloud login, $login_pid) at exit.
 bench_work() {
   command -v aws >/dev/null || { echo "awscli is required (apt-get install awscli)"; exit 1; }
   work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-bench.XXXXXX")
-  pid=
-  trap '[[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+  pid= login_pid=
+  trap '[[ -n $login_pid ]] && kill $login_pid 2>/dev/null; [[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 }
 
 # bench_start_sandbox BUILD_DIR WORK: start the sandbox seeded from WORK/seed.json,
