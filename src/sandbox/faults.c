@@ -1,5 +1,6 @@
 #include "faults.h"
 #include "s3_errors.h"
+#include "s3_parse.h"
 
 #include <fnmatch.h>
 #include <pthread.h>
@@ -146,6 +147,24 @@ static int parse_effect(json_t *rule, sandbox_fault_effect *e, char *err, size_t
     return 0;
 }
 
+/* A typo in a rule's operation or method would make it match nothing, silently. */
+static int known_operation(const char *name)
+{
+    for (int op = SANDBOX_S3_OP_LIST_BUCKETS; op <= SANDBOX_S3_OP_LIST_PARTS; op++)
+        if (strcmp(name, sandbox_s3_op_name((sandbox_s3_op)op)) == 0)
+            return 1;
+    return 0;
+}
+
+static int known_method(const char *name)
+{
+    static const char *const methods[] = { "GET", "HEAD", "PUT", "POST", "DELETE" };
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(name, methods[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int parse_rule(json_t *rule, uint64_t default_seed, fault_rule *out, char *err,
                       size_t err_size)
 {
@@ -179,6 +198,15 @@ static int parse_rule(json_t *rule, uint64_t default_seed, fault_rule *out, char
         get_count(rule, "times", &out->times, err, err_size) ||
         get_count(rule, "seed", &seed, err, err_size))
         return -1;
+    if (out->operation[0] && !known_operation(out->operation)) {
+        snprintf(err, err_size, "unknown operation '%.48s' (GetObject, PutObject, UploadPart, ...:"
+                 " see docs/sandbox-faults.md)", out->operation);
+        return -1;
+    }
+    if (out->method[0] && !known_method(out->method)) {
+        snprintf(err, err_size, "'method' must be GET, HEAD, PUT, POST or DELETE");
+        return -1;
+    }
     json_t *p = json_object_get(rule, "probability");
     if (p) {
         double v = json_number_value(p);

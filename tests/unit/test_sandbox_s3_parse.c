@@ -201,9 +201,30 @@ static void test_sandbox_s3_parse__fault_rules(void **state)
         "{\"probability\": 2, \"effect\": \"close\"}", "{\"effect\": \"error\", \"status\": 200}",
         "{\"effect\": \"delay\", \"where\": \"middle\"}", "{\"efect\": \"close\"}", "[1]", "{",
         "{\"rules\": {}}", "{\"effect\": \"delay\", \"ms\": 9999999}",
+        /* Typos that would otherwise match nothing, silently. */
+        "{\"operation\": \"GetObjects\", \"effect\": \"close\"}",
+        "{\"operation\": \"getobject\", \"effect\": \"close\"}",
+        "{\"method\": \"get\", \"effect\": \"close\"}",
+        "{\"method\": \"PATCH\", \"effect\": \"close\"}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sandbox_faults_add_json(f, bad[i], strlen(bad[i]), err, sizeof(err)), -1);
+    const char *nope = "{\"operation\": \"Nope\", \"effect\": \"close\"}";
+    assert_int_equal(sandbox_faults_add_json(f, nope, strlen(nope), err, sizeof(err)), -1);
+    assert_string_equal(err, "rule 1: unknown operation 'Nope' (GetObject, PutObject, "
+                             "UploadPart, ...: see docs/sandbox-faults.md)");
+    /* A method alone matches every operation of that method, and only those. */
+    sandbox_faults_clear(f);
+    const char *head = "{\"method\": \"HEAD\", \"effect\": \"close\"}";
+    assert_int_equal(sandbox_faults_add_json(f, head, strlen(head), err, sizeof(err)), 1);
+    sandbox_fault_effect m;
+    char mlabel[64];
+    assert_int_equal(sandbox_faults_match(f, "GetObject", "GET", "k", &m, mlabel,
+                                          sizeof(mlabel)), 0);
+    assert_int_equal(sandbox_faults_match(f, "HeadObject", "HEAD", "k", &m, mlabel,
+                                          sizeof(mlabel)), 1);
+    assert_int_equal(sandbox_faults_match(f, "HeadBucket", "HEAD", "", &m, mlabel,
+                                          sizeof(mlabel)), 1);
     /* Defaults: a code gives its status, a status its code. */
     sandbox_faults_clear(f);
     const char *e1 = "{\"effect\": \"error\", \"code\": \"ExpiredToken\"}";
@@ -212,7 +233,7 @@ static void test_sandbox_s3_parse__fault_rules(void **state)
     char label[64];
     assert_int_equal(sandbox_faults_match(f, "GetObject", "GET", "", &e, label, sizeof(label)), 1);
     assert_int_equal(e.status, 400);
-    assert_string_equal(label, "rule 5: error 400 ExpiredToken");
+    assert_string_equal(label, "rule 6: error 400 ExpiredToken");
     sandbox_faults_free(f);
 }
 
