@@ -6,6 +6,7 @@ set -euo pipefail
 server_pid=""
 cleanup_extra() { stop_process "$server_pid"; }
 make_work igtcloud-upgrade
+unset IGTCLOUD_UPGRADE_FEED   # never a developer's feed
 chmod 755 "$work"
 srv=$work/srv bin=$work/bin
 mkdir -p "$srv" "$bin"
@@ -35,6 +36,15 @@ base="http://127.0.0.1:$port"
 current=$("$IGTCLOUD" version | awk '{print $2}')
 platform=$("$IGTCLOUD" version --verbose | awk '$1 == "platform" {print $2}')
 [[ -n "$platform" ]] || fail "version --verbose prints no platform"
+# version --verbose names the libraries it runs with (Debian's -dev packages
+# match the runtime libraries, so pkg-config knows their versions).
+verbose=$("$IGTCLOUD" version --verbose)
+[[ "$(head -n1 <<<"$verbose")" == "igtcloud $current" ]] || fail "version --verbose: '$verbose'"
+for pair in libcurl:libcurl OpenSSL:openssl jansson:jansson expat:expat; do
+  want="${pair%%:*} $(pkg-config --modversion "${pair#*:}")"
+  grep -qx "$want" <<<"$verbose" || fail "version --verbose lacks '$want': $(echo $verbose)"
+done
+[[ "$("$IGTCLOUD" version)" == "igtcloud $current" ]] || fail "version without --verbose prints more"
 
 # The "new release": a script that says which version it is.
 printf '#!/bin/sh\necho "igtcloud 9.9.9 (test release)"\n' >"$srv/igtcloud-9.9.9"
@@ -77,6 +87,28 @@ run 0 --check --feed "$base/feed.json"
 [[ "$out" == "igtcloud 9.9.9 is available (this is $current); 'igtcloud upgrade' installs it" ]] \
   || fail "--check: '$out'"
 unchanged "--check"
+
+# Which feed: --feed before $IGTCLOUD_UPGRADE_FEED before the one set at build time.
+feed "$(release "$current" igtcloud-current "$sha_current")"
+IGTCLOUD_UPGRADE_FEED=http://127.0.0.1:9/not-this-feed.json run 0 --check --feed "$base/feed.json"
+[[ "$out" == "igtcloud $current is already at the latest version" ]] || fail "--feed over the environment: '$out'"
+IGTCLOUD_UPGRADE_FEED="$base/feed.json" run 0 --check
+[[ "$out" == "igtcloud $current is already at the latest version" ]] || fail "feed from the environment: '$out'"
+build_feed=$(sed -n 's/^IGTCLOUD_UPGRADE_FEED_URL:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt")
+if [[ -z "$build_feed" ]]; then
+  run 2 --check; expect_err "no upgrade feed is configured"
+  IGTCLOUD_UPGRADE_FEED= run 2 --check; expect_err "no upgrade feed is configured"
+else
+  set +e; "$bin/igtcloud" upgrade --check >/dev/null 2>"$work/err"; rc=$?; set -e
+  [[ $rc -eq 0 ]] || grep -qF -- "$build_feed" "$work/err" \
+    || fail "upgrade without a feed did not use the build's $build_feed: $(cat "$work/err")"
+fi
+unchanged "feed sources"
+
+# A feed nobody serves: a network error, nothing replaced.
+closed_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run 5 --feed "http://127.0.0.1:$closed_port/feed.json"; expect_err "cannot reach http://127.0.0.1:$closed_port/feed.json"
+unchanged "unreachable feed"
 
 # Checksum mismatch: nothing replaced, no temporary file left.
 feed "$(release 9.9.9 igtcloud-9.9.9 "$sha_old")"
@@ -158,4 +190,5 @@ feed "$(release 9.9.9 "$base/moved/igtcloud-9.9.9" "$sha_new")"
 run 0 --feed "$base/feed.json"
 [[ "$("$bin/igtcloud")" == "igtcloud 9.9.9 (test release)" ]] || fail "redirected download not installed"
 
-echo "ok: upgrade, up to date, check, checksum mismatch, bad feeds, permissions, redirects"
+echo "ok: version --verbose, feed sources, upgrade, up to date, check, unreachable feed, checksum mismatch," \
+  "bad feeds, permissions, redirects"
