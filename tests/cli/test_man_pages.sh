@@ -68,6 +68,51 @@ for var in $read_vars; do
   grep -qw -- "$var" <<<"$environment" || fail "igtcloud(1) ENVIRONMENT does not document $var (read in src/)"
 done
 
+# igtcloud-sandbox: every variable it reads is in its ENVIRONMENT section.
+sandbox_environment=$(sed -e 's/\\f[BIRP]//g' -e 's/\\-/-/g' "$man_sandbox" |
+  awk '/^\.SH / { on = ($0 ~ /ENVIRONMENT/); next } on')
+for var in $(grep -rhoE 'getenv\("[A-Za-z_0-9]+"\)' "$SOURCE_DIR/src/sandbox" | grep -oE '"[^"]+"' | tr -d '"' | sort -u); do
+  grep -qw -- "$var" <<<"$sandbox_environment" || fail "igtcloud-sandbox(1) ENVIRONMENT does not document $var"
+done
+
+# Every option the parsers accept is in --help (and so, above, in the man page):
+# the option literals of each command's source, of the shared session options
+# (cli_session.c) and selection options (selection.c) where it uses them, and
+# of main.c for igtcloud itself.
+# -h, the alias of --help, is said in the text of the man pages' --help entries.
+for page in "$man_igtcloud" "$man_sandbox"; do
+  grep -A3 '^\\fB\\-\\-help\\fR$' "$page" | grep -q '\\-h\b' || fail "$(basename "$page"): -h is not mentioned"
+done
+literal_options() { grep -hoE '"--?[A-Za-z][A-Za-z0-9-]*"' "$@" | tr -d '"' | grep -vx -- -h | sort -u; }
+help_words() { grep -oE '(^|[ ,[])--?[A-Za-z][A-Za-z0-9-]*' | tr -d ' ,[' | sort -u; }
+for cmd in $commands; do
+  src=$SOURCE_DIR/src/cli/cmd_${cmd//-/_}.c
+  [[ -f "$src" ]] || fail "no source $src for the command $cmd"
+  files=("$src")
+  grep -q 'cli_session_option(' "$src" && files+=("$SOURCE_DIR/src/cli/cli_session.c")
+  grep -q 'cli_selection_option(' "$src" && files+=("$SOURCE_DIR/src/cli/selection.c")
+  hidden=$(comm -23 <(literal_options "${files[@]}") <("$IGTCLOUD" "$cmd" --help | help_words))
+  [[ -z "$hidden" ]] || fail "igtcloud $cmd accepts options its --help does not show: $(echo $hidden)"
+done
+hidden=$(comm -23 <(literal_options "$SOURCE_DIR/src/cli/main.c") <("$IGTCLOUD" --help | help_words))
+[[ -z "$hidden" ]] || fail "igtcloud accepts options its --help does not show: $(echo $hidden)"
+hidden=$(comm -23 <(literal_options "$SOURCE_DIR/src/sandbox/main.c") <("$IGTCLOUD_SANDBOX" --help | help_words))
+[[ -z "$hidden" ]] || fail "igtcloud-sandbox accepts options its --help does not show: $(echo $hidden)"
+
+# Files: every file name igtcloud makes is in FILES.
+files_section=$(awk '/^\.SH / { on = ($0 ~ /FILES/); next } on' "$man_igtcloud" |
+  sed -e 's/\\f[BIRP]//g' -e 's/\\-/-/g' -e 's/^\.[A-Z]* //' -e 's/"//g' | tr -d ' ')
+for name in igtcloud-token upload-journal .igtcloud/download-manifest cloud_ .bak \
+            $(grep -rhoE '\.igtcloud-[a-z]+' "$SOURCE_DIR/src/lib" "$SOURCE_DIR/src/cli" | sort -u); do
+  grep -qF -- "$name" <<<"$files_section" || fail "igtcloud(1) FILES does not document $name"
+done
+
+# NO_COLOR: igtcloud prints no colour (SGR escape sequences) at all, or reads NO_COLOR.
+if grep -rqE '(\\033|\\x1[bB]|\\e|\\u001[bB])\[[0-9;]*m' "$SOURCE_DIR/src/cli" "$SOURCE_DIR/src/lib"; then
+  grep -rq 'getenv("NO_COLOR")' "$SOURCE_DIR/src/cli" || fail "igtcloud prints colour but ignores NO_COLOR"
+fi
+grep -qw NO_COLOR <<<"$environment" || fail "igtcloud(1) does not say how NO_COLOR is honoured"
+
 # Exit codes: the table of docs/exit-codes.md and cmd.h.
 status=$(awk '/^\.SH "EXIT STATUS"/ { on = 1; next } /^\.SH / { on = 0 } on && prev ~ /^\.TP/ { print } { prev = $0 }' \
   "$man_igtcloud" | sed -n 's/^\.B \([0-9]*\)$/\1/p' | sort -n)
