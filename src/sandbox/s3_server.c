@@ -9,6 +9,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -659,8 +663,53 @@ static void clean_tmp(const char *dir)
     closedir(d);
 }
 
+/* Never ask for a passphrase: an encrypted key is simply not usable here. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)userdata;
+    return -1;
+}
+
+/*
+ * Is --tls-cert a PEM certificate and --tls-key its unencrypted PEM key?
+ * Checked before the first listener starts (this one), so a bad file gets one
+ * clear line instead of GnuTLS's complaint and a misleading "cannot listen".
+ * Returns 0, or -1 after printing why.
+ */
+static int tls_check(const sandbox *sb)
+{
+    BIO *cert_bio = BIO_new_mem_buf(sb->tls_cert_pem, -1);
+    BIO *key_bio = BIO_new_mem_buf(sb->tls_key_pem, -1);
+    X509 *cert = cert_bio ? PEM_read_bio_X509(cert_bio, NULL, no_passphrase, NULL) : NULL;
+    EVP_PKEY *key = key_bio ? PEM_read_bio_PrivateKey(key_bio, NULL, no_passphrase, NULL) : NULL;
+    int rc = -1;
+    if (!cert)
+        fprintf(stderr, "igtcloud-sandbox: --tls-cert '%s' is not a PEM certificate\n",
+                sb->config.tls_cert);
+    else if (!key)
+        fprintf(stderr, "igtcloud-sandbox: --tls-key '%s' is not an unencrypted PEM private key\n",
+                sb->config.tls_key);
+    else if (X509_check_private_key(cert, key) != 1)
+        fprintf(stderr,
+                "igtcloud-sandbox: --tls-key '%s' is not the private key of --tls-cert '%s'\n",
+                sb->config.tls_key, sb->config.tls_cert);
+    else
+        rc = 0;
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    BIO_free(key_bio);
+    BIO_free(cert_bio);
+    ERR_clear_error();
+    return rc;
+}
+
 int sandbox_s3_server_start(sandbox_s3_server **out, unsigned short *bound_port, sandbox *sb)
 {
+    if (sb->tls_cert_pem && tls_check(sb))
+        return -1;
     struct sockaddr_in addr;
     if (sandbox_listener_address(&addr, sb->config.s3_listen_host, sb->config.s3_listen_port)) {
         fprintf(stderr, "igtcloud-sandbox: --s3-listen: '%s' is not an IPv4 address\n",

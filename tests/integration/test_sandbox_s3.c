@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "test_http.h"
 #include "test_sandbox.h"
 #include "core/base64.h"
@@ -1592,6 +1593,84 @@ static void test_s3__tls_on_both_listeners(void **state)
     test_remove_tree(dir);
 }
 
+/* Write text to dir/name; the path goes to out. */
+static void write_file(char *out, size_t size, const char *dir, const char *name,
+                       const char *text)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+    FILE *f = fopen(out, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Bad values of the S3 endpoint's options: one line on stderr naming the problem, no ready line. */
+static void test_s3__bad_options_are_one_line_errors(void **state)
+{
+    (void)state;
+    char dir[256], cert[320], key[320], other_key[320], junk[320];
+    char rules[320], cmd[1600];
+    assert_int_equal(test_make_temp_dir(dir, sizeof(dir), "options"), 0);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(other_key, sizeof(other_key), "%s/other-key.pem", dir);
+    snprintf(cmd, sizeof(cmd),
+             "for p in '' other-; do openssl req -x509 -newkey ec -pkeyopt "
+             "ec_paramgen_curve:prime256v1 -nodes -keyout %s/${p}key.pem -out %s/${p}cert.pem "
+             "-days 1 -subj /CN=127.0.0.1 >/dev/null 2>&1 || exit 1; done", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    write_file(junk, sizeof(junk), dir, "junk.pem", "not a certificate\n");
+    write_file(rules, sizeof(rules), dir, "rules.json",
+               "{\"operation\": \"GetObjects\", \"effect\": \"close\"}");
+    struct { const char *args[6]; int exit_code; const char *says; } cases[] = {
+        { { "--credential-lifetime", "0" }, 2, "--credential-lifetime expects seconds, got '0'" },
+        { { "--credential-lifetime", "soon" }, 2, "--credential-lifetime expects seconds" },
+        { { "--credential-lifetime" }, 2, "option '--credential-lifetime' needs a value" },
+        { { "--s3-listen", "nowhere" }, 2, "--s3-listen expects HOST:PORT, got 'nowhere'" },
+        { { "--s3-listen", "127.0.0.1:70000" }, 2, "--s3-listen expects HOST:PORT" },
+        { { "--s3-listen", "999.0.0.1:0" }, 1, "--s3-listen: '999.0.0.1' is not an IPv4" },
+        { { "--region", "us/east" }, 2, "--region expects a region name" },
+        { { "--min-part-size", "0" }, 2, "--min-part-size expects bytes" },
+        { { "--admin-token", "" }, 2, "--admin-token must not be empty" },
+        { { "--tls-cert", cert }, 2, "--tls-cert and --tls-key go together" },
+        { { "--tls-key", key }, 2, "--tls-cert and --tls-key go together" },
+        { { "--tls-cert", "/nonexistent/cert.pem", "--tls-key", key }, 1,
+          "cannot read --tls-cert/--tls-key" },
+        { { "--tls-cert", junk, "--tls-key", key }, 1, "is not a PEM certificate" },
+        { { "--tls-cert", cert, "--tls-key", cert }, 1, "is not an unencrypted PEM private key" },
+        { { "--tls-cert", cert, "--tls-key", other_key }, 1,
+          "is not the private key of --tls-cert" },
+        { { "--faults", "/nonexistent/rules.json" }, 1, "--faults: cannot open" },
+        { { "--faults", junk }, 1, "--faults: malformed JSON" },
+        { { "--faults", rules }, 1, "--faults: rule 1: unknown operation 'GetObjects'" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *argv[12] = { IGTCLOUD_SANDBOX_BIN, "--listen", "127.0.0.1:0" };
+        size_t n = 3;
+        for (size_t a = 0; a < 6 && cases[i].args[a]; a++)
+            argv[n++] = cases[i].args[a];
+        char out[512], err[1024];
+        int rc = cli_run(argv, NULL, NULL, out, sizeof(out), err, sizeof(err));
+        print_message("%s %s -> %d: %s", cases[i].args[0],
+                      cases[i].args[1] ? cases[i].args[1] : "", rc, err);
+        assert_int_equal(rc, cases[i].exit_code);
+        assert_string_equal(out, "");
+        assert_non_null(strstr(err, cases[i].says));
+        assert_true(strncmp(err, "igtcloud-sandbox: ", 18) == 0);
+        /* One line: the message and nothing else (no library chatter). */
+        assert_non_null(strchr(err, '\n'));
+        assert_string_equal(strchr(err, '\n'), "\n");
+    }
+    /* The good pair works, both listeners over TLS. */
+    test_sandbox sb2;
+    const char *args[] = { "--tls-cert", cert, "--tls-key", key, "--s3-listen", "127.0.0.1:0",
+                           NULL };
+    assert_int_equal(test_sandbox_start(&sb2, args), 0);
+    assert_non_null(strstr(sb2.s3_url, "https://127.0.0.1:"));
+    test_sandbox_stop(&sb2);
+    test_remove_tree(dir);
+}
+
 /* ---- fault injection ----------------------------------------------------- */
 
 static int admin(test_response *res, const char *method, const char *body, const char *token)
@@ -1885,6 +1964,7 @@ int main(void)
         cmocka_unit_test(test_s3__restart_keeps_objects),
         cmocka_unit_test(test_s3__credentials_expire),
         cmocka_unit_test(test_s3__tls_on_both_listeners),
+        cmocka_unit_test(test_s3__bad_options_are_one_line_errors),
         cmocka_unit_test_setup_teardown(test_faults__admin_endpoint_needs_the_token,
                                         faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown(test_faults__nth_match_gets_an_s3_error,
