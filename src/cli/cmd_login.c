@@ -165,7 +165,12 @@ int cmd_login(int argc, char **argv)
         rc = cli_report_error(status);
         goto done;
     }
-    fprintf(stderr, "Logged out; token file removed.\n");
+    /* Log out before saying so: a cloud gone meanwhile leaves the JWT alive until it expires. */
+    if (igtcloud_session_logout(session) < 0)
+        fprintf(stderr, "igtcloud: token file removed, but the logout failed: %s\n",
+                igtcloud_error_last()->message);
+    else
+        fprintf(stderr, "Logged out; token file removed.\n");
 done:
     igtcloud_session_free(session);
     return rc;

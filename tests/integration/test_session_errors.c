@@ -84,6 +84,9 @@ static void expect_cli(int code, const char *needle, const char *input, const ch
     int rc = cli_run(argv, envs, input, out, sizeof(out), err, sizeof(err));
     if (rc != code)
         fail_msg("igtcloud %s: exit %d, wanted %d; stderr: %s", args[0], rc, code, err);
+    /* No JWT (base64 of '{"') ever reaches the terminal. */
+    if (strstr(err, "eyJ"))
+        fail_msg("stderr shows a token: %s", err);
     if (needle) {
         if (!strstr(err, needle))
             fail_msg("stderr lacks '%s': %s", needle, err);
@@ -334,7 +337,7 @@ static void test_errors__sandbox_killed_while_logged_in(void **state)
     char err_path[600];
     snprintf(err_path, sizeof(err_path), "%s/killed.err", tmp);
     const char *argv[] = { IGTCLOUD_CLI_BIN, "login", "-d", doomed.api_url, "-u", "demo",
-                           "--password-stdin", NULL };
+                           "--password-stdin", "--debug", NULL };
     const char *env[] = { token_env, "IGTCLOUD_REFRESH_MARGIN=3", "IGTCLOUD_RETRY_WINDOW=3",
                           NULL };
     pid_t pid = cli_spawn(argv, env, "demo\n", err_path);
@@ -347,11 +350,57 @@ static void test_errors__sandbox_killed_while_logged_in(void **state)
     assert_true(time(NULL) - start >= 3);  /* it kept trying for the window */
     assert_int_not_equal(access(token_path, F_OK), 0);
     char *log = cli_slurp(err_path, NULL);
-    const char *last = strstr(log, "igtcloud: ");
-    if (!last || !strstr(last, "session lost: no refresh for 3 s"))
+    /* Apart from --debug lines, exactly one "igtcloud: " line, and it says why. */
+    int errors = 0, retries = 0;
+    double pauses[8];
+    for (char *line = log; *line;) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        if (strncmp(line, "igtcloud: debug: ", 17) == 0) {
+            const char *at = strstr(line, "; retrying in ");
+            if (at && retries < 8)
+                pauses[retries++] = atof(at + 14);
+        } else if (strncmp(line, "igtcloud: ", 10) == 0) {
+            errors++;
+            if (!strstr(line, "session lost: no refresh for 3 s"))
+                fail_msg("unexpected error line: %s", line);
+        }
+        line = nl + 1;
+    }
+    assert_int_equal(errors, 1);
+    /* Exponential backoff with jitter: 0.5-1 s, then 1-2 s (or what is left of the window). */
+    if (retries < 2)
+        fail_msg("%d retries in a 3 s window", retries);
+    assert_true(pauses[0] >= 0.5 && pauses[0] <= 1.0);
+    assert_true(pauses[1] >= 1.0 && pauses[1] <= 2.0);
+    free(log);
+}
+
+/* Ctrl+C after the cloud went away: the file goes, exit 0, and no false "Logged out". */
+static void test_errors__signal_after_the_cloud_went_away(void **state)
+{
+    (void)state;
+    test_sandbox doomed;
+    const char *sargs[] = { "--seed", "demo", NULL };
+    assert_int_equal(test_sandbox_start(&doomed, sargs), 0);
+    char err_path[600];
+    snprintf(err_path, sizeof(err_path), "%s/gone.err", tmp);
+    const char *argv[] = { IGTCLOUD_CLI_BIN, "login", "-d", doomed.api_url, "-u", "demo",
+                           "--password-stdin", NULL };
+    const char *env[] = { token_env, "IGTCLOUD_REFRESH_MARGIN=", NULL };
+    pid_t pid = cli_spawn(argv, env, "demo\n", err_path);
+    assert_int_equal(cli_wait_for_path(token_path, 1, 20), 0);
+    kill(doomed.pid, SIGKILL);
+    test_sandbox_stop(&doomed);
+    kill(pid, SIGTERM);
+    assert_int_equal(cli_wait(pid, 30), 0);
+    assert_int_not_equal(access(token_path, F_OK), 0);
+    char *log = cli_slurp(err_path, NULL);
+    if (strstr(log, "Logged out") || !strstr(log, "igtcloud: token file removed, but the "
+                                                  "logout failed: "))
         fail_msg("unexpected stderr: %s", log);
-    assert_null(strchr(last, '\n') + 1 < log + strlen(log) ? strchr(strchr(last, '\n') + 1, '\n')
-                                                          : NULL);
+    assert_null(strstr(log, "eyJ"));
     free(log);
 }
 
@@ -366,6 +415,7 @@ int main(void)
         cmocka_unit_test_teardown(test_errors__token_file_problems, cleanup),
         cmocka_unit_test_teardown(test_errors__bad_key_files, cleanup),
         cmocka_unit_test_teardown(test_errors__sandbox_killed_while_logged_in, cleanup),
+        cmocka_unit_test_teardown(test_errors__signal_after_the_cloud_went_away, cleanup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
