@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -502,6 +504,257 @@ static void test_session__service_identity_and_service_login(void **state)
     assert_int_not_equal(access(token_path, F_OK), 0);
 }
 
+/* The request lines a session logs through its debug callback. */
+struct request_log {
+    char text[16384];
+};
+
+static void log_request(const char *line, void *payload)
+{
+    struct request_log *log = payload;
+    size_t used = strlen(log->text);
+    snprintf(log->text + used, sizeof(log->text) - used, "%s\n", line);
+}
+
+/* Users refresh with POST /api/auth/refresh; services log in again with a fresh assertion. */
+static void test_session__refresh_uses_the_protocol_endpoints(void **state)
+{
+    (void)state;
+    static struct request_log log;
+    char refresh[300];
+    snprintf(refresh, sizeof(refresh), "> POST %s/api/auth/refresh\n", sandbox.api_url);
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.domain = sandbox.api_url;
+    opts.user = "demo";
+    opts.password = "demo";
+    opts.flags = IGTCLOUD_SESSION_NO_REUSE;
+    opts.debug_cb = log_request;
+    opts.debug_payload = &log;
+    igtcloud_session *s = NULL;
+    assert_ok(igtcloud_session_open(&s, &opts));
+    log.text[0] = '\0';
+    assert_ok(igtcloud_session_refresh(s));
+    if (strcmp(log.text, refresh) != 0 && strncmp(log.text, refresh, strlen(refresh)) != 0)
+        fail_msg("a user's refresh sent: %s", log.text);
+    assert_null(strstr(log.text, "/api/auth/login"));
+    igtcloud_session_free(s);
+
+    /* A service key (any key works for the assertion's shape; the cloud must know it). */
+    char workdir[600], key[700];
+    snprintf(workdir, sizeof(workdir), "%s/refresh-keys", tmp);
+    mkdir(workdir, 0700);
+    igtcloud_session *admin = open_password("demo", "demo", IGTCLOUD_SESSION_NO_REUSE);
+    assert_non_null(admin);
+    igtcloud_service *svc = NULL;
+    assert_ok(igtcloud_service_create(&svc, admin, HOSPITAL_A, "refresher"));
+    snprintf(key, sizeof(key), "%s/%s.pem", workdir, igtcloud_service_id(svc));
+    assert_ok(igtcloud_private_key_save(igtcloud_service_private_key(svc), key));
+    igtcloud_service_free(svc);
+    igtcloud_session_free(admin);
+
+    igtcloud_session_options sopts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    sopts.domain = sandbox.api_url;
+    sopts.service_key_path = key;
+    sopts.flags = IGTCLOUD_SESSION_NO_REUSE;
+    sopts.debug_cb = log_request;
+    sopts.debug_payload = &log;
+    assert_ok(igtcloud_session_open(&s, &sopts));
+    log.text[0] = '\0';
+    assert_ok(igtcloud_session_refresh(s));
+    char aud[300], login[300];
+    snprintf(aud, sizeof(aud), "> GET %s/api/auth/login/$aud\n", sandbox.api_url);
+    snprintf(login, sizeof(login), "> POST %s/api/auth/login\n", sandbox.api_url);
+    if (!strstr(log.text, aud) || !strstr(log.text, login) || strstr(log.text, "/refresh"))
+        fail_msg("a service's refresh sent: %s", log.text);
+    igtcloud_session_free(s);
+}
+
+/* CLOUD_DOMAIN and CLOUD_USERNAME stand in for -d and -u, in the CLI and the library. */
+static void test_session__domain_and_user_from_environment(void **state)
+{
+    (void)state;
+    char domain_env[300];
+    snprintf(domain_env, sizeof(domain_env), "CLOUD_DOMAIN=%s", sandbox.api_url);
+    const char *argv[] = { IGTCLOUD_CLI_BIN, "login", "--password-stdin", NULL };
+    const char *env[] = { token_env, domain_env, "CLOUD_USERNAME=other",
+                          "IGTCLOUD_REFRESH_MARGIN=", NULL };
+    pid_t pid = cli_spawn(argv, env, "other\n", NULL);
+    assert_true(pid > 0);
+    assert_int_equal(cli_wait_for_path(token_path, 1, 20), 0);
+    usleep(100000);
+    igtcloud__token t;
+    assert_ok(igtcloud__token_file_read(&t, token_path));
+    assert_string_equal(t.sub, "other");
+    assert_string_equal(t.domain, sandbox.api_url);
+    igtcloud__token_dispose(&t);
+    kill(pid, SIGTERM);
+    assert_int_equal(cli_wait(pid, 20), 0);
+
+    setenv("CLOUD_DOMAIN", sandbox.api_url, 1);
+    setenv("CLOUD_USERNAME", "other", 1);
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.password = "other";
+    igtcloud_session *s = NULL;
+    int rc = igtcloud_session_open(&s, &opts);
+    unsetenv("CLOUD_DOMAIN");
+    unsetenv("CLOUD_USERNAME");
+    assert_ok(rc);
+    assert_string_equal(igtcloud_session_user(s), "other");
+    assert_string_equal(igtcloud_session_domain(s), sandbox.api_url);
+    igtcloud_session_free(s);
+}
+
+/* Read from the pty master until `want` has arrived (appending to buf); 0 when it did. */
+static int pty_expect(int master, char *buf, size_t size, const char *want, int seconds)
+{
+    time_t end = time(NULL) + seconds;
+    while (!strstr(buf, want)) {
+        if (time(NULL) > end)
+            return -1;
+        struct pollfd p = { master, POLLIN, 0 };
+        if (poll(&p, 1, 200) <= 0)
+            continue;
+        size_t used = strlen(buf);
+        if (used + 1 >= size)
+            return -1;
+        ssize_t n = read(master, buf + used, size - used - 1);
+        if (n <= 0)
+            return -1;
+        buf[used + (size_t)n] = '\0';
+    }
+    return 0;
+}
+
+/* No -d, no -u, no --password-stdin, but a terminal: login asks, and the password is not echoed. */
+static void test_session__cli_login_prompts_on_a_terminal(void **state)
+{
+    (void)state;
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    char slave_name[128];
+    const char *name = ptsname(master);
+    assert_non_null(name);
+    snprintf(slave_name, sizeof(slave_name), "%s", name);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setsid();
+        int slave = open(slave_name, O_RDWR);  /* becomes the controlling terminal */
+        if (slave < 0)
+            _exit(126);
+        dup2(slave, STDIN_FILENO);
+        dup2(slave, STDOUT_FILENO);
+        dup2(slave, STDERR_FILENO);
+        close(master);
+        unsetenv("CLOUD_DOMAIN");
+        unsetenv("CLOUD_USERNAME");
+        unsetenv("IGTCLOUD_REFRESH_MARGIN");
+        execl(IGTCLOUD_CLI_BIN, IGTCLOUD_CLI_BIN, "login", (char *)NULL);
+        _exit(127);
+    }
+    static char screen[8192];
+    screen[0] = '\0';
+    char line[300];
+    if (pty_expect(master, screen, sizeof(screen), "Provide domain: ", 20))
+        fail_msg("no domain prompt: %s", screen);
+    snprintf(line, sizeof(line), "%s\n", sandbox.api_url);
+    assert_int_equal(write(master, line, strlen(line)), (ssize_t)strlen(line));
+    if (pty_expect(master, screen, sizeof(screen), "Username: ", 20))
+        fail_msg("no user prompt: %s", screen);
+    assert_int_equal(write(master, "demo\n", 5), 5);
+    if (pty_expect(master, screen, sizeof(screen), "password: ", 20))
+        fail_msg("no password prompt: %s", screen);
+    size_t prompt_end = (size_t)(strstr(screen, "password: ") - screen) + 10;
+    assert_int_equal(write(master, "demo\n", 5), 5);
+    if (pty_expect(master, screen, sizeof(screen), "Press Ctrl+C", 20))
+        fail_msg("not logged in: %s", screen);
+    /* Between the password prompt and the next message only line ends: no echo. */
+    const char *after = screen + prompt_end;
+    size_t gap = strcspn(after, "L");  /* "Logged in to ..." */
+    for (size_t i = 0; i < gap; i++)
+        if (after[i] != '\r' && after[i] != '\n')
+            fail_msg("the password was echoed: %s", screen);
+    assert_int_equal(strncmp(after + gap, "Logged in to ", 13), 0);
+    assert_non_null(strstr(screen, "demo@127.0.0.1:"));  /* asks for whom */
+
+    igtcloud__token t;
+    assert_int_equal(cli_wait_for_path(token_path, 1, 20), 0);
+    assert_ok(igtcloud__token_file_read(&t, token_path));
+    assert_string_equal(t.sub, "demo");
+    igtcloud__token_dispose(&t);
+    kill(pid, SIGINT);
+    assert_int_equal(cli_wait(pid, 20), 0);
+    assert_int_not_equal(access(token_path, F_OK), 0);
+    close(master);
+}
+
+/* The other way round: a token file written as the reference writes it serves our commands. */
+static void test_session__token_file_written_like_the_reference(void **state)
+{
+    (void)state;
+    igtcloud_session *owner = open_password("demo", "demo", IGTCLOUD_SESSION_NO_REUSE);
+    assert_non_null(owner);
+    const char *jwt = igtcloud_session_jwt(owner);
+    /* jwt_data: the payload segment decoded with the standard alphabet, as the reference does. */
+    const char *p1 = strchr(jwt, '.') + 1;
+    size_t seg = (size_t)(strchr(p1, '.') - p1);
+    char b64[2048], payload[2048];
+    assert_true(seg + 4 < sizeof(b64));
+    memcpy(b64, p1, seg);
+    while (seg % 4)
+        b64[seg++] = '=';
+    b64[seg] = '\0';
+    int n = EVP_DecodeBlock((unsigned char *)payload, (unsigned char *)b64, (int)seg);
+    assert_true(n > 0);
+    while (n > 0 && payload[n - 1] != '}')
+        n--;
+    payload[n] = '\0';
+    json_t *data = json_loads(payload, 0, NULL);
+    assert_non_null(data);
+    char *data_text = json_dumps(data, JSON_PRESERVE_ORDER);  /* ", " and ": " as json.dumps */
+    json_decref(data);
+    static char text[8192];
+    snprintf(text, sizeof(text),
+             "{\"sub\": \"demo\", \"jwt\": \"%s\", \"jwt_data\": %s, \"csrf\": \"%s\", "
+             "\"domain\": \"%s\"}",
+             jwt, data_text, igtcloud_session_csrf(owner), sandbox.api_url);
+    free(data_text);
+    static unsigned char file[20480];
+    memset(file, 0, sizeof(file));
+    EVP_EncodeBlock(file, (unsigned char *)text, (int)strlen(text));
+    int fd = open(token_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, file, sizeof(file)), (ssize_t)sizeof(file));
+    close(fd);
+
+    char out[8192], err[1024];
+    const char *gargv[] = { IGTCLOUD_CLI_BIN, "get-token", "-t", "jwt", NULL };
+    const char *genv[] = { token_env, NULL };
+    assert_int_equal(cli_run(gargv, genv, NULL, out, sizeof(out), err, sizeof(err)), 0);
+    out[strcspn(out, "\n")] = '\0';
+    assert_string_equal(out, jwt);
+    const char *aargv[] = { IGTCLOUD_CLI_BIN, "get-token", "-t", "access", NULL };
+    assert_int_equal(cli_run(aargv, genv, NULL, out, sizeof(out), err, sizeof(err)), 0);
+    out[strcspn(out, "\n")] = '\0';
+    assert_string_equal(out, igtcloud_session_access_token(owner));
+
+    /* A library session borrows it and calls the cloud with it. */
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.domain = sandbox.api_url;
+    opts.user = "demo";
+    igtcloud_session *s = NULL;
+    assert_ok(igtcloud_session_open(&s, &opts));
+    assert_string_equal(igtcloud_session_jwt(s), jwt);
+    igtcloud__http_response res;
+    assert_ok(igtcloud__session_request(&res, s, "GET", "/api/auth/introspect", NULL));
+    assert_int_equal(res.status, 200);
+    igtcloud__http_response_dispose(&res);
+    igtcloud_session_free(s);
+    igtcloud_session_free(owner);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +766,10 @@ int main(void)
         cmocka_unit_test_teardown(test_session__cli_login_publishes_and_signals_log_out, cleanup),
         cmocka_unit_test_teardown(test_session__refresh_under_a_concurrent_reader, cleanup),
         cmocka_unit_test_teardown(test_session__service_identity_and_service_login, cleanup),
+        cmocka_unit_test_teardown(test_session__refresh_uses_the_protocol_endpoints, cleanup),
+        cmocka_unit_test_teardown(test_session__domain_and_user_from_environment, cleanup),
+        cmocka_unit_test_teardown(test_session__cli_login_prompts_on_a_terminal, cleanup),
+        cmocka_unit_test_teardown(test_session__token_file_written_like_the_reference, cleanup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
