@@ -1032,6 +1032,78 @@ static void test_s3__multipart_rules(void **state)
     test_response_dispose(&res);
 }
 
+/* UploadPart checks Content-MD5 and the checksums as PutObject does, and keeps nothing it refused. */
+static void test_s3__upload_part_digests_are_verified(void **state)
+{
+    (void)state;
+    const char *key = PROJECT_PREFIX "t/mp/digests.bin";
+    char upload_id[128], query[256], value[128];
+    test_response res;
+    create_upload(key, upload_id, sizeof(upload_id));
+    snprintf(query, sizeof(query), "partNumber=1&uploadId=%s", upload_id);
+
+    const char *bad_md5[] = { "Content-MD5: AAAAAAAAAAAAAAAAAAAAAA==", NULL };
+    s3_call part = { .method = "PUT", .key = key, .query = query, .headers = bad_md5,
+                     .body = "123456789", .body_len = 9, .has_body = 1 };
+    assert_int_equal(s3_request(&res, &put_creds, &part), 0);
+    assert_s3_error(res, 400, "BadDigest");
+    test_response_dispose(&res);
+    const char *bad_crc[] = { "x-amz-checksum-crc32c: AAAAAA==", NULL };
+    part.headers = bad_crc;
+    assert_int_equal(s3_request(&res, &put_creds, &part), 0);
+    assert_s3_error(res, 400, "BadDigest");
+    test_response_dispose(&res);
+    const char *bad_sha[] = {
+        "x-amz-checksum-sha256: 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", NULL };
+    part.headers = bad_sha;
+    assert_int_equal(s3_request(&res, &put_creds, &part), 0);
+    assert_s3_error(res, 400, "BadDigest");
+    test_response_dispose(&res);
+    part.headers = NULL;
+    part.payload_hash = IGTCLOUD_SIGV4_EMPTY_SHA256;
+    assert_int_equal(s3_request(&res, &put_creds, &part), 0);
+    assert_s3_error(res, 400, "XAmzContentSHA256Mismatch");
+    test_response_dispose(&res);
+    /* A part large enough to be written straight into the assembly file, refused too. */
+    unsigned char big[2 * MIN_PART];
+    fill_random(big, sizeof(big), 41);
+    snprintf(query, sizeof(query), "partNumber=2&uploadId=%s", upload_id);
+    s3_call placed = { .method = "PUT", .key = key, .query = query, .headers = bad_md5,
+                       .body = (const char *)big, .body_len = sizeof(big), .has_body = 1 };
+    assert_int_equal(s3_request(&res, &put_creds, &placed), 0);
+    assert_s3_error(res, 400, "BadDigest");
+    test_response_dispose(&res);
+
+    /* Nothing of the refused bodies was kept as a part. */
+    snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+    mp_call(&res, "GET", key, query, NULL, 0);
+    assert_int_equal(res.status, 200);
+    assert_null(strstr(res.body, "<Part>"));
+    test_response_dispose(&res);
+
+    /* Right digests: accepted, the checksums returned with the part's ETag. */
+    const char *good[] = { "Content-MD5: JfnnlDI7RTiF9RgfG2JNCw==",
+                           "x-amz-checksum-crc32c: 4waSgw==",
+                           "x-amz-checksum-sha256: FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=",
+                           NULL };
+    snprintf(query, sizeof(query), "partNumber=1&uploadId=%s", upload_id);
+    part.headers = good;
+    part.payload_hash = NULL;
+    assert_int_equal(s3_request(&res, &put_creds, &part), 0);
+    assert_int_equal(res.status, 200);
+    header(&res, "ETag", value, sizeof(value));
+    assert_string_equal(value, "\"25f9e794323b453885f5181f1b624d0b\"");
+    header(&res, "x-amz-checksum-crc32c", value, sizeof(value));
+    assert_string_equal(value, "4waSgw==");
+    header(&res, "x-amz-checksum-sha256", value, sizeof(value));
+    assert_string_equal(value, "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=");
+    test_response_dispose(&res);
+    snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+    mp_call(&res, "DELETE", key, query, NULL, 0);
+    assert_int_equal(res.status, 204);
+    test_response_dispose(&res);
+}
+
 static int inode_of(const char *path, ino_t *out)
 {
     struct stat st;
@@ -1470,6 +1542,180 @@ static void test_s3__presigned_put_and_odd_keys(void **state)
     assert_int_equal(s3_request(&res, &put_creds, &complete), 0);
     assert_s3_error(res, 400, "XAmzContentSHA256Mismatch");
     test_response_dispose(&res);
+}
+
+/* ---- memory with 1 GiB objects ------------------------------------------- */
+
+#define GIB (1024ULL * 1024 * 1024)
+#define CHUNK (1024 * 1024)
+
+/* A socket connected to the host:port of url; *path points at its path. */
+static int connect_url(const char *url, const char **path, char *host, size_t host_size)
+{
+    const char *hostport = strstr(url, "://") + 3;
+    *path = strchr(hostport, '/');
+    snprintf(host, host_size, "%.*s", (int)(*path - hostport), hostport);
+    int port = (int)strtol(strchr(host, ':') + 1, NULL, 10);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { 0 };
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct timeval tv = { 120, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Read the response head (up to the blank line) into head; the status, or -1. */
+static int read_head(int fd, char *head, size_t size, char *extra, size_t *extra_len)
+{
+    size_t used = 0;
+    *extra_len = 0;
+    while (used < size - 1) {
+        ssize_t n = read(fd, head + used, size - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        used += (size_t)n;
+        head[used] = '\0';
+        char *end = strstr(head, "\r\n\r\n");
+        if (end) {
+            *extra_len = used - (size_t)(end + 4 - head);
+            memcpy(extra, end + 4, *extra_len);
+            end[4] = '\0';
+            return strncmp(head, "HTTP/1.1 ", 9) == 0 ? (int)strtol(head + 9, NULL, 10) : -1;
+        }
+    }
+    return -1;
+}
+
+/* The sandbox's peak resident set (VmHWM) in KiB. */
+static long sandbox_peak_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+/*
+ * Receive and serve a 1 GiB object (presigned, so the raw socket can stream
+ * it): the sandbox never holds it, its peak RSS stays under 100 MiB (under
+ * AddressSanitizer, whose shadow memory and quarantine inflate every
+ * process, the growth during the transfers does).
+ */
+static void test_s3__memory_stays_small_with_1_gib_objects(void **state)
+{
+    (void)state;
+    const char *key = PROJECT_PREFIX "t/big/1gib.bin";
+    char url[4096], host[64], head[8192], value[128];
+    const char *path;
+    size_t extra_len;
+    unsigned char *pattern = malloc(CHUNK), *buf = malloc(CHUNK + sizeof(head));
+    assert_non_null(pattern);
+    assert_non_null(buf);
+    fill_random(pattern, CHUNK, 77);
+    long before = sandbox_peak_rss_kib(sandbox.pid);
+    assert_true(before > 0);
+
+    /* PutObject of 1 GiB, streamed. */
+    assert_int_equal(presign(url, sizeof(url), &put_creds, "PUT", key, time(NULL), 600), 0);
+    int fd = connect_url(url, &path, host, sizeof(host));
+    assert_true(fd >= 0);
+    int n = snprintf(head, sizeof(head), "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %llu\r\n"
+                     "Connection: close\r\n\r\n", path, host, GIB);
+    assert_int_equal(write_all(fd, head, (size_t)n), 0);
+    for (unsigned long long sent = 0; sent < GIB; sent += CHUNK)
+        assert_int_equal(write_all(fd, pattern, CHUNK), 0);
+    assert_int_equal(read_head(fd, head, sizeof(head), (char *)buf, &extra_len), 200);
+    close(fd);
+    assert_non_null(strstr(head, "ETag: \""));
+
+    /* GetObject of the whole, compared with what was sent. */
+    assert_int_equal(presign(url, sizeof(url), &get_creds, "GET", key, time(NULL), 600), 0);
+    fd = connect_url(url, &path, host, sizeof(host));
+    assert_true(fd >= 0);
+    n = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                 path, host);
+    assert_int_equal(write_all(fd, head, (size_t)n), 0);
+    assert_int_equal(read_head(fd, head, sizeof(head), (char *)buf, &extra_len), 200);
+    snprintf(value, sizeof(value), "Content-Length: %llu\r\n", GIB);
+    assert_non_null(strstr(head, value));
+    unsigned long long got = 0;
+    int same = 1;
+    size_t have = extra_len;
+    for (;;) {
+        /* Compare what is in buf at offset `got` of the object, then read more. */
+        for (size_t i = 0; i < have && same; ) {
+            size_t at = (size_t)((got + i) % CHUNK), len = CHUNK - at;
+            if (len > have - i)
+                len = have - i;
+            same = memcmp(buf + i, pattern + at, len) == 0;
+            i += len;
+        }
+        got += have;
+        ssize_t r = read(fd, buf, CHUNK);
+        if (r < 0 && errno == EINTR) {
+            have = 0;
+            continue;
+        }
+        if (r <= 0)
+            break;
+        have = (size_t)r;
+    }
+    close(fd);
+    assert_true(got == GIB);
+    assert_true(same);
+
+    long peak = sandbox_peak_rss_kib(sandbox.pid);
+    print_message("sandbox peak RSS: %ld KiB before, %ld KiB after 1 GiB up and down\n", before,
+                  peak);
+#ifdef SANITIZED
+    assert_true(peak - before < 100 * 1024);
+#else
+    assert_true(peak < 100 * 1024);
+#endif
+    test_response res;
+    assert_int_equal(s3_simple(&res, &put_creds, "DELETE", key, NULL), 0);
+    assert_int_equal(res.status, 204);
+    test_response_dispose(&res);
+    free(pattern);
+    free(buf);
 }
 
 /* ---- restart, expiry, TLS ------------------------------------------------ */
@@ -1954,6 +2200,7 @@ int main(void)
         cmocka_unit_test(test_s3__list_objects_v2),
         cmocka_unit_test(test_s3__multipart_upload),
         cmocka_unit_test(test_s3__multipart_rules),
+        cmocka_unit_test(test_s3__upload_part_digests_are_verified),
         cmocka_unit_test(test_s3__multipart_parts_in_place_and_reuploaded),
         cmocka_unit_test(test_s3__signature_and_time_errors),
         cmocka_unit_test(test_s3__prefix_scoping),
@@ -1961,6 +2208,7 @@ int main(void)
         cmocka_unit_test(test_s3__api_and_store_agree),
         cmocka_unit_test(test_s3__study_file_completes_and_api_delete_removes_the_object),
         cmocka_unit_test(test_s3__presigned_put_and_odd_keys),
+        cmocka_unit_test(test_s3__memory_stays_small_with_1_gib_objects),
         cmocka_unit_test(test_s3__restart_keeps_objects),
         cmocka_unit_test(test_s3__credentials_expire),
         cmocka_unit_test(test_s3__tls_on_both_listeners),
