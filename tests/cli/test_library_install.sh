@@ -29,6 +29,9 @@ project_version=$(sed -n 's/^project(igtcloud VERSION \([0-9.]*\) .*/\1/p' "$SOU
 
 make_work igtcloud-install
 prefix=$work/prefix
+# lib, or lib/<multiarch> when the build was configured for /usr.
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt")
+libdir=${libdir:-lib}
 cmake --install "$BUILD_DIR" --prefix "$prefix" >/dev/null
 # The top-level wrapper installs the same tree ("make install PREFIX=..."), and
 # DESTDIR stages it. -o build: the build tree is not rebuilt under the tests' feet.
@@ -42,10 +45,10 @@ tree() { (cd "$1" && find . | sort); }
 [[ "$(tree "$work/stage/opt/igtcloud")" == "$(tree "$prefix")" ]] \
   || fail "make install DESTDIR=... did not stage the tree under DESTDIR/PREFIX"
 for f in bin/igtcloud bin/igtcloud-sandbox include/igtcloud/igtcloud.h include/igtcloud/version.h \
-         include/igtcloud/export.h lib/libigtcloud.a lib/pkgconfig/igtcloud.pc; do
+         include/igtcloud/export.h "$libdir/libigtcloud.a" "$libdir/pkgconfig/igtcloud.pc"; do
   [[ -e "$prefix/$f" ]] || fail "install is missing $f"
 done
-[[ -L "$prefix/lib/$soname" && -e "$prefix/lib/$soname" ]] || fail "install is missing lib/$soname"
+[[ -L "$prefix/$libdir/$soname" && -e "$prefix/$libdir/$soname" ]] || fail "install is missing $libdir/$soname"
 for header in "$SOURCE_DIR"/include/igtcloud/*.h; do
   cmp -s "$header" "$prefix/include/igtcloud/$(basename "$header")" \
     || fail "install is missing include/igtcloud/$(basename "$header")"
@@ -75,15 +78,15 @@ int main(void)
 C
 extra=()
 [[ "${SANITIZE:-OFF}" == "ON" ]] && extra=(-fsanitize=address,undefined)
-flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs igtcloud)
+flags=$(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config --cflags --libs igtcloud)
 "${CC:-cc}" -std=c11 -Wall -Werror "${extra[@]}" "$prefix/use.c" -o "$prefix/use" $flags
-version=$(LD_LIBRARY_PATH="$prefix/lib" "$prefix/use") || fail "program built against the install failed"
+version=$(LD_LIBRARY_PATH="$prefix/$libdir" "$prefix/use") || fail "program built against the install failed"
 [[ "$version" == "$("$prefix/bin/igtcloud" version | awk '{print $2}')" ]] \
   || fail "library version '$version' differs from the installed igtcloud's"
 
 # libigtcloud.a links with the modules igtcloud.pc names in Requires.private
 # (their shared libraries: Debian ships no static libcurl dependencies).
-pc() { PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config "$@"; }
+pc() { PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config "$@"; }
 requires=$(pc --print-requires-private igtcloud | awk '{print $1}')
 [[ -n "$requires" ]] || fail "igtcloud.pc has no Requires.private"
 "${CC:-cc}" -std=c11 -Wall -Werror "${extra[@]}" "$prefix/use.c" -o "$prefix/use-static" \
@@ -106,7 +109,7 @@ for example in "$SOURCE_DIR"/examples/*.c; do
   case $name in
     create_service)
       set +e
-      out=$(cd "$work/run-$name" && echo demo | CLOUD_USERNAME=demo LD_LIBRARY_PATH="$prefix/lib" \
+      out=$(cd "$work/run-$name" && echo demo | CLOUD_USERNAME=demo LD_LIBRARY_PATH="$prefix/$libdir" \
         "$prefix/$name" "$api" "$hospital_a" installed 2>"$work/run-$name.err"); rc=$?
       set -e
       [[ $rc -eq 0 ]] || fail "examples/$name against the install: exit $rc: $(cat "$work/run-$name.err")"
@@ -123,10 +126,10 @@ stop_sandbox
 mv "$prefix" "$work/moved"
 [[ "$(env -u LD_LIBRARY_PATH "$work/moved/bin/igtcloud" version)" == "igtcloud $installed_version" ]] \
   || fail "the moved install's igtcloud does not run"
-ldd "$work/moved/bin/igtcloud" | grep -q "=> $work/moved/bin/../lib/libigtcloud.so" \
+ldd "$work/moved/bin/igtcloud" | grep -q "=> $work/moved/bin/../$libdir/libigtcloud.so" \
   || fail "the moved igtcloud does not use the library beside it: $(ldd "$work/moved/bin/igtcloud" | grep igtcloud)"
 env -u LD_LIBRARY_PATH "$work/moved/bin/igtcloud-sandbox" --help >/dev/null || fail "the moved igtcloud-sandbox does not run"
-moved_flags=$(PKG_CONFIG_PATH="$work/moved/lib/pkgconfig" pkg-config --cflags --libs igtcloud)
+moved_flags=$(PKG_CONFIG_PATH="$work/moved/$libdir/pkgconfig" pkg-config --cflags --libs igtcloud)
 "${CC:-cc}" -std=c11 -Wall -Werror "${extra[@]}" "$work/moved/use.c" -o "$work/moved/use-moved" $moved_flags \
   || fail "igtcloud.pc of a moved install does not build"
 echo "ok: exports (only the public API), soname, cmake --install and make install (DESTDIR) trees," \
