@@ -189,7 +189,8 @@ int sandbox_s3_authorize(sandbox_s3_req *req)
     time_t now = time(NULL);
     if (igtcloud__sigv4_check_time(&auth, now, IGTCLOUD_SIGV4_MAX_SKEW)) {
         if (auth.presigned)
-            sandbox_s3_fail(req, "AccessDenied", "Request has expired");
+            sandbox_s3_fail(req, "AccessDenied", auth.time > now ? "Request is not valid yet"
+                                                                 : "Request has expired");
         else
             sandbox_s3_fail(req, "RequestTimeTooSkewed", NULL);
         goto done;

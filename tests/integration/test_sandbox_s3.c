@@ -1270,6 +1270,19 @@ static void test_s3__signature_and_time_errors(void **state)
     assert_int_equal(presign(url, sizeof(url), &get_creds, "GET", key, time(NULL) - 120, 60), 0);
     assert_int_equal(test_http(&res, "GET", url, NULL, NULL, 0), 0);
     assert_s3_error(res, 403, "AccessDenied");
+    assert_non_null(strstr(res.body, "<Message>Request has expired</Message>"));
+    test_response_dispose(&res);
+    /* Dated more than 15 minutes ahead: not valid yet; a few minutes ahead: fine. */
+    assert_int_equal(presign(url, sizeof(url), &get_creds, "GET", key, time(NULL) + 20 * 60,
+                             3600), 0);
+    assert_int_equal(test_http(&res, "GET", url, NULL, NULL, 0), 0);
+    assert_s3_error(res, 403, "AccessDenied");
+    assert_non_null(strstr(res.body, "<Message>Request is not valid yet</Message>"));
+    test_response_dispose(&res);
+    assert_int_equal(presign(url, sizeof(url), &get_creds, "GET", key, time(NULL) + 5 * 60,
+                             60), 0);
+    assert_int_equal(test_http(&res, "GET", url, NULL, NULL, 0), 0);
+    assert_int_equal(res.status, 200);
     test_response_dispose(&res);
 }
 
