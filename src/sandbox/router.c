@@ -1,5 +1,6 @@
 #include "router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const sandbox_route *const route_tables[] = {
@@ -48,38 +49,74 @@ static int match(const char *pattern, char *path, const char **params)
     return 1;
 }
 
+/* Copy path into buf without a trailing slash; -1 when it does not fit. */
+static int normalise(char *buf, size_t size, const char *path)
+{
+    size_t len = strlen(path);
+    if (len >= size)
+        return -1;
+    memcpy(buf, path, len + 1);
+    /* A trailing slash names the same resource. */
+    if (len > 1 && buf[len - 1] == '/')
+        buf[len - 1] = '\0';
+    return 0;
+}
+
 sandbox_handler sandbox_route_find(sandbox_request *req, char *path_copy, int *status)
 {
-    size_t len = strlen(req->path);
     int path_known = 0;
-    /* A trailing slash names the same resource. */
-    char scratch[2048];
-    if (len >= sizeof(scratch)) {
+    char scratch[SANDBOX_ROUTE_PATH_MAX];
+    if (normalise(scratch, sizeof(scratch), req->path)) {
         *status = 404;
         return NULL;
     }
     for (size_t t = 0; t < sizeof(route_tables) / sizeof(route_tables[0]); t++) {
         for (const sandbox_route *r = route_tables[t]; r->method; r++) {
-            memcpy(scratch, req->path, len + 1);
-            if (len > 1 && scratch[len - 1] == '/')
-                scratch[len - 1] = '\0';
             const char *params[SANDBOX_MAX_PARAMS] = { 0 };
+            normalise(scratch, sizeof(scratch), req->path);
             if (!match(r->pattern, scratch, params))
                 continue;
             path_known = 1;
             if (strcmp(r->method, req->method) != 0)
                 continue;
-            /*
-             * Re-run the match on the caller's buffer so params outlive us;
-             * copy the request path again, since the match above cut scratch.
-             */
-            memcpy(path_copy, req->path, len + 1);
-            if (len > 1 && path_copy[len - 1] == '/')
-                path_copy[len - 1] = '\0';
+            /* Match again on the caller's buffer, so that params outlive us. */
+            normalise(path_copy, SANDBOX_ROUTE_PATH_MAX, req->path);
             match(r->pattern, path_copy, req->params);
             return r->handler;
         }
     }
     *status = path_known ? 405 : 404;
     return NULL;
+}
+
+/* 1 when `method` is already in the ", "-separated list. */
+static int listed(const char *list, const char *method)
+{
+    size_t len = strlen(method);
+    for (const char *p = strstr(list, method); p; p = strstr(p + 1, method))
+        if ((p == list || p[-1] == ' ') && (p[len] == ',' || p[len] == '\0'))
+            return 1;
+    return 0;
+}
+
+int sandbox_route_allowed(char *out, size_t size, const char *path)
+{
+    char scratch[SANDBOX_ROUTE_PATH_MAX];
+    size_t used = 0;
+    if (size == 0)
+        return -1;
+    out[0] = '\0';
+    for (size_t t = 0; t < sizeof(route_tables) / sizeof(route_tables[0]); t++) {
+        for (const sandbox_route *r = route_tables[t]; r->method; r++) {
+            const char *params[SANDBOX_MAX_PARAMS] = { 0 };
+            if (normalise(scratch, sizeof(scratch), path) || !match(r->pattern, scratch, params) ||
+                listed(out, r->method))
+                continue;
+            int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "", r->method);
+            if (n < 0 || (size_t)n >= size - used)
+                return -1;
+            used += (size_t)n;
+        }
+    }
+    return used ? 0 : -1;
 }

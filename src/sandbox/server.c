@@ -161,14 +161,18 @@ static void dispatch(sandbox *sb, struct MHD_Connection *connection, const char 
                                sb->config.max_body);
         return;
     }
-    char path_copy[2048];
+    char path_copy[SANDBOX_ROUTE_PATH_MAX];
     int status = 404;
     sandbox_handler handler = sandbox_route_find(&req, path_copy, &status);
     if (!handler) {
-        if (status == 405)
+        char allow[128];
+        if (status == 405) {
             sandbox_response_error(res, 405, "method %s not allowed on %s", method, url);
-        else
+            if (sandbox_route_allowed(allow, sizeof(allow), url) == 0)
+                sandbox_response_header(res, "Allow", allow);
+        } else {
             sandbox_response_error(res, 404, "no such resource: %s", url);
+        }
         return;
     }
     /* API handlers are short; one lock keeps every transaction simple. */
