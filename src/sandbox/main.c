@@ -50,6 +50,21 @@ static const char usage[] =
     "                            requests carrying 'X-Admin-Token: TOKEN'\n"
     "  --help                    show this message and exit\n";
 
+/* Every option but --help takes a value. */
+static const char *const value_options[] = {
+    "--listen", "--data", "--seed", "--token-lifetime", "--credential-lifetime",
+    "--log-requests", "--max-body", "--s3-listen", "--region", "--tls-cert", "--tls-key",
+    "--min-part-size", "--faults", "--admin-token", NULL,
+};
+
+static int takes_value(const char *opt)
+{
+    for (int i = 0; value_options[i]; i++)
+        if (strcmp(opt, value_options[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int parse_long(const char *text, long min, long max, long *out)
 {
     char *end = NULL;
@@ -170,6 +185,8 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
+        if (!takes_value(opt))
+            return usage_error("unknown option '%s'", opt);
         if (!val)
             return usage_error("option '%s' needs a value", opt);
         i++;
