@@ -258,6 +258,40 @@ static void test_sandbox_data__other_user_sees_nothing_of_the_demo_project(void 
                             "{\"hospitalId\": \"" TEST_DEMO_HOSPITAL_A "\", \"uploadedPath\": "
                             "\"x/\", \"isPrefix\": true}", "/api/action/update-database"),
                  404, NULL);
+    /* Every other call on the study, its files and the institute's services, too. */
+    expect_error(&res, CALL(&res, &other, "PUT", "{\"studyType\": \"Study\"}",
+                            "/api/data/hospitals/%s/studies/%s", a, sid), 404, NULL);
+    expect_error(&res, CALL(&res, &other, "POST", "[{\"key\": \"k\", \"fileSize\": 1}]",
+                            "/api/data/hospitals/%s/studies/%s/files", a, sid), 404, NULL);
+    expect_error(&res, CALL(&res, &other, "DELETE", NULL,
+                            "/api/data/hospitals/%s/studies/%s/files?keys=k", a, sid), 404, NULL);
+    expect_error(&res, CALL(&res, &other, "POST", "{\"uploadedPath\": \"notes.txt\"}",
+                            "/api/data/hospitals/%s/studies/%s/files/$file-upload-completed", a,
+                            sid), 404, NULL);
+    expect_error(&res, CALL(&res, &other, "POST", "{\"username\": \"other\", \"password\": "
+                            "\"other\", \"electronicRecordState\": \"submitted\"}",
+                            "/api/data/hospitals/%s/studies/%s/electronic-record-state", a, sid),
+                 404, NULL);
+    expect_error(&res, CALL(&res, &other, "POST", "[{\"key\": \"k\", \"fileSize\": 1}]",
+                            "/api/data/projects/%s/files", p), 404, NULL);
+    expect_error(&res, CALL(&res, &other, "DELETE", NULL, "/api/data/projects/%s/files?keys=k",
+                            p), 404, NULL);
+    expect_error(&res, CALL(&res, &other, "GET", NULL, "/api/data/organizations/%s/services", a),
+                 404, NULL);
+    expect_error(&res, CALL(&res, &other, "POST", "{\"name\": \"x\"}",
+                            "/api/data/organizations/%s/services", a), 404, NULL);
+    expect_error(&res, CALL(&res, &other, "DELETE", NULL,
+                            "/api/data/organizations/%s/services/x", a), 404, NULL);
+    /* S3 credentials for the project's prefix are refused as for a prefix nobody has. */
+    long known = CALL(&res, &other, "GET", NULL,
+                      "/api/auth/s3credentials?action=GET&prefix=projects/demo-project/");
+    char known_message[512];
+    snprintf(known_message, sizeof(known_message), "%s", res.body);
+    expect_error(&res, known, 403, NULL);
+    long unknown = CALL(&res, &other, "GET", NULL,
+                        "/api/auth/s3credentials?action=GET&prefix=projects/no-such/");
+    assert_string_equal(res.body, known_message);
+    expect_error(&res, unknown, 403, NULL);
     /* Ids that exist nowhere answer the same. */
     expect_error(&res, CALL(&res, &demo, "GET", NULL, "/api/data/projects/no-such"), 404, NULL);
     expect_error(&res, CALL(&res, &demo, "GET", NULL, "/api/data/hospitals/%s/studies/no-such",
