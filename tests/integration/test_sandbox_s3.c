@@ -1387,8 +1387,18 @@ static void test_s3__request_log(void **state)
     free(log);
     assert_int_equal(found_get, 1);
     assert_true(found_put >= 1);
-    /* Never secrets, signatures or session tokens. */
+    /* Never secrets, signatures or session tokens, on the API's lines either. */
+    test_login login;
+    s3_creds fresh;
+    assert_int_equal(test_login_password(&login, sandbox.api_url, "demo", "demo"), 200);
+    assert_int_equal(fetch_creds_as(&fresh, &login, sandbox.api_url, "GET", PROJECT_PREFIX "t/"),
+                     0);
     log = test_sandbox_log(&sandbox);
+    assert_non_null(strstr(log, "\"path\":\"/api/auth/s3credentials"));
+    assert_null(strstr(log, strrchr(login.jwt, '.') + 1));
+    assert_null(strstr(log, login.csrf));
+    assert_null(strstr(log, fresh.secret_key));
+    assert_null(strstr(log, fresh.session_token));
     assert_null(strstr(log, get_creds.secret_key));
     assert_null(strstr(log, get_creds.session_token));
     assert_null(strstr(log, "Signature"));
