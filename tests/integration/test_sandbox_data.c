@@ -514,6 +514,130 @@ static void test_sandbox_data__study_types_and_bad_bodies(void **state)
                  NULL);
 }
 
+/*
+ * Every study type of PROTOCOL.md section 4 with fields of its own (from
+ * openapi/entities.json) and one nobody defines: POST answers them unchanged,
+ * GET and the listing give back what POST answered, and a PUT of the study
+ * with a field changed keeps every other field.
+ */
+static void test_sandbox_data__every_study_type_round_trips(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        "{\"studyType\": \"Study\", \"studyId\": \"T-S\", \"state\": \"new\","
+        " \"accessionNumber\": \"A1\", \"legalBasis\": [\"consent\"],"
+        " \"maxRetentionDate\": \"2031-01-01T00:00:00\", \"patient\": {\"patientId\": \"TP-1\","
+        " \"gender\": \"F\", \"dateOfBirth\": \"1970-01-02T00:00:00\"}}",
+        "{\"studyType\": \"BaseStudy\", \"studyId\": \"T-B\", \"instanceUid\": \"1.2.3\","
+        " \"studyComments\": \"c\", \"patient\": {\"patientName\": \"Base^B\"}}",
+        "{\"studyType\": \"AnnotationStudy\", \"studyName\": \"T-A\", \"annotationState\": \"open\","
+        " \"latestAnnotations\": \"2022-02-02T02:02:02\", \"caseLabels\": [\"x\", \"y\"],"
+        " \"hasStickyNote\": true, \"operator\": \"op\", \"patient\": {\"patientId\": \"TP-2\"}}",
+        "{\"studyType\": \"ClinicalImageLibraryStudy\", \"studyName\": \"T-C\","
+        " \"systemType\": \"Azurion\", \"anatomy\": \"heart\", \"softwareVersion\": \"1.0\","
+        " \"studyCategory\": \"cat\", \"patient\": {\"patientId\": \"TP-3\"}}",
+        "{\"studyType\": \"CoreLabsStudy\", \"studyName\": \"T-L\", \"isPhilipsData\": \"yes\","
+        " \"cathlabnr\": \"7\", \"studyStartDateTime\": \"2021-01-01T08:00:00\","
+        " \"studyEndDateTime\": \"2021-01-01T09:30:00\", \"patient\": {\"patientId\": \"TP-4\"}}",
+        "{\"studyType\": \"EchoNavStudy\", \"studyId\": \"T-E\", \"subjectId\": \"SUB-E\","
+        " \"xRaySystem\": \"x\", \"recordedData\": [\"cine\"], \"diseases\": [],"
+        " \"therapy\": [\"t1\", \"t2\"], \"redo\": \"no\", \"imageTransducers\": [{\"k\": 1}],"
+        " \"patient\": {\"patientId\": \"TP-5\"}}",
+        "{\"studyType\": \"EpdStudy\", \"name\": \"T-P\", \"site\": \"Site-9\", \"age\": \"61\","
+        " \"diseaseTypes\": [\"AF\"], \"datetime\": \"2021-07-07T07:07:07\", \"duration\": 3600,"
+        " \"FCS\": \"f\", \"redo\": false, \"events\": [{\"at\": 1.5}]}",
+        "{\"studyType\": \"IGuideUStudy\", \"subjectId\": \"SUB-I\", \"visitName\": \"V9\","
+        " \"procedureDate\": \"2021-08-08T08:08:08\"}",
+        "{\"studyType\": \"MarvelStudy\", \"clinicalStudy\": \"T-M\", \"date\": "
+        "\"2021-09-09T09:09:09\", \"pullbackLimb\": \"left\", \"pullbackUsable\": \"yes\","
+        " \"patient\": {\"patientId\": \"TP-6\"}}",
+        "{\"studyType\": \"WeTrustStudy\", \"studyId\": \"T-W\", \"subjectId\": \"SUB-W\","
+        " \"corelabId\": \"CL-1\", \"classification\": \"A\","
+        " \"patient\": {\"patientId\": \"TP-7\"}}",
+    };
+    const char *a = TEST_DEMO_HOSPITAL_A;
+    test_response res;
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        json_t *body = json_loads(bodies[i], 0, NULL);
+        assert_non_null(body);
+        assert_int_equal(json_object_set_new(body, "notInAnySpec", json_pack("{s:[i, s, n]}",
+                                                                              "deep", 1, "two")),
+                         0);
+        char *text = json_dumps(body, JSON_COMPACT);
+        assert_non_null(text);
+        json_t *made = create_study(text);
+        free(text);
+        const char *type = str(body, "studyType");
+
+        /* Every field sent comes back as it was (a patient gains its server fields only). */
+        const char *key;
+        json_t *value;
+        json_object_foreach(body, key, value) {
+            json_t *got = json_object_get(made, key);
+            if (strcmp(key, "patient") == 0) {
+                const char *pk;
+                json_t *pv;
+                json_object_foreach(value, pk, pv) {
+                    if (!json_equal(json_object_get(got, pk), pv))
+                        fail_msg("%s: patient.%s changed", type, pk);
+                }
+            } else if (!json_equal(got, value)) {
+                fail_msg("%s: field '%s' changed", type, key);
+            }
+        }
+        const char *human = str(made, "studyIdHumanReadable");
+        const char *slash = strchr(human, '/');
+        if (!slash || slash == human || !slash[1] || strchr(slash + 1, '/'))
+            fail_msg("%s: studyIdHumanReadable '%s' is not <patient>/<study>", type, human);
+        char sid[64];
+        snprintf(sid, sizeof(sid), "%s", str(made, "studyDatabaseId"));
+        assert_string_equal(str(made, "hospitalId"), a);
+        assert_string_equal(str(made, "instituteId"), a);
+        assert_non_null(str(made, "s3Prefix"));
+
+        /* GET and the listing give back exactly what POST answered. */
+        assert_int_equal(CALL(&res, &demo, "GET", NULL, "/api/data/hospitals/%s/studies/%s", a,
+                              sid), 200);
+        if (!json_equal(res.json, made))
+            fail_msg("%s: GET differs from the POST answer", type);
+        test_response_dispose(&res);
+        assert_int_equal(CALL(&res, &demo, "GET", NULL, "/api/data/hospitals/%s/studies", a),
+                         200);
+        size_t j;
+        json_t *listed, *found = NULL;
+        json_array_foreach(res.json, j, listed) {
+            if (strcmp(str(listed, "studyDatabaseId"), sid) == 0)
+                found = listed;
+        }
+        if (!found || !json_equal(found, made))
+            fail_msg("%s: the listing differs from the POST answer", type);
+        test_response_dispose(&res);
+
+        /* PUT the study back with one field changed: the others stay. */
+        json_t *next = json_deep_copy(made);
+        assert_int_equal(json_object_set_new(next, "notInAnySpec", json_string("changed")), 0);
+        text = json_dumps(next, JSON_COMPACT);
+        assert_int_equal(CALL(&res, &demo, "PUT", text, "/api/data/hospitals/%s/studies/%s", a,
+                              sid), 200);
+        free(text);
+        json_object_foreach(made, key, value) {
+            if (strcmp(key, "lastUpdatedOn") == 0)
+                continue;
+            json_t *expect = strcmp(key, "notInAnySpec") == 0 ? json_object_get(next, key)
+                                                               : value;
+            if (!json_equal(json_object_get(res.json, key), expect))
+                fail_msg("%s: PUT changed field '%s'", type, key);
+        }
+        test_response_dispose(&res);
+        assert_int_equal(CALL(&res, &demo, "DELETE", NULL, "/api/data/hospitals/%s/studies/%s",
+                              a, sid), 204);
+        test_response_dispose(&res);
+        json_decref(next);
+        json_decref(made);
+        json_decref(body);
+    }
+}
+
 /* ---- files ---- */
 
 static void test_sandbox_data__demo_files_and_objects(void **state)
@@ -961,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_sandbox_data__create_and_delete_project_and_hospital),
         cmocka_unit_test(test_sandbox_data__study_round_trip),
         cmocka_unit_test(test_sandbox_data__study_types_and_bad_bodies),
+        cmocka_unit_test(test_sandbox_data__every_study_type_round_trips),
         cmocka_unit_test(test_sandbox_data__demo_files_and_objects),
         cmocka_unit_test(test_sandbox_data__register_complete_delete_files),
         cmocka_unit_test(test_sandbox_data__project_files),
