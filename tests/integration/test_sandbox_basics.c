@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -172,6 +173,22 @@ static void test_basics__requests_are_logged(void **state)
     free(log);
 }
 
+/* The data folder holds the SQLite database, in WAL mode (header bytes 18 and 19 are 2). */
+static void test_basics__database_is_sqlite_in_wal_mode(void **state)
+{
+    (void)state;
+    char path[400];
+    unsigned char header[100];
+    snprintf(path, sizeof(path), "%s/sandbox.db", sandbox.data_dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(header, 1, sizeof(header), f), sizeof(header));
+    fclose(f);
+    assert_memory_equal(header, "SQLite format 3", 16);
+    assert_int_equal(header[18], 2);
+    assert_int_equal(header[19], 2);
+}
+
 static void test_basics__sigterm_exits_cleanly_and_restart_serves(void **state)
 {
     (void)state;
@@ -197,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_basics__oversized_body_is_413),
         cmocka_unit_test(test_basics__bad_command_lines),
         cmocka_unit_test(test_basics__requests_are_logged),
+        cmocka_unit_test(test_basics__database_is_sqlite_in_wal_mode),
         cmocka_unit_test(test_basics__sigterm_exits_cleanly_and_restart_serves),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
