@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -203,6 +205,8 @@ static void test_transfer__many_small_files_share_one_engine(void **state)
     igtcloud__engine_get_stats(&st, down);
     /* Every file but the empty one (its first range answers 416, without an ETag). */
     assert_int_equal(st.verified_by_workers, N - 1);
+    /* Each non-empty file reached its disk in one chunk written by a worker. */
+    assert_int_equal(st.chunks_written_by_workers, N - 1);
     igtcloud_transfer_free(up);
     igtcloud_transfer_free(down);
 }
@@ -772,6 +776,78 @@ static void test_transfer__journal_of_another_boot_is_not_trusted(void **state)
     }
 }
 
+/* Download key to dst with the file size limit at `limit`; returns the file's result status. */
+static int download_under_fsize_limit(const igtcloud_transfer_options *o, const char *key,
+                                      const char *dst, int64_t size, rlim_t limit,
+                                      igtcloud__engine_stats *st, char *msg, size_t msg_size)
+{
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    low = old;
+    low.rlim_cur = limit;
+    void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+    igtcloud_transfer *t = NULL;
+    int rc = run_download(&t, o, key, dst, size);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_xfsz);
+    assert_int_not_equal(rc, 0);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    igtcloud__engine_get_stats(st, t);
+    snprintf(msg, msg_size, "%s", r.message);
+    igtcloud_transfer_free(t);
+    return r.status;
+}
+
+/*
+ * A full disk (the file size limit stands in for it) while downloading:
+ * bytes written by the workers (write-behind) of a single GET, and the
+ * pre-sizing of a ranged download's temporary file. Either fails the file
+ * with IGTCLOUD_ENOSPACE and one message naming it, leaves no final file,
+ * and a rerun with room completes byte-identical.
+ */
+static void test_transfer__full_disk_fails_the_file_cleanly(void **state)
+{
+    (void)state;
+    char src[512], dst[512], msg[400];
+    path_in(src, sizeof(src), "full.bin");
+    path_in(dst, sizeof(dst), "full.out");
+    const uint64_t size = 3 * MIB + 777;
+    assert_int_equal(th_make_file(src, size, 9), 0);
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.max_requests = 4;
+    put_file(&o, src, DEMO_PREFIX "t9/full.bin", NULL);
+    igtcloud__engine_stats st;
+
+    /* One GET: the limit falls inside its third chunk. */
+    o.range_threshold = 8 * MIB;
+    assert_int_equal(download_under_fsize_limit(&o, DEMO_PREFIX "t9/full.bin", dst, (int64_t)size,
+                                                MIB + 100, &st, msg, sizeof(msg)),
+                     IGTCLOUD_ENOSPACE);
+    assert_non_null(strstr(msg, "cannot write"));
+    assert_non_null(strstr(msg, "full.out"));
+    assert_true(st.chunks_written_by_workers > 0);
+    assert_false(th_exists(dst));
+
+    /* Ranges: the temporary file cannot take the object's size. */
+    o.range_threshold = 1 * MIB;
+    o.range_size = 1 * MIB;
+    assert_int_equal(download_under_fsize_limit(&o, DEMO_PREFIX "t9/full.bin", dst, (int64_t)size,
+                                                MIB + 100, &st, msg, sizeof(msg)),
+                     IGTCLOUD_ENOSPACE);
+    assert_non_null(strstr(msg, "full.out"));
+    assert_false(th_exists(dst));
+
+    igtcloud_transfer *t = NULL;
+    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t9/full.bin", dst, (int64_t)size));
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    assert_false(side_exists("full.out", IGTCLOUD__ENGINE_PART_SUFFIX));
+    assert_false(side_exists("full.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_transfer__ranged_download_hashes_prefix_while_ranges_arrive),
         cmocka_unit_test(test_transfer__multipart_created_callback_then_abort),
         cmocka_unit_test(test_transfer__journal_of_another_boot_is_not_trusted),
+        cmocka_unit_test(test_transfer__full_disk_fails_the_file_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

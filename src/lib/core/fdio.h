@@ -2,11 +2,15 @@
 #define IGTCLOUD_CORE_FDIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Write all `len` bytes to fd, across short writes and EINTR. Returns 0, or
  * -1 with errno set (EIO when the system wrote nothing and said no error).
  */
 int igtcloud__write_all(int fd, const void *data, size_t len);
+
+/* The same, at file offset `offset` (pwrite; the file position is left alone). */
+int igtcloud__pwrite_all(int fd, const void *data, size_t len, off_t offset);
 
 #endif

@@ -22,6 +22,7 @@ typedef struct igtcloud__engine_stats {
     size_t verified_by_workers; /* downloads whose MD5 a worker thread checked */
     size_t prefix_hashes;       /* in-order prefixes of ranged downloads hashed by workers */
     size_t bodies_hashed_by_workers; /* upload bodies whose digests a worker computed */
+    size_t chunks_written_by_workers; /* chunks of downloaded bytes a worker wrote */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);

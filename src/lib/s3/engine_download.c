@@ -106,6 +106,11 @@ static void download_rename(job *j)
         unlink(j->journal_path);
 }
 
+int igtcloud__engine_write_status(int err)
+{
+    return err == ENOSPC || err == EDQUOT || err == EFBIG ? IGTCLOUD_ENOSPACE : IGTCLOUD_EIO;
+}
+
 static int open_tmp(job *j, int truncate)
 {
     int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (truncate ? O_TRUNC : 0);
@@ -194,7 +199,8 @@ int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j)
     snprintf(j->journal.boot, sizeof(j->journal.boot), "%s", t->boot_id);
     j->journal_sync = !j->journal.boot[0];
     if (ftruncate(j->fd, (off_t)j->size) != 0)
-        return igtcloud__error_set(IGTCLOUD_EIO, "cannot size %s: %s", j->tmp_path, strerror(errno));
+        return igtcloud__error_set(igtcloud__engine_write_status(errno), "cannot size %s: %s",
+                                   j->tmp_path, strerror(errno));
     rc = igtcloud__journal_create(&j->journal_fd, j->journal_path, &j->journal);
     if (rc)
         return rc;

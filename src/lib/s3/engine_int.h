@@ -9,14 +9,15 @@
  *   engine_request.c  building, signing and starting a request; curl callbacks
  *   engine_response.c what an attempt's outcome means; retries
  *   engine_download.c temporary file, journal, verification, rename
- *   engine_hashing.c  hashing on worker threads: MD5 checks of downloads, upload digests
+ *   engine_workers.c  worker threads: write-behind of downloads, their MD5 checks, upload digests
  *
  * Files ("jobs") are activated in queueing order while there is room for
  * their file descriptors; an active job produces requests (one PUT, or
  * CreateMultipartUpload + parts + Complete; one GET, or ranged GETs) that
  * are started while fewer than max_requests are in flight. Bodies go from
  * and to files with pread/pwrite at their offsets: no object is ever held in
- * memory. Everything runs on the caller's thread except the MD5 workers.
+ * memory (downloads pass through a bounded set of chunks on their way to the
+ * file). Everything runs on the caller's thread except the workers.
  */
 
 #include <curl/curl.h>
@@ -40,6 +41,8 @@
 #define MAX_FREE_RETRIES 3
 #define PROGRESS_INTERVAL_MS 50
 #define VERIFY_THREADS 2
+#define WRITE_CHUNK (256 * 1024)   /* page-aligned pwrite of downloaded bytes (engine_workers.c) */
+#define WRITE_SPARE_CHUNKS 8       /* chunks beyond one per request in flight */
 
 enum job_kind { JK_UPLOAD = 1, JK_DOWNLOAD, JK_READ, JK_STAT, JK_ABORT };
 enum job_state { JS_QUEUED = 0, JS_ACTIVE, JS_DONE };
@@ -109,7 +112,7 @@ struct job {
     uint32_t nunjournaled;
     int64_t journal_synced_ms;
     int journal_sync;     /* sync ranges before journaling them (no boot id; journal.h) */
-    EVP_MD_CTX *md5;      /* MD5 of the bytes before md5_pos (see engine_hashing.c) */
+    EVP_MD_CTX *md5;      /* MD5 of the bytes before md5_pos (see engine_workers.c) */
     uint64_t md5_pos;
     uint32_t md5_range;   /* ranges before it are done (and at most md5_pos away) */
     int md5_on_loop;      /* no workers: on_write hashes bytes arriving in order */
@@ -126,6 +129,7 @@ struct job {
 struct req {
     req *next;
     job *job;
+    igtcloud_transfer *transfer; /* for the curl callbacks; set as it starts */
     int kind;
     uint32_t index;
     uint64_t offset;
@@ -170,6 +174,14 @@ struct req {
 
     int64_t last_progress;
     curl_off_t seen_dl, seen_ul;
+
+    /* Write-behind (engine_workers.c): received bytes not yet in the file. */
+    unsigned char *wbuf;  /* the chunk being filled; its first byte belongs at wpos */
+    size_t wlen;
+    uint64_t wpos;
+    size_t writes_pending; /* chunks handed to workers and not collected */
+    int parked;           /* over on the wire; its outcome counts once its chunks are written */
+    CURLcode parked_cc;
 };
 
 typedef struct verify_pool verify_pool;
@@ -268,6 +280,8 @@ const char *igtcloud__engine_op_name(int kind);
 void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc);
 
 void igtcloud__engine_discard_partial(job *j);
+/* IGTCLOUD_ENOSPACE when errno `err` says the disk (or the file size limit) is full, else IGTCLOUD_EIO. */
+int igtcloud__engine_write_status(int err);
 void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j);
 void igtcloud__engine_download_verified(igtcloud_transfer *t, job *j, int v);
 int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j);
@@ -281,5 +295,11 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block);
 void igtcloud__engine_verify_advance(igtcloud_transfer *t, job *j);
 int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j);
 int igtcloud__engine_digests_submit(igtcloud_transfer *t, req *r);
+/* Bytes of a GET for [at, at + n) of r's file: 0, or -1 with r->local_error set. */
+int igtcloud__engine_write_received(igtcloud_transfer *t, req *r, const char *data, size_t n,
+                                    uint64_t at);
+/* curl is done with r: 1 when its outcome must wait for its chunks (collect finishes it). */
+int igtcloud__engine_writes_park(igtcloud_transfer *t, req *r, CURLcode cc);
+void igtcloud__engine_write_release(igtcloud_transfer *t, req *r);
 
 #endif

@@ -170,7 +170,7 @@ void igtcloud__engine_enqueue(igtcloud_transfer *t, req *r, int64_t not_before)
 /* A request is over for good: drop it and let its job move on. */
 void igtcloud__engine_req_retire(igtcloud_transfer *t, req *r)
 {
-    (void)t;
+    igtcloud__engine_write_release(t, r);
     r->job->pending--;
     req_free(r);
 }

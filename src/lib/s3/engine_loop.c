@@ -161,6 +161,14 @@ static int64_t dispatch(igtcloud_transfer *t)
     return wait;
 }
 
+/* curl is done with r: its outcome counts now, or once its last bytes are written. */
+static void transfer_over(igtcloud_transfer *t, req *r, CURLcode cc)
+{
+    igtcloud__engine_remove_inflight(t, r);
+    if (!igtcloud__engine_writes_park(t, r, cc))
+        igtcloud__engine_req_finished(t, r, cc);
+}
+
 static void check_stalls(igtcloud_transfer *t)
 {
     int64_t now = igtcloud__engine_mono_ms();
@@ -168,8 +176,7 @@ static void check_stalls(igtcloud_transfer *t)
         req *r = t->inflight[i];
         if (now - r->last_progress > (int64_t)t->o.stall_timeout_ms) {
             r->stalled = 1;
-            igtcloud__engine_remove_inflight(t, r);
-            igtcloud__engine_req_finished(t, r, CURLE_OPERATION_TIMEDOUT);
+            transfer_over(t, r, CURLE_OPERATION_TIMEDOUT);
             continue; /* the slot now holds another request */
         }
         i++;
@@ -178,7 +185,7 @@ static void check_stalls(igtcloud_transfer *t)
 
 static void cancel_all(igtcloud_transfer *t)
 {
-    /* Workers read temporary files: let them finish before anything is discarded. */
+    /* Workers read and write temporary files: let them finish before anything is discarded. */
     while (t->nverifying > 0)
         igtcloud__engine_verify_collect(t, 1);
     while (t->ninflight > 0) {
@@ -262,8 +269,7 @@ int igtcloud__engine_loop(igtcloud_transfer *t, job **list, size_t n)
             curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
             if (code)
                 r->status = code;
-            igtcloud__engine_remove_inflight(t, r);
-            igtcloud__engine_req_finished(t, r, cc);
+            transfer_over(t, r, cc);
             finished++;
         }
         check_stalls(t);

@@ -158,26 +158,8 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
         memcpy(j->buf + (at - r->offset), data, c);
         j->got += c;
     } else {
-        const char *p = data;
-        size_t left = n;
-        off_t pos = (off_t)at;
-        while (left > 0) {
-            ssize_t w = pwrite(j->fd, p, left, pos);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                int err = w < 0 ? errno : ENOSPC;
-                snprintf(r->local_msg, sizeof(r->local_msg), "cannot write %s: %s", j->tmp_path,
-                         strerror(err));
-                r->local_error = 1;
-                r->local_status = err == ENOSPC || err == EDQUOT || err == EFBIG
-                                      ? IGTCLOUD_ENOSPACE : IGTCLOUD_EIO;
-                return 0;
-            }
-            p += w;
-            pos += w;
-            left -= (size_t)w;
-        }
+        if (igtcloud__engine_write_received(r->transfer, r, data, n, at))
+            return 0;
         if (j->md5 && j->md5_on_loop) {
             if (j->md5_pos == at) {
                 EVP_DigestUpdate(j->md5, data, n);
@@ -635,6 +617,7 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
     r->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, url.ptr);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    r->transfer = t;
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

@@ -215,6 +215,7 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
                 if (igtcloud__engine_download_plan_ranges(t, j)) {
                     snprintf(r->local_msg, sizeof(r->local_msg), "%s", igtcloud_error_last()->message);
                     r->local_error = 1;
+                    r->local_status = igtcloud_error_last()->code;
                     return -1;
                 }
                 igtcloud__engine_verify_advance(t, j);
@@ -347,7 +348,8 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
             return;
         }
         if (s < 0) {
-            req_failed_final(r, r->local_error ? IGTCLOUD_EIO : IGTCLOUD_EPROTO, &xml,
+            int code = !r->local_error ? IGTCLOUD_EPROTO : r->local_status ? r->local_status : IGTCLOUD_EIO;
+            req_failed_final(r, code, &xml,
                              r->local_msg[0] ? r->local_msg : "bad response");
             igtcloud__engine_req_retire(t, r);
             igtcloud__engine_job_settle(t, j);

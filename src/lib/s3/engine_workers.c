@@ -1,12 +1,19 @@
 /*
- * Hashing on worker threads, so the loop keeps the other requests moving:
+ * Worker threads, so the loop only moves bytes between sockets and memory:
+ * - write-behind: downloaded bytes are gathered in chunks of WRITE_CHUNK and
+ *   written to the temporary file by a worker (the page-cache copy was most
+ *   of the loop's time); a request whose transfer is over waits, parked,
+ *   until its chunks are on file before its outcome counts;
  * - the MD5 of a downloaded file, checked against its ETag, from the
  *   temporary file (in-order prefixes while ranges still arrive, then the
  *   rest); the file is renamed when the worker's answer is back;
  * - the digests an upload body is sent with (Content-MD5, CRC32C, SHA-256),
  *   computed before its request starts.
- * Workers touch nothing but their task: a dup of the file descriptor
- * (pread), the byte range, the digest state handed over, and the result.
+ * Workers touch nothing but their task: a dup of the file descriptor, the
+ * byte range, the chunk or digest state handed over, and the result.
+ * Chunks come from a bounded set (max_requests + WRITE_SPARE_CHUNKS): a
+ * request fills at most one at a time, so the loop, when it must wait for
+ * one, always waits for a write that is already queued.
  */
 #include "s3/engine_int.h"
 
@@ -19,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/hash.h"
 
 /*
@@ -27,13 +35,14 @@
  * A large download hands over each in-order prefix as its ranges arrive, so
  * only the last bytes are left to hash when the last range is in.
  */
-enum task_kind { TASK_PREFIX = 1, TASK_FINAL, TASK_BODY };
+enum task_kind { TASK_PREFIX = 1, TASK_FINAL, TASK_BODY, TASK_WRITE };
 
 typedef struct verify_task {
     struct verify_task *next;
     int kind;
     job *job;                 /* only the loop thread dereferences it */
-    req *req;                 /* TASK_BODY: the request waiting for its digests */
+    req *req;                 /* TASK_BODY: the request waiting for its digests; TASK_WRITE: its chunk's */
+    unsigned char *chunk;     /* TASK_WRITE: bytes for [from, to), back to the free set once written */
     int fd;                   /* a dup: the job may close its own meanwhile */
     EVP_MD_CTX *md5;          /* the job's digest; the job leaves it alone until collected */
     uint64_t from, to;
@@ -47,6 +56,10 @@ typedef struct verify_pool {
     pthread_cond_t todo_cond;  /* a task to do, or stop */
     pthread_cond_t done_cond;  /* a task is done */
     verify_task *todo_head, *todo_tail, *done_head;
+    verify_task *write_head, *write_tail; /* taken first: the loop may be waiting for a chunk */
+    pthread_cond_t chunk_cond; /* a chunk is free again */
+    unsigned char **free_chunks;
+    size_t nfree, nchunks, max_chunks;
     int stop;
     int nthreads;
     pthread_t threads[VERIFY_THREADS];
@@ -81,7 +94,10 @@ static int md5_matches(EVP_MD_CTX *ctx, const char *etag)
 static void verify_run(verify_task *task, unsigned char *buf)
 {
     int rc;
-    if (!buf)
+    if (task->kind == TASK_WRITE)
+        rc = igtcloud__pwrite_all(task->fd, task->chunk, (size_t)(task->to - task->from),
+                                  (off_t)task->from) ? -errno : 0;
+    else if (!buf)
         rc = -ENOMEM;
     else if (task->kind == TASK_BODY)
         rc = igtcloud__engine_digests_of(&task->digests, task->fd, task->from, task->to - task->from, buf);
@@ -95,13 +111,31 @@ static void verify_run(verify_task *task, unsigned char *buf)
 static void pool_push(verify_pool *p, verify_task *task)
 {
     pthread_mutex_lock(&p->lock);
-    if (p->todo_tail)
-        p->todo_tail->next = task;
+    verify_task **head = task->kind == TASK_WRITE ? &p->write_head : &p->todo_head;
+    verify_task **tail = task->kind == TASK_WRITE ? &p->write_tail : &p->todo_tail;
+    if (*tail)
+        (*tail)->next = task;
     else
-        p->todo_head = task;
-    p->todo_tail = task;
+        *head = task;
+    *tail = task;
     pthread_cond_signal(&p->todo_cond);
     pthread_mutex_unlock(&p->lock);
+}
+
+/* The next task, writes first; NULL when stopping with nothing left. Holds p->lock. */
+static verify_task *pool_pop(verify_pool *p)
+{
+    while (!p->stop && !p->todo_head && !p->write_head)
+        pthread_cond_wait(&p->todo_cond, &p->lock);
+    verify_task **head = p->write_head ? &p->write_head : &p->todo_head;
+    verify_task **tail = p->write_head ? &p->write_tail : &p->todo_tail;
+    verify_task *task = *head;
+    if (task) {
+        *head = task->next;
+        if (!*head)
+            *tail = NULL;
+    }
+    return task;
 }
 
 static void *verify_worker(void *arg)
@@ -112,19 +146,19 @@ static void *verify_worker(void *arg)
     unsigned char *buf = malloc(IO_BUF_SIZE);
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && !p->todo_head)
-            pthread_cond_wait(&p->todo_cond, &p->lock);
-        if (p->stop && !p->todo_head)
+        verify_task *task = pool_pop(p);
+        if (!task)
             break;
-        verify_task *task = p->todo_head;
-        p->todo_head = task->next;
-        if (!p->todo_head)
-            p->todo_tail = NULL;
         pthread_mutex_unlock(&p->lock);
 
         verify_run(task, buf);
 
         pthread_mutex_lock(&p->lock);
+        if (task->chunk) {
+            p->free_chunks[p->nfree++] = task->chunk;
+            task->chunk = NULL;
+            pthread_cond_signal(&p->chunk_cond);
+        }
         task->next = p->done_head;
         p->done_head = task;
         pthread_cond_signal(&p->done_cond);
@@ -151,9 +185,13 @@ void igtcloud__engine_verify_stop(igtcloud_transfer *t)
         p->done_head = d->next;
         free(d);
     }
+    for (size_t i = 0; i < p->nfree; i++)
+        free(p->free_chunks[i]);
+    free(p->free_chunks);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->todo_cond);
     pthread_cond_destroy(&p->done_cond);
+    pthread_cond_destroy(&p->chunk_cond);
     free(p);
     t->verify = NULL;
 }
@@ -165,13 +203,20 @@ static int verify_start(igtcloud_transfer *t)
     if (t->verify_failed)
         return -1;
     verify_pool *p = calloc(1, sizeof(*p));
-    if (!p) {
+    size_t max_chunks = (size_t)t->o.max_requests + WRITE_SPARE_CHUNKS;
+    unsigned char **free_chunks = calloc(max_chunks, sizeof(*free_chunks));
+    if (!p || !free_chunks) {
+        free(p);
+        free(free_chunks);
         t->verify_failed = 1;
         return -1;
     }
+    p->free_chunks = free_chunks;
+    p->max_chunks = max_chunks;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->todo_cond, NULL);
     pthread_cond_init(&p->done_cond, NULL);
+    pthread_cond_init(&p->chunk_cond, NULL);
     t->verify = p;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int want = cpus > 1 && cpus < VERIFY_THREADS ? (int)cpus : VERIFY_THREADS;
@@ -301,6 +346,138 @@ int igtcloud__engine_digests_submit(igtcloud_transfer *t, req *r)
     return 0;
 }
 
+/* ---- write-behind ---- */
+
+static void write_failed(req *r, int err)
+{
+    if (r->local_error)
+        return;
+    snprintf(r->local_msg, sizeof(r->local_msg), "cannot write %s: %s", r->job->tmp_path,
+             strerror(err));
+    r->local_error = 1;
+    r->local_status = igtcloud__engine_write_status(err);
+}
+
+/* A free chunk, waiting for a worker to free one when all are taken; NULL without memory. */
+static unsigned char *chunk_take(verify_pool *p)
+{
+    unsigned char *c = NULL;
+    int fresh = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        if (p->nfree > 0) {
+            c = p->free_chunks[--p->nfree];
+            break;
+        }
+        if (p->nchunks < p->max_chunks) {
+            p->nchunks++;
+            fresh = 1;
+            break;
+        }
+        pthread_cond_wait(&p->chunk_cond, &p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (fresh) {
+        c = malloc(WRITE_CHUNK);
+        if (!c) {
+            pthread_mutex_lock(&p->lock);
+            p->nchunks--;
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+    return c;
+}
+
+static void chunk_give(verify_pool *p, unsigned char *c)
+{
+    pthread_mutex_lock(&p->lock);
+    p->free_chunks[p->nfree++] = c;
+    pthread_cond_signal(&p->chunk_cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Hand r's chunk to a worker, or write it here when no task can be made. */
+static void chunk_submit(igtcloud_transfer *t, req *r)
+{
+    verify_task *task = calloc(1, sizeof(*task));
+    int fd = task ? dup(r->job->fd) : -1;
+    if (fd < 0) {
+        free(task);
+        if (igtcloud__pwrite_all(r->job->fd, r->wbuf, r->wlen, (off_t)r->wpos))
+            write_failed(r, errno);
+        r->wpos += r->wlen;
+        r->wlen = 0;
+        return;
+    }
+    task->kind = TASK_WRITE;
+    task->job = r->job;
+    task->req = r;
+    task->fd = fd;
+    task->chunk = r->wbuf;
+    task->from = r->wpos;
+    task->to = r->wpos + r->wlen;
+    r->wbuf = NULL;
+    r->wlen = 0;
+    r->writes_pending++;
+    t->nverifying++;
+    pool_push(t->verify, task);
+}
+
+int igtcloud__engine_write_received(igtcloud_transfer *t, req *r, const char *data, size_t n,
+                                    uint64_t at)
+{
+    if (r->local_error)
+        return -1; /* an earlier chunk could not be written */
+    while (n > 0) {
+        if (!r->wbuf && verify_start(t) == 0) {
+            r->wbuf = chunk_take(t->verify);
+            r->wpos = at;
+            r->wlen = 0;
+        }
+        if (!r->wbuf) {
+            /* No workers, or no memory for a chunk: write it here. */
+            if (igtcloud__pwrite_all(r->job->fd, data, n, (off_t)at)) {
+                write_failed(r, errno);
+                return -1;
+            }
+            return 0;
+        }
+        size_t c = WRITE_CHUNK - r->wlen < n ? WRITE_CHUNK - r->wlen : n;
+        memcpy(r->wbuf + r->wlen, data, c);
+        r->wlen += c;
+        data += c;
+        n -= c;
+        at += c;
+        if (r->wlen == WRITE_CHUNK)
+            chunk_submit(t, r);
+    }
+    return r->local_error ? -1 : 0;
+}
+
+int igtcloud__engine_writes_park(igtcloud_transfer *t, req *r, CURLcode cc)
+{
+    if (r->wbuf && r->wlen > 0)
+        chunk_submit(t, r);
+    igtcloud__engine_write_release(t, r);
+    if (r->writes_pending == 0)
+        return 0;
+    r->parked = 1;
+    r->parked_cc = cc;
+    return 1;
+}
+
+void igtcloud__engine_write_release(igtcloud_transfer *t, req *r)
+{
+    if (!r->wbuf)
+        return;
+    if (t->verify)
+        chunk_give(t->verify, r->wbuf);
+    else
+        free(r->wbuf);
+    r->wbuf = NULL;
+    r->wlen = 0;
+}
+
 /* Apply the answers that are back; with `block`, wait for at least one. */
 void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
 {
@@ -318,6 +495,19 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
         done = d->next;
         job *j = d->job;
         t->nverifying--;
+        if (d->kind == TASK_WRITE) {
+            req *r = d->req;
+            r->writes_pending--;
+            t->stats.chunks_written_by_workers++;
+            if (d->result < 0)
+                write_failed(r, -d->result);
+            free(d);
+            if (r->parked && r->writes_pending == 0) {
+                r->parked = 0;
+                igtcloud__engine_req_finished(t, r, r->parked_cc);
+            }
+            continue;
+        }
         if (d->kind == TASK_BODY) {
             /* A failed digest is computed again, and reported, as the request starts. */
             t->ndigesting--;
