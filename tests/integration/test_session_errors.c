@@ -121,6 +121,12 @@ static void test_errors__usage(void **state)
     const char *argv_password[] = { "login", "-d", sandbox.api_url, "-u", "demo", "--password",
                                     "demo", NULL };
     expect_cli(2, "never taken from the command line", NULL, NULL, argv_password);
+    const char *argv_password2[] = { "login", "-d", sandbox.api_url, "-u", "demo",
+                                     "--password=demo", NULL };
+    expect_cli(2, "never taken from the command line", NULL, NULL, argv_password2);
+    const char *argv_password3[] = { "login", "-d", sandbox.api_url, "-u", "demo", "-p", "demo",
+                                     NULL };
+    expect_cli(2, "never taken from the command line", NULL, NULL, argv_password3);
     const char *empty[] = { "login", "-d", sandbox.api_url, "-u", "demo", "--password-stdin",
                             NULL };
     expect_cli(2, "no password on standard input", "", NULL, empty);

@@ -254,6 +254,32 @@ static void test_session__smart_reuse_of_the_token_file(void **state)
     assert_int_not_equal(access(token_path, F_OK), 0);  /* free unpublished it */
 }
 
+/* The token_file option names the file to reuse, over CLOUD_TOKEN_MMAP. */
+static void test_session__token_file_option(void **state)
+{
+    (void)state;
+    char other[600];
+    snprintf(other, sizeof(other), "%s/other-token", tmp);
+    igtcloud_session *owner = open_password("demo", "demo", IGTCLOUD_SESSION_NO_REUSE);
+    assert_non_null(owner);
+    assert_ok(igtcloud_session_publish(owner, other));
+    assert_int_not_equal(access(token_path, F_OK), 0);  /* not at CLOUD_TOKEN_MMAP */
+
+    igtcloud_session_options opts = IGTCLOUD_SESSION_OPTIONS_INIT;
+    opts.domain = sandbox.api_url;
+    opts.flags = IGTCLOUD_SESSION_REUSE_ONLY;
+    igtcloud_session *s = NULL;
+    assert_int_equal(igtcloud_session_open(&s, &opts), IGTCLOUD_EAUTH);
+    assert_non_null(strstr(igtcloud_error_last()->message, token_path));
+    opts.token_file = other;
+    assert_ok(igtcloud_session_open(&s, &opts));
+    assert_string_equal(igtcloud_session_jwt(s), igtcloud_session_jwt(owner));
+    assert_string_equal(igtcloud_session_user(s), "demo");
+    igtcloud_session_free(s);
+    igtcloud_session_free(owner);
+    assert_int_not_equal(access(other, F_OK), 0);
+}
+
 /* Decode the file as PROTOCOL.md section 3 says, without the library's reader. */
 static json_t *decode_token_file_independently(const char *path)
 {
@@ -822,6 +848,7 @@ int main(void)
         cmocka_unit_test_teardown(test_session__wrong_password_and_unknown_user, cleanup),
         cmocka_unit_test_teardown(test_session__tokens_from_environment, cleanup),
         cmocka_unit_test_teardown(test_session__smart_reuse_of_the_token_file, cleanup),
+        cmocka_unit_test_teardown(test_session__token_file_option, cleanup),
         cmocka_unit_test_teardown(test_session__cli_login_publishes_and_signals_log_out, cleanup),
         cmocka_unit_test_teardown(test_session__refresh_under_a_concurrent_reader, cleanup),
         cmocka_unit_test_teardown(test_session__service_identity_and_service_login, cleanup),
