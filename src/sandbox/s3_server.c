@@ -299,8 +299,8 @@ static enum MHD_Result send_response(sandbox_s3_req *req)
     if (req->fault_fired && req->fault.kind == SANDBOX_FAULT_RESET && !req->resp_body.size &&
         req->resp_fd < 0) {
         /* Nothing to send the reset after: reset now. */
-        reset_connection(req->connection);
         log_request(req, 0, 0);
+        reset_connection(req->connection);
         return MHD_NO;
     }
     if (req->fault_fired && req->fault.kind == SANDBOX_FAULT_DELAY && !req->fault.in_body)
@@ -546,10 +546,13 @@ static int consume(sandbox_s3_req *req, const char *data, size_t len)
     req->received += len;
     if (req->fault_fired && req->fault.kind == SANDBOX_FAULT_RESET &&
         req->body_mode == SANDBOX_S3_BODY_FILE && req->received >= req->fault.after_bytes) {
-        reset_connection(req->connection);
+        /* Settle first: the client may look at the store and the log as soon as it sees RST. */
         sandbox_s3_body_discard(&req->body);
+        if (req->part_placed && !req->part_committed)
+            sandbox_s3_part_abandon(req);
         req->responded = 1;
         log_request(req, 0, 0);
+        reset_connection(req->connection);
         return -1;
     }
     switch (req->body_mode) {
@@ -614,9 +617,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         req->body_mode == SANDBOX_S3_BODY_FILE) {
         /* The body was shorter than after_bytes: reset before answering. */
         sandbox_s3_body_discard(&req->body);
+        if (req->part_placed && !req->part_committed)
+            sandbox_s3_part_abandon(req);
         req->responded = 1;
-        reset_connection(connection);
         log_request(req, 0, 0);
+        reset_connection(connection);
         return MHD_NO;
     }
     if (!req->status)

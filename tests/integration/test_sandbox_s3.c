@@ -837,6 +837,37 @@ static void test_s3__list_objects_v2(void **state)
                                "prefix=projects%2Fdemo-project%2Ft%2F"), 0);
     assert_s3_error(res, 400, "InvalidArgument");
     test_response_dispose(&res);
+
+    /* max-keys: not a number is refused, more than 1000 is 1000. */
+    const char *bad_max[] = { "abc", "-1", "" };
+    for (size_t i = 0; i < sizeof(bad_max) / sizeof(bad_max[0]); i++) {
+        snprintf(query, sizeof(query), "list-type=2&max-keys=%s&prefix=projects%%2F"
+                 "demo-project%%2Ft%%2Fls%%2F", bad_max[i]);
+        assert_int_equal(s3_simple(&res, &get_creds, "GET", NULL, query), 0);
+        assert_s3_error(res, 400, "InvalidArgument");
+        test_response_dispose(&res);
+    }
+    assert_int_equal(s3_simple(&res, &get_creds, "GET", NULL,
+                               "list-type=2&max-keys=5000&prefix=projects%2Fdemo-project%2Ft%2F"
+                               "ls%2F"), 0);
+    assert_int_equal(res.status, 200);
+    assert_non_null(strstr(res.body, "<MaxKeys>1000</MaxKeys>"));
+    test_response_dispose(&res);
+
+    /* A continuation token wins over start-after, as in S3. */
+    assert_int_equal(s3_simple(&res, &get_creds, "GET", NULL,
+                               "list-type=2&max-keys=1&prefix=projects%2Fdemo-project%2Ft%2Fls%2F"),
+                     0);
+    token_of(&res, token, sizeof(token));
+    assert_true(token[0] != '\0');
+    test_response_dispose(&res);
+    snprintf(query, sizeof(query), "continuation-token=%s&list-type=2&max-keys=1&"
+             "prefix=projects%%2Fdemo-project%%2Ft%%2Fls%%2F&start-after=projects%%2F"
+             "demo-project%%2Ft%%2Fls%%2Fz.txt", token);
+    assert_int_equal(s3_simple(&res, &get_creds, "GET", NULL, query), 0);
+    listing(&res, got_keys, sizeof(got_keys), got_prefixes, sizeof(got_prefixes));
+    assert_string_equal(got_keys, PROJECT_PREFIX "t/ls/b/c.txt");
+    test_response_dispose(&res);
 }
 
 /* One multipart call; returns the response (caller disposes). */
