@@ -141,6 +141,32 @@ static void test_token_file__replaces_symlink_and_leftovers_without_following(vo
     igtcloud__token_dispose(&t);
 }
 
+/* A second login publishing at the same path: the first one's exit leaves the new file alone. */
+static void test_token_file__remove_spares_a_newer_writers_file(void **state)
+{
+    (void)state;
+    igtcloud__token t1 = make_token("a.b.c", 4000000000LL);
+    igtcloud__token t2 = make_token("d.e.f", 4000000001LL);
+    igtcloud__token_writer first = IGTCLOUD__TOKEN_WRITER_INIT;
+    igtcloud__token_writer second = IGTCLOUD__TOKEN_WRITER_INIT;
+    assert_ok(igtcloud__token_writer_create(&first, path, &t1));
+    assert_ok(igtcloud__token_writer_create(&second, path, &t2));
+    /* The first one's refresh goes to its own (replaced) file, not over the second's. */
+    assert_ok(igtcloud__token_writer_update(&first, &t1));
+    igtcloud__token back;
+    assert_ok(igtcloud__token_file_read(&back, path));
+    assert_string_equal(back.jwt, "d.e.f");
+    igtcloud__token_dispose(&back);
+    assert_ok(igtcloud__token_writer_remove(&first));
+    assert_ok(igtcloud__token_file_read(&back, path));
+    assert_string_equal(back.jwt, "d.e.f");
+    igtcloud__token_dispose(&back);
+    assert_ok(igtcloud__token_writer_remove(&second));
+    assert_int_not_equal(access(path, F_OK), 0);
+    igtcloud__token_dispose(&t1);
+    igtcloud__token_dispose(&t2);
+}
+
 static void write_file(const char *p, mode_t mode)
 {
     igtcloud__token t = make_token("a.b.c", 4000000000LL);
@@ -263,6 +289,8 @@ int main(void)
             test_token_file__replaces_symlink_and_leftovers_without_following, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file__hostile_files_are_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_token_file__remove_spares_a_newer_writers_file,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file__readers_never_see_a_mixed_token, setup,
                                         teardown),
     };
