@@ -2227,7 +2227,14 @@ static void test_faults__rules_file_at_start(void **state)
     snprintf(url, sizeof(url), "%s/_admin/faults", sb2.s3_url);
     const char *headers[] = { "X-Admin-Token: anything", NULL };
     assert_int_equal(test_http(&res, "GET", url, headers, NULL, 0), 0);
+    assert_s3_error(res, 403, "AccessDenied");   /* an ordinary, unsigned S3 request */
+    test_response_dispose(&res);
+    const char *rule = "{\"operation\": \"HeadBucket\", \"effect\": \"close\"}";
+    assert_int_equal(test_http(&res, "POST", url, headers, rule, strlen(rule)), 0);
     assert_int_not_equal(res.status, 200);
+    test_response_dispose(&res);
+    assert_int_equal(s3_simple(&res, &c, "HEAD", NULL, NULL), 0);
+    assert_int_equal(res.status, 200);
     test_response_dispose(&res);
     test_sandbox_stop(&sb2);
 
