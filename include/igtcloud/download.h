@@ -122,13 +122,23 @@ typedef struct igtcloud_download_options {
     void *study_payload;
     igtcloud_download_file_cb file_cb;
     void *file_payload;
+    /**
+     * Version 2: S3 endpoint URL (`--s3-endpoint`); NULL: AWS_ENDPOINT_URL_S3,
+     * then AWS_ENDPOINT_URL, then the credentials' endpoint, else AWS (see
+     * igtcloud/transfer.h).
+     */
+    const char *s3_endpoint;
 } igtcloud_download_options;
 
-/** Current version of igtcloud_download_options. */
-#define IGTCLOUD_DOWNLOAD_OPTIONS_VERSION 1
+/**
+ * Current version of igtcloud_download_options. Version 1 (without
+ * `s3_endpoint`) is still accepted.
+ */
+#define IGTCLOUD_DOWNLOAD_OPTIONS_VERSION 2
 /** Static initialiser: files only, flat, 4 x 4, no filters, no callbacks. */
 #define IGTCLOUD_DOWNLOAD_OPTIONS_INIT { IGTCLOUD_DOWNLOAD_OPTIONS_VERSION, 0, NULL, 0, 0, 0, 0, \
-                                         0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+                                         0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+                                         NULL }
 
 /** What a download did. */
 typedef struct igtcloud_download_summary {

@@ -180,7 +180,12 @@ typedef struct igtcloud_transfer_options {
     uint64_t range_threshold;
     /** Size of one ranged GET; 0: 8 MiB. */
     uint64_t range_size;
-    /** Attempts per request (first included); 0: 10. */
+    /**
+     * Attempts per request (first included); 0: 10. While no server has
+     * answered any request of the transfer, a connection that cannot be made
+     * (refused, unknown host) is tried at most 3 times: a wrong or dead
+     * endpoint fails in seconds, not minutes.
+     */
     unsigned int max_attempts;
     /** Full-jitter backoff: base and cap in milliseconds; 0: 1000 and 20000. */
     unsigned int backoff_base_ms;

@@ -23,6 +23,21 @@ int cli_take_value(const char **out, int argc, char **argv, int *i, const char *
     return 1;
 }
 
+int cli_check_url(const char *text)
+{
+    const char *host = NULL;
+    if (strncmp(text, "http://", 7) == 0)
+        host = text + 7;
+    else if (strncmp(text, "https://", 8) == 0)
+        host = text + 8;
+    if (!host || !*host || *host == '/' || *host == ':')
+        return -1;
+    for (const char *p = text; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return -1;
+    return 0;
+}
+
 int cli_parse_count(unsigned int *out, const char *text, long max)
 {
     char *end = NULL;

@@ -54,6 +54,9 @@ int cli_take_value(const char **out, int argc, char **argv, int *i, const char *
 /* A whole number in [1, max] (--concurrent-studies and the like); 0 or -1. */
 int cli_parse_count(unsigned int *out, const char *text, long max);
 
+/* An http:// or https:// URL with a host (--s3-endpoint); 0 or -1. */
+int cli_check_url(const char *text);
+
 /* True when argv[i] asks for help. */
 int cli_is_help(const char *arg);
 

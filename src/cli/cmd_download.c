@@ -38,6 +38,8 @@ static const char usage[] =
     "  -q, --quiet                   no progress, only errors and the summary\n"
     "      --password-stdin          read the password from standard input\n"
     "      --cacert FILE             trust the CA certificates in FILE (PEM)\n"
+    "      --s3-endpoint URL         S3 endpoint to use (default: $AWS_ENDPOINT_URL_S3,\n"
+    "                                $AWS_ENDPOINT_URL, else the cloud's)\n"
     "      --debug                   log every API request (never tokens)\n"
     "      --help                    Show this message and exit.\n"
     "\n"
@@ -107,7 +109,8 @@ int cmd_download(int argc, char **argv)
         if (cli_session_option(&sargs, argc, argv, &i, &missing) ||
             cli_take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
             cli_take_value(&studies_s, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
-            cli_take_value(&files_s, argc, argv, &i, NULL, "--concurrent-files", &missing)) {
+            cli_take_value(&files_s, argc, argv, &i, NULL, "--concurrent-files", &missing) ||
+            cli_take_value(&opts.s3_endpoint, argc, argv, &i, NULL, "--s3-endpoint", &missing)) {
             if (missing)
                 return cli_usage_error("download", "option '%s' needs a value", a);
             continue;
@@ -155,6 +158,9 @@ int cmd_download(int argc, char **argv)
         return cli_usage_error("download", "--concurrent-files must be 1-256");
     opts.extensions = sel.nexts ? sel.exts : NULL;
     opts.ca_file = sargs.cacert;
+    if (opts.s3_endpoint && cli_check_url(opts.s3_endpoint))
+        return cli_usage_error("download", "--s3-endpoint must be an http:// or https:// URL, "
+                                           "not '%s'", opts.s3_endpoint);
 
     cli_catch_signals(on_signal, 0);
 

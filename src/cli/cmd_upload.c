@@ -44,6 +44,8 @@ static const char usage[] =
     "  -q, --quiet                  no progress and no summary; errors only\n"
     "  -v, --verbose                one line per file\n"
     "      --cacert FILE            trust the CA certificates in FILE (PEM)\n"
+    "      --s3-endpoint URL        S3 endpoint to use (default: $AWS_ENDPOINT_URL_S3,\n"
+    "                               $AWS_ENDPOINT_URL, else the cloud's)\n"
     "      --debug                  log every request (method, URL, status) to stderr\n"
     "      --help                   Show this message and exit.\n"
     "\n"
@@ -192,7 +194,8 @@ int cmd_upload(int argc, char **argv)
             cli_take_value(&structure, argc, argv, &i, NULL, "--folder-structure", &missing) ||
             cli_take_value(&cs, argc, argv, &i, NULL, "--concurrent-studies", &missing) ||
             cli_take_value(&cf, argc, argv, &i, NULL, "--concurrent-files", &missing) ||
-            cli_take_value(&checksum, argc, argv, &i, NULL, "--checksum", &missing)) {
+            cli_take_value(&checksum, argc, argv, &i, NULL, "--checksum", &missing) ||
+            cli_take_value(&uo.s3_endpoint, argc, argv, &i, NULL, "--s3-endpoint", &missing)) {
             if (missing)
                 return cli_usage_error("upload", "option '%s' needs a value", argv[i]);
             continue;
@@ -240,6 +243,9 @@ int cmd_upload(int argc, char **argv)
             return cli_usage_error("upload", "--checksum must be md5, crc32c or sha256, not '%s'",
                                    checksum);
     }
+    if (uo.s3_endpoint && cli_check_url(uo.s3_endpoint))
+        return cli_usage_error("upload", "--s3-endpoint must be an http:// or https:// URL, "
+                                         "not '%s'", uo.s3_endpoint);
     if (dicom && checksum)
         return cli_usage_error("upload", "--dicom does not go with --checksum");
     if (dicom && (!positional[2] || strcmp(positional[2], "*") == 0))

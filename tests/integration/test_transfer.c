@@ -384,6 +384,46 @@ static void test_transfer__dead_server_ends_the_run_quickly(void **state)
     igtcloud_transfer_free(t);
 }
 
+/*
+ * An endpoint nobody answers at, with the default backoff: each request is
+ * tried 3 times, not 10, so the run ends in seconds; the message names the
+ * endpoint curl could not reach.
+ */
+static void test_transfer__unreachable_endpoint_fails_in_seconds(void **state)
+{
+    (void)state;
+    igtcloud_s3_credentials c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.access_key, sizeof(c.access_key), "AK");
+    snprintf(c.secret_key, sizeof(c.secret_key), "SK");
+    snprintf(c.bucket, sizeof(c.bucket), "b");
+    snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:1");
+    igtcloud_transfer_options o;
+    igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
+    o.credentials = &c;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    char dst[512];
+    path_in(dst, sizeof(dst), "unreached.out");
+    TH_PASS(igtcloud_transfer_add_download(t, "k/1", dst, "k/", 10, NULL));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(secs < 8.0); /* two backoffs of at most 1 and 2 s */
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
+    assert_int_equal(st.requests, 3);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, IGTCLOUD_ENET);
+    assert_non_null(strstr(r.message, "127.0.0.1 port 1"));
+    assert_non_null(strstr(r.message, "after 3 attempts"));
+    igtcloud_transfer_free(t);
+    assert_false(th_exists(dst));
+}
+
 /* The integrity header of a single PUT, as a server receives it. */
 static void put_through_fake(char *request, size_t size, igtcloud_transfer_checksum checksum,
                              const char *src)
@@ -858,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_transfer__missing_object_fails_cleanly),
         cmocka_unit_test(test_transfer__cancelled_multipart_upload_resumes_with_list_parts),
         cmocka_unit_test(test_transfer__dead_server_ends_the_run_quickly),
+        cmocka_unit_test(test_transfer__unreachable_endpoint_fails_in_seconds),
         cmocka_unit_test(test_transfer__crc32c_checksum_replaces_content_md5),
         cmocka_unit_test(test_transfer__crc32c_single_and_multipart_round_trip),
         cmocka_unit_test(test_transfer__feeder_queues_files_while_the_engine_runs),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "igtcloud/catalog.h"
+#include "igtcloud/download.h"
 #include "core/error.h"
 #include "tools/download_int.h"
 #include "test_sandbox.h"
@@ -139,10 +140,32 @@ static void test_download__days_and_categories(void **state)
     assert_true(igtcloud_file_ext_match(NULL, &f));
 }
 
+/* Options version 2 adds s3_endpoint; a version 1 caller's shorter struct is filled, not overrun. */
+static void test_download__options_versions(void **state)
+{
+    (void)state;
+    igtcloud_download_options o;
+    memset(&o, 0xAB, sizeof(o));
+    assert_int_equal(igtcloud_download_options_init(&o, IGTCLOUD_DOWNLOAD_OPTIONS_VERSION), 0);
+    assert_int_equal(o.version, 2);
+    assert_null(o.s3_endpoint);
+    assert_null(o.ca_file);
+    assert_int_equal(igtcloud_download_options_init(&o, 3), IGTCLOUD_EINVALID);
+    assert_int_equal(igtcloud_download_options_init(&o, 0), IGTCLOUD_EINVALID);
+    memset(&o, 0xAB, sizeof(o));
+    assert_int_equal(igtcloud_download_options_init(&o, 1), 0);
+    assert_int_equal(o.version, 1);
+    assert_null(o.file_payload);
+    const unsigned char *tail = (const unsigned char *)&o + offsetof(igtcloud_download_options, s3_endpoint);
+    for (size_t i = 0; i < sizeof(o.s3_endpoint); i++)
+        assert_int_equal(tail[i], 0xAB);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_download__manifest_line_parsing),
+        cmocka_unit_test(test_download__options_versions),
         cmocka_unit_test(test_download__manifest_vouches_only_verified_files),
         cmocka_unit_test(test_download__study_folder_refuses_hostile_ids),
         cmocka_unit_test(test_download__days_and_categories),

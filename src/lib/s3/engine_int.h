@@ -41,6 +41,8 @@
 #define MAX_FREE_RETRIES 3
 #define PROGRESS_INTERVAL_MS 50
 #define VERIFY_THREADS 2
+/* Attempts per request while no server has answered at all (a wrong or dead endpoint). */
+#define UNREACHED_MAX_ATTEMPTS 3
 #define WRITE_CHUNK (256 * 1024)   /* page-aligned pwrite of downloaded bytes (engine_workers.c) */
 #define WRITE_SPARE_CHUNKS 8       /* chunks beyond one per request in flight */
 
@@ -165,6 +167,7 @@ struct req {
     int proto_error;
     int stalled;
     char local_msg[256];
+    char curl_error[CURL_ERROR_SIZE]; /* curl's detail of a failed attempt ("Failed to connect to ...") */
 
     /* Request body, and its digests once computed (they survive retries). */
     igtcloud__engine_digests digests;
@@ -225,6 +228,7 @@ struct igtcloud_transfer {
 
     igtcloud__cred_cache creds;
     igtcloud__retry_budget budget;
+    int answered;         /* some S3 server answered a request of this transfer */
     struct region_memo *regions;
     size_t nregions;
 

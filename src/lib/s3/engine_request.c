@@ -360,6 +360,7 @@ void igtcloud__engine_give_easy(igtcloud_transfer *t, CURL *e)
 {
     if (!e)
         return;
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL); /* it pointed into a request */
     if (t->npool < t->o.max_requests)
         t->pool[t->npool++] = e;
     else
@@ -618,6 +619,8 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
     curl_easy_setopt(e, CURLOPT_URL, url.ptr);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     r->transfer = t;
+    r->curl_error[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_error);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

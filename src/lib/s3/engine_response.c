@@ -309,6 +309,8 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
     igtcloud__s3_error_body xml;
     memset(&xml, 0, sizeof(xml));
     igtcloud__xfer_outcome outcome = igtcloud__retry_outcome_from_curl((int)cc);
+    if (r->status)
+        t->answered = 1;
     if (r->stalled)
         outcome = IGTCLOUD__XFER_TIMEOUT;
     if (r->local_error) {
@@ -402,9 +404,11 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
 
     igtcloud__retry_kind kind = igtcloud__retry_classify(outcome, r->status, xml.code);
     const char *why = NULL;
-    char why_buf[160];
+    char why_buf[CURL_ERROR_SIZE + 32];
     if (outcome != IGTCLOUD__XFER_OK) {
-        snprintf(why_buf, sizeof(why_buf), "%s", r->stalled ? "no progress (stalled)" : curl_easy_strerror(cc));
+        snprintf(why_buf, sizeof(why_buf), "%s", r->stalled ? "no progress (stalled)"
+                                                 : r->curl_error[0] ? r->curl_error
+                                                                    : curl_easy_strerror(cc));
         why = why_buf;
     }
     int code = outcome == IGTCLOUD__XFER_OK ? status_for_s3(r->status, xml.code)
@@ -443,12 +447,18 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
         igtcloud__engine_job_settle(t, j);
         return;
     }
+    /* A server never reached in this run is likely the wrong one: say so in seconds. */
+    unsigned int max_attempts = t->o.max_attempts;
+    if (!t->answered && max_attempts > UNREACHED_MAX_ATTEMPTS &&
+        (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+         cc == CURLE_COULDNT_RESOLVE_PROXY))
+        max_attempts = UNREACHED_MAX_ATTEMPTS;
     int cost = -1;
-    if (kind != IGTCLOUD__RETRY_NO && r->attempt + 1 < t->o.max_attempts)
+    if (kind != IGTCLOUD__RETRY_NO && r->attempt + 1 < max_attempts)
         cost = igtcloud__retry_budget_take(&t->budget, kind);
     if (cost < 0) {
-        if (kind != IGTCLOUD__RETRY_NO && r->attempt + 1 < t->o.max_attempts) {
-            char msg[200];
+        if (kind != IGTCLOUD__RETRY_NO && r->attempt + 1 < max_attempts) {
+            char msg[sizeof(why_buf) + 48];
             snprintf(msg, sizeof(msg), "%s; retry budget of the run exhausted",
                      why ? why : (xml.code[0] ? xml.code : "failed"));
             req_failed_final(r, code, &xml, xml.code[0] ? NULL : msg);

@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,8 @@ typedef struct dl_item {
 
 typedef struct dl_run {
     igtcloud_session *session;
-    const igtcloud_download_options *o;
+    const igtcloud_download_options *o; /* &opts */
+    igtcloud_download_options opts;     /* the caller's, whatever their version */
     char *target;
     igtcloud__dl_manifest manifest;
     igtcloud_transfer *t;
@@ -90,13 +92,23 @@ static const char *const reserved_suffixes[] = { ".igtcloud-part", ".igtcloud-jo
 
 static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *study);
 
+/* The bytes of igtcloud_download_options a caller of `version` has; 0: unknown. */
+static size_t options_size(unsigned int version)
+{
+    if (version == 1)
+        return offsetof(igtcloud_download_options, s3_endpoint);
+    return version == IGTCLOUD_DOWNLOAD_OPTIONS_VERSION ? sizeof(igtcloud_download_options) : 0;
+}
+
 int igtcloud_download_options_init(igtcloud_download_options *opts, unsigned int version)
 {
-    if (!opts || version != IGTCLOUD_DOWNLOAD_OPTIONS_VERSION)
+    size_t size = options_size(version);
+    if (!opts || !size)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "unknown download options version %u",
                                    version);
     igtcloud_download_options init = IGTCLOUD_DOWNLOAD_OPTIONS_INIT;
-    *opts = init;
+    init.version = version;
+    memcpy(opts, &init, size);
     return 0;
 }
 
@@ -377,6 +389,7 @@ static int ensure_transfer(dl_run *r)
     to.credentials_payload = r->session;
     to.max_requests = studies * files;
     to.ca_file = r->o->ca_file;
+    to.endpoint = r->o->s3_endpoint;
     to.progress_cb = engine_progress;
     to.progress_payload = r;
     to.file_cb = engine_file;
@@ -776,9 +789,13 @@ static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
     memset(r, 0, sizeof(*r));
     clock_gettime(CLOCK_MONOTONIC, &r->started);
     r->session = session;
-    r->o = opts ? opts : defaults;
-    if (!session || !target || !*target || r->o->version != IGTCLOUD_DOWNLOAD_OPTIONS_VERSION)
+    const igtcloud_download_options *given = opts ? opts : defaults;
+    size_t size = options_size(given->version);
+    if (!session || !target || !*target || !size)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "download: missing session, target or options");
+    r->opts = *defaults;
+    memcpy(&r->opts, given, size); /* a version 1 caller: no s3_endpoint */
+    r->o = &r->opts;
     size_t len = strlen(target);
     while (len > 1 && target[len - 1] == '/')
         len--;
