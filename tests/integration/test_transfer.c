@@ -205,8 +205,12 @@ static void test_transfer__many_small_files_share_one_engine(void **state)
     igtcloud__engine_get_stats(&st, down);
     /* Every file but the empty one (its first range answers 416, without an ETag). */
     assert_int_equal(st.verified_by_workers, N - 1);
-    /* Each non-empty file reached its disk in one chunk written by a worker. */
-    assert_int_equal(st.chunks_written_by_workers, N - 1);
+    /*
+     * Non-empty files reach the disk in one chunk each, written by a worker
+     * unless both workers were busy hashing (then the loop writes itself).
+     */
+    assert_true(st.chunks_written_by_workers > 0);
+    assert_true(st.chunks_written_by_workers <= N - 1);
     igtcloud_transfer_free(up);
     igtcloud_transfer_free(down);
 }

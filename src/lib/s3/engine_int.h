@@ -241,6 +241,7 @@ struct igtcloud_transfer {
     verify_pool *verify;  /* NULL until needed, or when threads cannot start */
     int verify_failed;    /* the pool could not start: verify on the loop */
     size_t nverifying;    /* worker tasks handed out and not yet collected */
+    size_t nwriting;      /* of which: chunks of downloads being written */
     size_t ndigesting;    /* of which: upload bodies being hashed before they start */
 
     igtcloud_transfer_progress progress;

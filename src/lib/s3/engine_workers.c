@@ -60,6 +60,8 @@ typedef struct verify_pool {
     pthread_cond_t chunk_cond; /* a chunk is free again */
     unsigned char **free_chunks;
     size_t nfree, nchunks, max_chunks;
+    const job *writing[VERIFY_THREADS]; /* the file each worker is writing a chunk of, or NULL */
+    int started;               /* workers that took their index */
     int stop;
     int nthreads;
     pthread_t threads[VERIFY_THREADS];
@@ -122,20 +124,49 @@ static void pool_push(verify_pool *p, verify_task *task)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* The next task, writes first; NULL when stopping with nothing left. Holds p->lock. */
-static verify_task *pool_pop(verify_pool *p)
+/* Whether another worker is writing a chunk of `j` (compared, never dereferenced). */
+static int being_written(const verify_pool *p, const job *j)
 {
-    while (!p->stop && !p->todo_head && !p->write_head)
+    for (int i = 0; i < p->nthreads; i++)
+        if (p->writing[i] == j)
+            return 1;
+    return 0;
+}
+
+/*
+ * The next task for worker `self`, NULL when stopping with nothing left; holds
+ * p->lock. Writes first, but never two at once into one file: writers of one
+ * inode contend on its lock (spinning, in the kernel) and gain nothing.
+ */
+static verify_task *pool_pop(verify_pool *p, int self)
+{
+    for (;;) {
+        verify_task *prev = NULL, *task = p->write_head;
+        while (task && being_written(p, task->job)) {
+            prev = task;
+            task = task->next;
+        }
+        if (task) {
+            if (prev)
+                prev->next = task->next;
+            else
+                p->write_head = task->next;
+            if (p->write_tail == task)
+                p->write_tail = prev;
+            p->writing[self] = task->job;
+            return task;
+        }
+        if (p->todo_head) {
+            task = p->todo_head;
+            p->todo_head = task->next;
+            if (!p->todo_head)
+                p->todo_tail = NULL;
+            return task;
+        }
+        if (p->stop && !p->write_head)
+            return NULL;
         pthread_cond_wait(&p->todo_cond, &p->lock);
-    verify_task **head = p->write_head ? &p->write_head : &p->todo_head;
-    verify_task **tail = p->write_head ? &p->write_tail : &p->todo_tail;
-    verify_task *task = *head;
-    if (task) {
-        *head = task->next;
-        if (!*head)
-            *tail = NULL;
     }
-    return task;
 }
 
 static void *verify_worker(void *arg)
@@ -145,8 +176,9 @@ static void *verify_worker(void *arg)
     CURLM *multi = t->multi;
     unsigned char *buf = malloc(IO_BUF_SIZE);
     pthread_mutex_lock(&p->lock);
+    int self = p->started++;
     for (;;) {
-        verify_task *task = pool_pop(p);
+        verify_task *task = pool_pop(p, self);
         if (!task)
             break;
         pthread_mutex_unlock(&p->lock);
@@ -158,6 +190,11 @@ static void *verify_worker(void *arg)
             p->free_chunks[p->nfree++] = task->chunk;
             task->chunk = NULL;
             pthread_cond_signal(&p->chunk_cond);
+        }
+        if (p->writing[self]) {
+            p->writing[self] = NULL;
+            if (p->write_head)
+                pthread_cond_broadcast(&p->todo_cond); /* its file's next chunk may go */
         }
         task->next = p->done_head;
         p->done_head = task;
@@ -420,7 +457,18 @@ static void chunk_submit(igtcloud_transfer *t, req *r)
     r->wlen = 0;
     r->writes_pending++;
     t->nverifying++;
+    t->nwriting++;
     pool_push(t->verify, task);
+}
+
+/*
+ * Whether every worker has hashing to do (MD5 checks of downloads, upload
+ * digests): then both cores are busy already, and a chunk handed over would
+ * only wait behind the hashing while costing a copy; the loop writes itself.
+ */
+static int workers_busy_hashing(const igtcloud_transfer *t)
+{
+    return t->nverifying - t->nwriting >= (size_t)t->verify->nthreads;
 }
 
 int igtcloud__engine_write_received(igtcloud_transfer *t, req *r, const char *data, size_t n,
@@ -428,8 +476,13 @@ int igtcloud__engine_write_received(igtcloud_transfer *t, req *r, const char *da
 {
     if (r->local_error)
         return -1; /* an earlier chunk could not be written */
+    if (r->wbuf && workers_busy_hashing(t)) {
+        if (r->wlen > 0)
+            chunk_submit(t, r); /* what it holds comes before these bytes */
+        igtcloud__engine_write_release(t, r);
+    }
     while (n > 0) {
-        if (!r->wbuf && verify_start(t) == 0) {
+        if (!r->wbuf && verify_start(t) == 0 && !workers_busy_hashing(t)) {
             r->wbuf = chunk_take(t->verify);
             r->wpos = at;
             r->wlen = 0;
@@ -498,6 +551,7 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
         if (d->kind == TASK_WRITE) {
             req *r = d->req;
             r->writes_pending--;
+            t->nwriting--;
             t->stats.chunks_written_by_workers++;
             if (d->result < 0)
                 write_failed(r, -d->result);
