@@ -3,6 +3,7 @@
 # Not a test itself: tests/CMakeLists.txt registers only tests/cli/test_*.sh.
 #
 #   fail MESSAGE               say "FAIL: MESSAGE" on stderr and exit 1
+#   matches GREP-ARGS          `grep -q` for the end of a pipe (see below)
 #   check_file LOCAL OBJECT    LOCAL exists and equals OBJECT byte for byte
 #   make_work NAME [SUBDIR]    $work: a fresh temporary folder, removed at exit
 #                              (kept when KEEP is set); the sandbox's ready
@@ -19,6 +20,11 @@
 # sandbox stopped and before $work is removed.
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# grep -q stops reading at the first match; a writer still writing then dies
+# of SIGPIPE and, under pipefail, fails the pipeline that matched. This reads
+# all of its input.
+matches() { grep "$@" >/dev/null; }
 
 check_file() {
   [[ -f "$1" ]] || fail "missing $1"

@@ -9,7 +9,7 @@ grep -q '^  version ' <<<"$out" || fail "--help does not list 'version'"
 
 out=$("$IGTCLOUD" version)
 [[ "$out" =~ ^igtcloud\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "unexpected version output '$out'"
-"$IGTCLOUD" version --help | grep -q 'Usage: igtcloud version' || fail "version --help"
+"$IGTCLOUD" version --help | matches 'Usage: igtcloud version' || fail "version --help"
 
 set +e
 err=$("$IGTCLOUD" no-such-command 2>&1 >/dev/null); rc=$?

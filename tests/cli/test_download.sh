@@ -39,8 +39,8 @@ echo wrong | "$IGTCLOUD" download --domain "$api" -u demo --password-stdin "$wor
   >/dev/null 2>&1; rc=$?
 [[ $rc -eq 3 ]] || fail "bad password: exit $rc, want 3"
 set -e
-"$IGTCLOUD" download --help | grep -q -- '--concurrent-files' || fail "download --help"
-"$IGTCLOUD" csv --help | grep -q -- '--files' || fail "csv --help"
+"$IGTCLOUD" download --help | matches -- '--concurrent-files' || fail "download --help"
+"$IGTCLOUD" csv --help | matches -- '--files' || fail "csv --help"
 echo "ok: usage errors, not found (4), login failure (3)"
 
 # ---- flat layout, every category, compared with the objects ----------------
@@ -55,7 +55,7 @@ check_file "$d/dicom/series1/img-0002.dcm" "$s1/0/series1/img-0002.dcm"
 check_file "$d/annotations/labels.json" "$s1/annotations/labels.json"
 jq -e '.studyIdHumanReadable == "PAT-001/STUDY-1" and .patient.patientName == "Doe^John"' \
   "$d/study.json" >/dev/null || fail "study.json content"
-head -2 "$d/study.json" | tail -1 | grep -q '^    "studyType": "Study",$' || fail "study.json is not 4-space indented in API order"
+head -2 "$d/study.json" | tail -1 | matches '^    "studyType": "Study",$' || fail "study.json is not 4-space indented in API order"
 # Every downloaded file (all institutes) equals its object; count them.
 n=0
 while IFS= read -r -d '' f; do
@@ -136,9 +136,9 @@ echo "ok: a TARGET that cannot be created exits 7 with a clear message"
 c="$work/csv"; mkdir "$c"
 csv "$c" "Demo Project" 2>/dev/null
 f="$c/cloud_Demo Project.csv"
-head -1 "$f" | grep -q $'^studyId,description,studyDate,accessionNumber,state,patientId,patientName,patientGivenname,patientFamilyname,patientDateofbirth,patientGender,patientDatabaseId,studyDatabaseId,.*\r$' \
+head -1 "$f" | matches $'^studyId,description,studyDate,accessionNumber,state,patientId,patientName,patientGivenname,patientFamilyname,patientDateofbirth,patientGender,patientDatabaseId,studyDatabaseId,.*\r$' \
   || fail "csv header: $(head -1 "$f")"
-head -1 "$f" | grep -q -e 'studyType' -e 's3Prefix' -e 'patientS3Prefix' && fail "excluded columns present"
+head -1 "$f" | matches -e 'studyType' -e 's3Prefix' -e 'patientS3Prefix' && fail "excluded columns present"
 [[ $(wc -l <"$f") -eq 7 ]] || fail "csv rows: $(wc -l <"$f")"
 grep -q '^STUDY-1,Coronary angiography,2021-03-04 10:00:00,ACC-1001,' "$f" || fail "csv row format"
 # Append keeps the existing header's columns.
@@ -149,7 +149,7 @@ csv "$c" "Demo Project" --start 2022-01-01 2>/dev/null
 mkdir "$c/files"
 csv "$c/files" "Demo Project" "Hospital B" --files --ext .dcm 2>/dev/null
 g="$c/files/cloud_6f1c2b1e-0000-4000-8000-0000000000b2.csv"
-head -1 "$g" | grep -q $',filename,filesize\r$' || fail "--files columns"
+head -1 "$g" | matches $',filename,filesize\r$' || fail "--files columns"
 grep -q ',map.dcm,98304' "$g" || fail "--files row"
 grep -q 'epd-notes' "$g" && fail "--ext filtered rows"
 grep -q 'Site-1/EPD-0001' "$g" || fail "a study without matching files still gets a row"

@@ -92,7 +92,7 @@ requires=$(pc --print-requires-private igtcloud | awk '{print $1}')
 "${CC:-cc}" -std=c11 -Wall -Werror "${extra[@]}" "$prefix/use.c" -o "$prefix/use-static" \
   $(pc --cflags igtcloud) $(pc --libs-only-L igtcloud) -Wl,-Bstatic -ligtcloud -Wl,-Bdynamic \
   $(pc --libs $requires) -pthread || fail "cannot link libigtcloud.a with Requires.private: $(echo $requires)"
-! readelf -d "$prefix/use-static" | grep -q 'libigtcloud\.so' || fail "use-static still needs libigtcloud.so"
+! readelf -d "$prefix/use-static" | matches 'libigtcloud\.so' || fail "use-static still needs libigtcloud.so"
 [[ "$(env -u LD_LIBRARY_PATH "$prefix/use-static")" == "$version" ]] || fail "the statically linked program failed"
 
 # Every program in examples/ builds against the install with pkg-config alone
@@ -126,7 +126,7 @@ stop_sandbox
 mv "$prefix" "$work/moved"
 [[ "$(env -u LD_LIBRARY_PATH "$work/moved/bin/igtcloud" version)" == "igtcloud $installed_version" ]] \
   || fail "the moved install's igtcloud does not run"
-ldd "$work/moved/bin/igtcloud" | grep -q "=> $work/moved/bin/../$libdir/libigtcloud.so" \
+ldd "$work/moved/bin/igtcloud" | matches "=> $work/moved/bin/../$libdir/libigtcloud.so" \
   || fail "the moved igtcloud does not use the library beside it: $(ldd "$work/moved/bin/igtcloud" | grep igtcloud)"
 env -u LD_LIBRARY_PATH "$work/moved/bin/igtcloud-sandbox" --help >/dev/null || fail "the moved igtcloud-sandbox does not run"
 moved_flags=$(PKG_CONFIG_PATH="$work/moved/$libdir/pkgconfig" pkg-config --cflags --libs igtcloud)

@@ -81,7 +81,7 @@ done
 # of main.c for igtcloud itself.
 # -h, the alias of --help, is said in the text of the man pages' --help entries.
 for page in "$man_igtcloud" "$man_sandbox"; do
-  grep -A3 '^\\fB\\-\\-help\\fR$' "$page" | grep -q '\\-h\b' || fail "$(basename "$page"): -h is not mentioned"
+  grep -A3 '^\\fB\\-\\-help\\fR$' "$page" | grep '\\-h\b' >/dev/null || fail "$(basename "$page"): -h is not mentioned"
 done
 literal_options() { grep -hoE '"--?[A-Za-z][A-Za-z0-9-]*"' "$@" | tr -d '"' | grep -vx -- -h | sort -u; }
 help_words() { grep -oE '(^|[ ,[])--?[A-Za-z][A-Za-z0-9-]*' | tr -d ' ,[' | sort -u; }

@@ -78,8 +78,8 @@ set +e
 "$IGTCLOUD" upload a b --password x >/dev/null 2>&1; r5=$?
 set -e
 [[ "$r1$r2$r3$r4$r5" == 22222 ]] || fail "usage errors exit codes $r1 $r2 $r3 $r4 $r5"
-"$IGTCLOUD" upload --help | grep -q -- '--folder-structure' || fail "upload --help"
-"$IGTCLOUD" --help | grep -q '^  upload ' || fail "--help does not list upload"
+"$IGTCLOUD" upload --help | matches -- '--folder-structure' || fail "upload --help"
+"$IGTCLOUD" --help | matches '^  upload ' || fail "--help does not list upload"
 echo "ok: usage"
 
 # --- flat layout: project files, new and existing studies, ignored folders ----
@@ -105,12 +105,12 @@ up demo demo "$L" "Demo Project" -v >"$work/o1" 2>"$work/e1" || fail "flat uploa
 grep -q "ignored $L/Nowhere" "$work/e1" || fail "ignored folder not reported"
 grep -q "dicom/ folder is not uploaded" "$work/e1" || fail "dicom/ rule not reported"
 grep -q 'Uploaded 6 file(s)' "$work/e1" || fail "summary: $(tail -1 "$work/e1")"
-since "$m" | grep -q 'PUT /igtcloud-sandbox/institutes/hospital-a/.*/files/big.bin 200' \
+since "$m" | matches 'PUT /igtcloud-sandbox/institutes/hospital-a/.*/files/big.bin 200' \
   || fail "big.bin not PUT"
 [[ $(since "$m" | grep -c '^POST /api/data/hospitals/.*/studies 201') -eq 2 ]] \
   || fail "expected 2 studies created: $(since "$m" | grep studies)"
-since "$m" | grep -q "PUT .*dropped.dcm" && fail "dicom/ file was uploaded"
-since "$m" | grep -q "PUT .*study.json" && fail "study.json was uploaded as a file"
+since "$m" | matches "PUT .*dropped.dcm" && fail "dicom/ file was uploaded"
+since "$m" | matches "PUT .*study.json" && fail "study.json was uploaded as a file"
 NEW=$(study_id_by_patient $HA NewPat---S1); [[ -n "$NEW" ]] || fail "study NewPat---S1 not created"
 grep -q '^files big.bin 300000 True$' <<<"$(files_of $HA "$NEW")" || fail "big.bin not complete: $(files_of $HA "$NEW")"
 SJ=$(study_id_by_patient $HA 'Json^Pat'); [[ -n "$SJ" ]] || fail "study from study.json not created"
@@ -130,9 +130,9 @@ echo "ok: flat layout"
 m=$(mark)
 up demo demo "$L" "Demo Project" >"$work/o2" 2>"$work/e2" || fail "re-run failed: $(cat "$work/e2")"
 grep -q 'skipped 6 already complete' "$work/e2" || fail "re-run summary: $(tail -1 "$work/e2")"
-since "$m" | grep -q '^PUT ' && fail "re-run sent bytes again: $(since "$m" | grep '^PUT ')"
-since "$m" | grep -q '^POST /api/data/projects/.*/files' && fail "re-run registered project files again"
-since "$m" | grep -q '^POST /api/data/hospitals/.*/studies 201' && fail "re-run created a study"
+since "$m" | matches '^PUT ' && fail "re-run sent bytes again: $(since "$m" | grep '^PUT ')"
+since "$m" | matches '^POST /api/data/projects/.*/files' && fail "re-run registered project files again"
+since "$m" | matches '^POST /api/data/hospitals/.*/studies 201' && fail "re-run created a study"
 echo "ok: skip-if-complete (study and project files)"
 
 # --- dry run sends nothing -----------------------------------------------------
@@ -339,7 +339,7 @@ grep -q "failed .*torn.bin: the file changed while it was uploaded" "$work/e17" 
 [[ $(s3ops "$m" | grep -c '^PutObject .*torn.bin 200') -eq 2 ]] || fail "torn file not sent exactly twice"
 TS=$(study_id_by_patient $HA Torn---Study)
 grep -q '^files torn.bin .* True$' <<<"$(files_of $HA "$TS")" && fail "torn file marked complete"
-since "$m" | grep -q 'file-upload-completed' || fail "steady file not completed"
+since "$m" | matches 'file-upload-completed' || fail "steady file not completed"
 grep -q '^files steady.txt 7 True$' <<<"$(files_of $HA "$TS")" || fail "steady file not complete"
 echo "ok: file changing during upload never completed"
 

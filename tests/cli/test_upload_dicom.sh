@@ -107,7 +107,7 @@ set +e
 "$IGTCLOUD" upload --dicom --submit "$D" "Demo Project" "Hospital A" >/dev/null 2>&1; r3=$?
 set -e
 [[ "$r1$r2$r3" == 222 ]] || fail "usage exit codes $r1 $r2 $r3"
-"$IGTCLOUD" upload --help | grep -q -- '--dicom' || fail "--help lacks --dicom"
+"$IGTCLOUD" upload --help | matches -- '--dicom' || fail "--help lacks --dicom"
 echo "ok: usage"
 
 # --- dry run sends nothing ---------------------------------------------------------

@@ -68,7 +68,7 @@ kill_after_create() {
   "$IGTCLOUD" upload -d "$api" -u demo --password-stdin "$@" -q <"$work/password" 2>/dev/null &
   UP=$!
   local t=0
-  until tail -n +"$((m + 1))" "$LOG" | grep '"CreateMultipartUpload"' | grep -q "/$name\""; do
+  until tail -n +"$((m + 1))" "$LOG" | grep '"CreateMultipartUpload"' | matches "/$name\""; do
     t=$((t + 1)); [[ $t -lt 20000 ]] || fail "no CreateMultipartUpload for $name"
   done
   kill -9 "$UP" 2>/dev/null || true; wait "$UP" 2>/dev/null || true; UP=
@@ -84,7 +84,7 @@ kill_after_create resume.bin "$L" "Demo Project" "Hospital A"
 KEY=$(s3ops 0 | awk '$1 == "CreateMultipartUpload" && $2 ~ /\/resume.bin$/ { print $2; exit }')
 ID=$(journaled_id "$KEY")
 [[ -n "$ID" ]] || fail "upload id of resume.bin not journaled at once: $(cat "$J" 2>/dev/null)"
-[[ -d "$DATA/multipart/$ID" ]] && open_uploads | grep -q "^row $ID " \
+[[ -d "$DATA/multipart/$ID" ]] && open_uploads | matches "^row $ID " \
   || fail "journaled id $ID is not the sandbox's open upload: $(open_uploads)"
 faults DELETE
 m=$(mark)
