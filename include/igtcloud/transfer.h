@@ -139,15 +139,18 @@ typedef uint32_t (*igtcloud_transfer_random_cb)(void *payload);
 
 /** Integrity header sent with every request body. */
 typedef enum {
-    IGTCLOUD_CHECKSUM_MD5 = 0,     /**< Content-MD5 (every S3 implementation). */
+    /** Content-MD5: every S3 implementation verifies it; costs MD5's CPU. */
+    IGTCLOUD_CHECKSUM_MD5 = 0,
     IGTCLOUD_CHECKSUM_SHA256 = 1,  /**< Signed payload SHA-256 (x-amz-content-sha256). */
     /**
-     * x-amz-checksum-crc32c instead of Content-MD5 on object and part bodies
-     * (multipart uploads are created with x-amz-checksum-algorithm CRC32C and
-     * completed with each part's checksum; the parts of a resumed upload keep
-     * Content-MD5). Many times cheaper to compute than MD5 (SSE 4.2). Servers
-     * that predate S3's additional checksums (Ceph RGW 16, Debian 12's) accept
-     * the header without checking it; use MD5 where the server must verify.
+     * The default of IGTCLOUD_TRANSFER_OPTIONS_INIT (as AWS SDKs default to a
+     * CRC since 2025): x-amz-checksum-crc32c instead of Content-MD5 on object
+     * and part bodies (multipart uploads are created with
+     * x-amz-checksum-algorithm CRC32C and completed with each part's checksum;
+     * the parts of a resumed upload keep Content-MD5). Many times cheaper to
+     * compute than MD5 (SSE 4.2). S3 and the sandbox verify it; servers that
+     * predate S3's additional checksums (Ceph RGW 16, Debian 12's) accept the
+     * header without checking it: use MD5 where such a server must verify.
      */
     IGTCLOUD_CHECKSUM_CRC32C = 2
 } igtcloud_transfer_checksum;
@@ -215,7 +218,7 @@ typedef struct igtcloud_transfer_options {
 #define IGTCLOUD_TRANSFER_OPTIONS_VERSION 1
 #define IGTCLOUD_TRANSFER_OPTIONS_INIT \
     { IGTCLOUD_TRANSFER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, \
-      0, 0, 0, 0, 0, 0, 0, 0, IGTCLOUD_CHECKSUM_MD5, 1, NULL, NULL, NULL, NULL, NULL, \
+      0, 0, 0, 0, 0, 0, 0, 0, IGTCLOUD_CHECKSUM_CRC32C, 1, NULL, NULL, NULL, NULL, NULL, \
       NULL, NULL, NULL, NULL }
 
 /**

@@ -98,9 +98,10 @@ typedef struct igtcloud_upload_options {
     uint64_t multipart_threshold;    /**< 0: the engine's default (16 MiB) */
     uint64_t part_size;              /**< 0: the engine's default (8 MiB) */
     /**
-     * Integrity header of every body (version 2): Content-MD5 (default),
-     * CRC32C (many times cheaper; servers that predate S3's additional
-     * checksums accept it unchecked) or SHA-256. See igtcloud/transfer.h.
+     * Integrity header of every body (version 2): CRC32C (the default; S3
+     * verifies it, servers that predate S3's additional checksums accept it
+     * unchecked), Content-MD5 (every S3 implementation verifies it; MD5's
+     * CPU) or SHA-256. See igtcloud/transfer.h.
      */
     igtcloud_transfer_checksum checksum;
 } igtcloud_upload_options;
@@ -113,7 +114,7 @@ typedef struct igtcloud_upload_options {
 /** Static initialiser: defaults. */
 #define IGTCLOUD_UPLOAD_OPTIONS_INIT { IGTCLOUD_UPLOAD_OPTIONS_VERSION, 0, \
     IGTCLOUD_UPLOAD_FILES, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, \
-    IGTCLOUD_CHECKSUM_MD5 }
+    IGTCLOUD_CHECKSUM_CRC32C }
 
 /** Totals of a run. */
 typedef struct igtcloud_upload_summary {

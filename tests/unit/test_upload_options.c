@@ -16,7 +16,7 @@ static void test_upload_options__init_current(void **state)
     memset(&o, 0xAB, sizeof(o));
     assert_int_equal(igtcloud_upload_options_init(&o, IGTCLOUD_UPLOAD_OPTIONS_VERSION), 0);
     assert_int_equal(o.version, 2);
-    assert_int_equal(o.checksum, IGTCLOUD_CHECKSUM_MD5);
+    assert_int_equal(o.checksum, IGTCLOUD_CHECKSUM_CRC32C);
     assert_int_equal(o.category, IGTCLOUD_UPLOAD_FILES);
     assert_null(o.s3_endpoint);
     assert_int_equal(igtcloud_upload_options_init(&o, 3), IGTCLOUD_EINVALID);

@@ -91,7 +91,9 @@ int igtcloud_upload_new(igtcloud_upload **out, igtcloud_session *session, const 
     igtcloud_upload_options init = IGTCLOUD_UPLOAD_OPTIONS_INIT;
     u->o = init;
     if (opts)
-        memcpy(&u->o, opts, options_size(opts->version)); /* a version 1 caller: MD5 */
+        memcpy(&u->o, opts, options_size(opts->version));
+    if (opts && opts->version == 1)
+        u->o.checksum = IGTCLOUD_CHECKSUM_MD5; /* what version 1 always sent */
     u->session = session;
     u->project_name = strdup(project);
     u->password = dupstr(u->o.submit_password);
