@@ -7,7 +7,7 @@
  *
  * Environment: S3_ENDPOINT, S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  * AWS_SESSION_TOKEN (optional), BENCH_REQUESTS (default: the engine's),
- * BENCH_CHECKSUM (md5, the engine's default; crc32c; sha256).
+ * BENCH_CHECKSUM (crc32c, the engine's default; md5; sha256).
  * "down" downloads the objects named like the files of DIR into DIR.down/,
  * with their sizes known (as the CLI knows them from the API) unless
  * BENCH_UNKNOWN_SIZE is set.
@@ -55,12 +55,12 @@ int main(int argc, char **argv)
     o.credentials = &c;
     o.max_requests = (unsigned int)strtoul(env("BENCH_REQUESTS", "0"), NULL, 10);
     o.server_side_encryption = strcmp(env("BENCH_SSE", "1"), "0") != 0;
-    const char *sum = env("BENCH_CHECKSUM", "md5");
-    if (strcmp(sum, "crc32c") == 0)
-        o.checksum = IGTCLOUD_CHECKSUM_CRC32C;
+    const char *sum = env("BENCH_CHECKSUM", "crc32c");
+    if (strcmp(sum, "md5") == 0)
+        o.checksum = IGTCLOUD_CHECKSUM_MD5;
     else if (strcmp(sum, "sha256") == 0)
         o.checksum = IGTCLOUD_CHECKSUM_SHA256;
-    else if (strcmp(sum, "md5") != 0) {
+    else if (strcmp(sum, "crc32c") != 0) {
         fprintf(stderr, "bench_transfer: BENCH_CHECKSUM must be md5, crc32c or sha256\n");
         return 2;
     }

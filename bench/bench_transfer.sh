@@ -8,8 +8,10 @@
 # Datasets: small = 2,000 x 256 KiB, large = 2 x 1 GiB, medium = 200 x 4 MiB
 # (BENCH_SCALE=N divides the file counts, and the large file size, by N).
 # BENCH_REQUESTS: requests in flight for every tool (default 16; our engine's
-# default when set to 0 for igtcloud is its own). BENCH_CHECKSUM: md5 | crc32c
-# | sha256 for our uploads (default md5). BENCH_TOOLS: the tools to run
+# default when set to 0 for igtcloud is its own). BENCH_CHECKSUM: crc32c | md5
+# | sha256 for our uploads (default crc32c, the engine's; awscli and rclone send
+# Content-MD5, and RGW 16 does not check CRC32C: BENCH_CHECKSUM=md5 compares like
+# with like there). BENCH_TOOLS: the tools to run
 # (default "igtcloud awscli rclone"; ratios need igtcloud). BENCH_SSE=0: uploads
 # without x-amz-server-side-encryption (default: every tool sends AES256). BENCH_REPEAT=N runs
 # every measurement N times and reports the median wall time (and its CPU/RSS).
@@ -36,7 +38,7 @@ RCLONE=$(command -v rclone)
 TIME=/usr/bin/time
 TOOLS=${BENCH_TOOLS:-igtcloud awscli rclone}
 REPEAT=${BENCH_REPEAT:-1}
-CHECKSUM=${BENCH_CHECKSUM:-md5}
+CHECKSUM=${BENCH_CHECKSUM:-crc32c}
 # Server-side encryption on uploads, for every tool alike (the cloud wants it;
 # RGW with SSE-S3 encrypts, which costs its CPU): BENCH_SSE=0 turns it off.
 SSE=${BENCH_SSE:-1}

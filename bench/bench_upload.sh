@@ -3,11 +3,11 @@
 # S3 credentials, in one run: STUDIES x FILES files of SMALL bytes, plus BIG
 # files of BIGSIZE bytes. Prints wall, CPU, peak RSS and the ratios.
 # Usage: bench/bench_upload.sh BUILD_DIR   (env STUDIES FILES SMALL BIG BIGSIZE,
-# CHECKSUM: md5 (default), crc32c or sha256 for igtcloud's --checksum)
+# CHECKSUM: crc32c (default, as igtcloud's), md5 or sha256 for igtcloud's --checksum)
 set -euo pipefail
 build=${1:?usage: bench_upload.sh BUILD_DIR}
 STUDIES=${STUDIES:-40} FILES=${FILES:-50} SMALL=${SMALL:-262144} BIG=${BIG:-3} BIGSIZE=${BIGSIZE:-268435456}
-CHECKSUM=${CHECKSUM:-md5}
+CHECKSUM=${CHECKSUM:-crc32c}
 # shellcheck source=bench/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 bench_work
