@@ -177,6 +177,7 @@ static void test_transfer__many_small_files_share_one_engine(void **state)
     th_options(&o, &env);
     o.max_requests = 8;
     o.max_open_files = 8;
+    o.checksum = IGTCLOUD_CHECKSUM_MD5; /* objects without a CRC32C: downloads check the MD5 */
     igtcloud_transfer *up = NULL, *down = NULL;
     TH_PASS(igtcloud_transfer_new(&up, &o));
     TH_PASS(igtcloud_transfer_new(&down, &o));
@@ -211,6 +212,42 @@ static void test_transfer__many_small_files_share_one_engine(void **state)
      */
     assert_true(st.chunks_written_by_workers > 0);
     assert_true(st.chunks_written_by_workers <= N - 1);
+    igtcloud_transfer_free(up);
+    igtcloud_transfer_free(down);
+}
+
+/*
+ * Objects uploaded with the default checksum (CRC32C) come back checked
+ * against the CRC32C the sandbox stored, not the MD5.
+ */
+static void test_transfer__crc32c_uploads_download_checked_by_crc32c(void **state)
+{
+    (void)state;
+    enum { N = 5 };
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    igtcloud_transfer *up = NULL, *down = NULL;
+    TH_PASS(igtcloud_transfer_new(&up, &o));
+    TH_PASS(igtcloud_transfer_new(&down, &o));
+    char src[N][300], dst[N][300], key[N][200];
+    for (int i = 0; i < N; i++) {
+        snprintf(src[i], sizeof(src[i]), "%s/crc-%d.bin", env.dir, i);
+        snprintf(dst[i], sizeof(dst[i]), "%s/crc-%d.out", env.dir, i);
+        snprintf(key[i], sizeof(key[i]), DEMO_PREFIX "t10/crc-%d.bin", i);
+        const int64_t size = 1000 + (int64_t)i * 70001;
+        assert_int_equal(th_make_file(src[i], (uint64_t)size, (uint32_t)i + 40), 0);
+        TH_PASS(igtcloud_transfer_add_upload(up, src[i], key[i], DEMO_PREFIX, NULL, NULL));
+        /* Sizes known, as the CLI knows them: one whole GET each. */
+        TH_PASS(igtcloud_transfer_add_download(down, key[i], dst[i], DEMO_PREFIX, size, NULL));
+    }
+    TH_PASS(igtcloud_transfer_run(up));
+    TH_PASS(igtcloud_transfer_run(down));
+    for (int i = 0; i < N; i++)
+        assert_true(th_same_file(src[i], dst[i]));
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, down);
+    assert_int_equal(st.verified_by_crc32c, N);
+    assert_int_equal(st.verified_by_workers, 0);
     igtcloud_transfer_free(up);
     igtcloud_transfer_free(down);
 }
@@ -583,13 +620,18 @@ static void test_transfer__feeder_queues_files_while_the_engine_runs(void **stat
     igtcloud_transfer_free(down);
 }
 
-/* Download "123456789" from a fake server answering with `etag`; returns the file's status. */
-static int get_through_fake(const char *etag, const char *dst, igtcloud__engine_stats *st)
+/*
+ * Download "123456789" from a fake server answering with `headers` (lines
+ * ending in CRLF); returns the file's status, its message in msg and the
+ * request the server saw in request (when not NULL).
+ */
+static int get_from_fake(const char *headers, const char *dst, igtcloud__engine_stats *st,
+                         char *msg, size_t msg_size, char *request, size_t request_size)
 {
-    static char answer[512];
+    static char answer[1024];
     snprintf(answer, sizeof(answer),
-             "HTTP/1.1 200 OK\r\nETag: \"%s\"\r\nContent-Length: 9\r\n"
-             "Connection: close\r\n\r\n123456789", etag);
+             "HTTP/1.1 200 OK\r\n%sContent-Length: 9\r\n"
+             "Connection: close\r\n\r\n123456789", headers);
     fake_server fs;
     assert_int_equal(fake_server_start(&fs, FAKE_RESPOND, answer), 0);
     static igtcloud_s3_credentials c;
@@ -602,15 +644,65 @@ static int get_through_fake(const char *etag, const char *dst, igtcloud__engine_
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     igtcloud__engine_get_stats(st, t);
-    int status = r.status;
-    if (status)
-        assert_non_null(strstr(r.message, "MD5"));
+    snprintf(msg, msg_size, "%s", r.message);
     igtcloud_transfer_free(t);
+    if (request) {
+        pthread_mutex_lock(&fs.lock);
+        snprintf(request, request_size, "%s", fs.last_request);
+        pthread_mutex_unlock(&fs.lock);
+    }
     fake_server_stop(&fs);
+    return r.status;
+}
+
+/* The same with only an ETag; a failure must name the MD5. */
+static int get_through_fake(const char *etag, const char *dst, igtcloud__engine_stats *st)
+{
+    char headers[128], msg[400];
+    snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\n", etag);
+    int status = get_from_fake(headers, dst, st, msg, sizeof(msg), NULL, 0);
+    if (status)
+        assert_non_null(strstr(msg, "MD5"));
     return status;
 }
 
-/* The MD5 of a download is checked by a worker thread; a mismatch still fails it. */
+/*
+ * A whole GET asks for the object's checksum (x-amz-checksum-mode); a full
+ * CRC32C in the answer is checked as the bytes arrive, instead of the MD5
+ * (no worker reads the file back); a wrong one fails the file; a composite
+ * one (multipart, "-N") leaves the check to the MD5.
+ */
+static void test_transfer__download_checked_by_the_object_crc32c(void **state)
+{
+    (void)state;
+    char dst[512], msg[400], request[8192];
+    igtcloud__engine_stats st;
+    /* CRC32C("123456789") = 0xE3069283, the Castagnoli check value. */
+    const char *good = "ETag: \"25f9e794323b453885f5181f1b624d0b\"\r\n"
+                       "x-amz-checksum-crc32c: 4waSgw==\r\n";
+    path_in(dst, sizeof(dst), "crc-good.out");
+    assert_int_equal(get_from_fake(good, dst, &st, msg, sizeof(msg), request, sizeof(request)), 0);
+    assert_non_null(strstr(request, "x-amz-checksum-mode: ENABLED"));
+    assert_int_equal(st.verified_by_crc32c, 1);
+    assert_int_equal(st.verified_by_workers, 0);
+    assert_true(th_exists(dst));
+
+    const char *bad = "ETag: \"25f9e794323b453885f5181f1b624d0b\"\r\n"
+                      "x-amz-checksum-crc32c: 4waSgA==\r\n";
+    path_in(dst, sizeof(dst), "crc-bad.out");
+    assert_int_equal(get_from_fake(bad, dst, &st, msg, sizeof(msg), NULL, 0), IGTCLOUD_EPROTO);
+    assert_non_null(strstr(msg, "CRC32C"));
+    assert_false(th_exists(dst));
+    assert_false(side_exists("crc-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
+
+    const char *composite = "ETag: \"25f9e794323b453885f5181f1b624d0b\"\r\n"
+                            "x-amz-checksum-crc32c: 4waSgA==-2\r\n";
+    path_in(dst, sizeof(dst), "crc-composite.out");
+    assert_int_equal(get_from_fake(composite, dst, &st, msg, sizeof(msg), NULL, 0), 0);
+    assert_int_equal(st.verified_by_crc32c, 0);
+    assert_int_equal(st.verified_by_workers, 1);
+}
+
 static void test_transfer__download_md5_checked_by_a_worker(void **state)
 {
     (void)state;
@@ -898,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_transfer__single_put_and_get_are_byte_identical),
         cmocka_unit_test(test_transfer__multipart_upload_and_ranged_download),
         cmocka_unit_test(test_transfer__many_small_files_share_one_engine),
+        cmocka_unit_test(test_transfer__crc32c_uploads_download_checked_by_crc32c),
         cmocka_unit_test(test_transfer__read_range_and_stat),
         cmocka_unit_test(test_transfer__missing_object_fails_cleanly),
         cmocka_unit_test(test_transfer__cancelled_multipart_upload_resumes_with_list_parts),
@@ -907,6 +1000,7 @@ int main(void)
         cmocka_unit_test(test_transfer__crc32c_single_and_multipart_round_trip),
         cmocka_unit_test(test_transfer__feeder_queues_files_while_the_engine_runs),
         cmocka_unit_test(test_transfer__download_md5_checked_by_a_worker),
+        cmocka_unit_test(test_transfer__download_checked_by_the_object_crc32c),
         cmocka_unit_test(test_transfer__ranged_download_hashes_prefix_while_ranges_arrive),
         cmocka_unit_test(test_transfer__multipart_created_callback_then_abort),
         cmocka_unit_test(test_transfer__journal_of_another_boot_is_not_trusted),

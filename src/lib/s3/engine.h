@@ -23,6 +23,7 @@ typedef struct igtcloud__engine_stats {
     size_t prefix_hashes;       /* in-order prefixes of ranged downloads hashed by workers */
     size_t bodies_hashed_by_workers; /* upload bodies whose digests a worker computed */
     size_t chunks_written_by_workers; /* chunks of downloaded bytes a worker wrote */
+    size_t verified_by_crc32c;  /* downloads checked against the object's CRC32C instead of MD5 */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);

@@ -63,6 +63,17 @@ void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j)
         igtcloud__engine_discard_partial(j);
         return;
     }
+    if (j->crc32c_known && j->crc32c_pos == j->size) {
+        t->stats.verified_by_crc32c++;
+        if (j->crc32c != j->crc32c_expected) {
+            igtcloud__engine_job_error(j, IGTCLOUD_EPROTO, 0, NULL,
+                      "download of %s: CRC32C of the data differs from the object's checksum", j->key);
+            igtcloud__engine_discard_partial(j);
+            return;
+        }
+        download_rename(j);
+        return;
+    }
     /*
      * No worker holds j's digest here (a job settles only with nothing
      * pending): the rest of the MD5 goes to a worker, or is done here.
@@ -138,6 +149,7 @@ int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
     j->md5_pos = 0;
     j->md5_range = 0;
     j->md5_broken = 0;
+    j->crc32c_known = 0;
     j->finished = 0;
     j->md5_on_loop = t->verify_failed;
     if (j->md5_on_loop) {

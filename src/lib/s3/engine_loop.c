@@ -94,10 +94,14 @@ static void launch(igtcloud_transfer *t, req *r)
     }
 }
 
-/* A slot for one more request: bodies being hashed count as in flight. */
+/*
+ * A slot for one more request: bodies being hashed, and requests whose last
+ * bytes are still being written, count as in flight (a run of one request at
+ * a time stays one file at a time, and a failed write stops it there).
+ */
 static int room(const igtcloud_transfer *t)
 {
-    return t->ninflight + t->ndigesting < t->o.max_requests && !t->cancel;
+    return t->ninflight + t->ndigesting + t->nparked < t->o.max_requests && !t->cancel;
 }
 
 /* Start what can start; returns the ms until the earliest delayed request (or -1). */

@@ -27,7 +27,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
         const char *sp = memchr(data, ' ', n);
         r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         r->etag[0] = r->request_id[0] = r->bucket_region[0] = '\0';
-        r->content_range[0] = r->last_modified[0] = '\0';
+        r->content_range[0] = r->last_modified[0] = r->checksum_crc32c[0] = '\0';
         r->has_length = 0;
         return n;
     }
@@ -61,6 +61,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
         COPY(r->content_range);
     } else if (IS("last-modified")) {
         COPY(r->last_modified);
+    } else if (IS("x-amz-checksum-crc32c")) {
+        COPY(r->checksum_crc32c);
     } else if (IS("content-length")) {
         r->has_length = igtcloud__wire_u64(&r->content_length, v, vlen) == 0;
     }
@@ -78,6 +80,26 @@ int igtcloud__engine_ok_status(long s)
  * Check a successful GET's headers against what was asked, once, before the
  * first body byte is kept (or at the end for an empty body).
  */
+/*
+ * A whole object's x-amz-checksum-crc32c (base64 of four bytes, big-endian;
+ * a composite "...-N" of a multipart upload does not decode and is ignored):
+ * its bytes are summed from the start as they arrive (on_write).
+ */
+static void learn_crc32c(job *j, const char *b64)
+{
+    igtcloud__buf raw;
+    igtcloud__buf_init(&raw);
+    j->crc32c_known = 0;
+    if (b64[0] && igtcloud__base64_decode(&raw, b64, strlen(b64)) == 0 && raw.size == 4) {
+        const unsigned char *b = (const unsigned char *)raw.ptr;
+        j->crc32c_expected = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        j->crc32c_known = 1;
+        j->crc32c = 0;
+        j->crc32c_pos = 0;
+    }
+    igtcloud__buf_dispose(&raw);
+}
+
 int igtcloud__engine_check_get(igtcloud_transfer *t, req *r)
 {
     (void)t;
@@ -113,6 +135,8 @@ int igtcloud__engine_check_get(igtcloud_transfer *t, req *r)
     }
     if (!j->etag[0] && r->etag[0])
         snprintf(j->etag, sizeof(j->etag), "%s", r->etag);
+    if (r->status == 200 && j->kind == JK_DOWNLOAD)
+        learn_crc32c(j, r->checksum_crc32c);
     if (r->last_modified[0] && !j->last_modified) {
         int64_t lm;
         if (igtcloud__wire_http_date(&lm, r->last_modified, strlen(r->last_modified)) == 0)
@@ -160,6 +184,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
     } else {
         if (igtcloud__engine_write_received(r->transfer, r, data, n, at))
             return 0;
+        if (j->crc32c_known && j->crc32c_pos == at) {
+            j->crc32c = igtcloud__crc32c(j->crc32c, data, n);
+            j->crc32c_pos += n;
+        }
         if (j->md5 && j->md5_on_loop) {
             if (j->md5_pos == at) {
                 EVP_DigestUpdate(j->md5, data, n);
@@ -540,7 +568,7 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
     if (rc)
         goto done;
 
-    igtcloud__sigv4_header hs[8];
+    igtcloud__sigv4_header hs[10];
     size_t nh = 0;
     hs[nh++] = (igtcloud__sigv4_header){ "Host", host.ptr };
     if (md5_b64[0])
@@ -551,6 +579,8 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
         hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-algorithm", "CRC32C" };
     if (range[0])
         hs[nh++] = (igtcloud__sigv4_header){ "Range", range };
+    else if (r->kind == RK_GET && j->kind == JK_DOWNLOAD)
+        hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-mode", "ENABLED" }; /* learn_crc32c */
     char if_match[IGTCLOUD__ETAG_MAX + 3];
     if (r->kind == RK_GET && j->etag[0] && (range[0] || r->attempt > 0)) {
         snprintf(if_match, sizeof(if_match), "\"%s\"", j->etag);

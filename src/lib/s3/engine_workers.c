@@ -516,6 +516,7 @@ int igtcloud__engine_writes_park(igtcloud_transfer *t, req *r, CURLcode cc)
         return 0;
     r->parked = 1;
     r->parked_cc = cc;
+    t->nparked++;
     return 1;
 }
 
@@ -558,6 +559,7 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
             free(d);
             if (r->parked && r->writes_pending == 0) {
                 r->parked = 0;
+                t->nparked--;
                 igtcloud__engine_req_finished(t, r, r->parked_cc);
             }
             continue;
