@@ -171,9 +171,15 @@ typedef struct igtcloud_transfer_options {
     const char *endpoint;
     /** Signing region; NULL: the credentials' region, AWS_REGION, us-east-1. */
     const char *region;
-    /** Requests in flight at once for the whole run; 0: 16. */
+    /** Requests in flight at once for the whole run; 0: 16 (see max_open_files). */
     unsigned int max_requests;
-    /** Files open at once; 0: a quarter of `ulimit -n`, at most 256. */
+    /**
+     * Files open at once (an active download holds two descriptors); 0: a
+     * quarter of `ulimit -n`, at most 256. The engine keeps its descriptors
+     * (files, a connection per request in flight, the worker threads'
+     * duplicates) within three quarters of `ulimit -n`: larger values of
+     * this and of max_requests are lowered to fit.
+     */
     unsigned int max_open_files;
     /** Uploads larger than this use multipart; 0: 16 MiB. */
     uint64_t multipart_threshold;

@@ -41,17 +41,36 @@ int igtcloud_transfer_options_init(igtcloud_transfer_options *opts, unsigned int
     return 0;
 }
 
-static unsigned int default_open_files(void)
+/*
+ * Keep the engine's descriptors within `ulimit -n`: each active file holds
+ * two (data and journal) and, while a worker checks its MD5, a duplicate;
+ * each request in flight a connection and, while a worker writes its chunk
+ * or hashes its body, a duplicate of its file's (plus one for each of the
+ * WRITE_SPARE_CHUNKS chunks). Files get a quarter of the limit (at most 256),
+ * requests what keeps the whole within three quarters; the last quarter is
+ * the process's own. Explicit values above these are lowered to them.
+ */
+static void fit_open_file_limit(igtcloud_transfer_options *o)
 {
     struct rlimit rl;
-    unsigned int n = 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        n = (unsigned int)(rl.rlim_cur / 4);
-    if (n > 256)
-        n = 256;
-    if (n < 4)
-        n = 4;
-    return n;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+        if (!o->max_open_files)
+            o->max_open_files = 64;
+        return;
+    }
+    uint64_t limit = (uint64_t)rl.rlim_cur;
+    uint64_t files = limit / 4;
+    if (files > 256)
+        files = 256;
+    if (files < 4)
+        files = 4;
+    if (!o->max_open_files || o->max_open_files > files)
+        o->max_open_files = (unsigned int)files;
+    uint64_t held = (uint64_t)o->max_open_files + o->max_open_files / 2 + WRITE_SPARE_CHUNKS;
+    uint64_t room = limit * 3 / 4 > held ? limit * 3 / 4 - held : 0;
+    uint64_t requests = room / 2 ? room / 2 : 1;
+    if (o->max_requests > requests)
+        o->max_requests = (unsigned int)requests;
 }
 
 int igtcloud_transfer_new(igtcloud_transfer **out, const igtcloud_transfer_options *opts)
@@ -71,8 +90,7 @@ int igtcloud_transfer_new(igtcloud_transfer **out, const igtcloud_transfer_optio
     t->o = *opts;
     if (!t->o.max_requests)
         t->o.max_requests = 16;
-    if (!t->o.max_open_files)
-        t->o.max_open_files = default_open_files();
+    fit_open_file_limit(&t->o);
     if (!t->o.multipart_threshold)
         t->o.multipart_threshold = 16 * MIB;
     if (!t->o.part_size)
