@@ -22,6 +22,7 @@
 
 static th_env env;
 static char big_src[512], small_src[512];
+static unsigned int attempts_override; /* max_attempts of the next transfers when not 0 */
 static const uint64_t big_size = 12 * MIB + 4321;
 static const uint64_t small_size = 200 * 1024 + 3;
 
@@ -48,7 +49,7 @@ static void options(igtcloud_transfer_options *o)
     o->range_size = 2 * MIB;
     o->range_threshold = 2 * MIB;
     o->max_requests = 4;
-    o->max_attempts = 5;
+    o->max_attempts = attempts_override ? attempts_override : 5;
     o->stall_timeout_ms = 700;
 }
 
@@ -130,6 +131,9 @@ static void test_transfer_faults__transient_download_faults_heal(void **state)
         "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"delay\",\"where\":\"body\",\"after_bytes\":65536,\"ms\":2500}",
         "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"delay\",\"where\":\"headers\",\"ms\":2500}",
         "{\"operation\":\"GetObject\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"RequestTimeout\"}",
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"error\",\"status\":502}",
+        "{\"operation\":\"GetObject\",\"times\":2,\"effect\":\"error\",\"status\":504}",
+        "{\"operation\":\"GetObject\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"Throttling\"}",
     };
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
         for (int which = 0; which < 2; which++) {
@@ -164,6 +168,28 @@ static void test_transfer_faults__expired_token_renews_without_failing(void **st
     assert_true(th_same_file(small_src, dst));
     /* Fetched, refused as expired, fetched again: two provider calls. */
     assert_int_equal(env.provider_calls - before, 2);
+    /*
+     * The retry after ExpiredToken is not a failed attempt: with one attempt
+     * per request allowed, both files still arrive, each fetching fresh
+     * credentials once (upload and download of the big file included).
+     */
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"ExpiredToken\"}"), 0);
+    attempts_override = 1;
+    before = env.provider_calls;
+    int rc = download(DEMO_PREFIX "f/big.bin", "expired-once.out", dst, sizeof(dst), &r, &st);
+    if (rc)
+        fprintf(stderr, "ExpiredToken, one attempt: %s\n", r.message);
+    assert_int_equal(rc, 0);
+    assert_true(th_same_file(big_src, dst));
+    assert_int_equal(env.provider_calls - before, 2);
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"method\":\"PUT\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"ExpiredToken\"}"), 0);
+    before = env.provider_calls;
+    assert_int_equal(upload(big_src, DEMO_PREFIX "up/expired-once.bin"), 0);
+    assert_int_equal(env.provider_calls - before, 2);
+    attempts_override = 0;
+    assert_int_equal(th_log_count(&env, "\"fault\"", "up/expired-once.bin", NULL), 1);
     assert_int_equal(admin("DELETE", NULL), 0);
 }
 
@@ -177,6 +203,9 @@ static void test_transfer_faults__transient_upload_faults_heal(void **state)
         "{\"method\":\"PUT\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"ExpiredToken\"}",
         "{\"operation\":\"CompleteMultipartUpload\",\"times\":1,\"effect\":\"error\",\"status\":500}",
         "{\"operation\":\"CreateMultipartUpload\",\"times\":1,\"effect\":\"error\",\"status\":503}",
+        "{\"method\":\"PUT\",\"times\":2,\"effect\":\"reset\",\"after_bytes\":100000}",
+        "{\"method\":\"PUT\",\"times\":1,\"effect\":\"delay\",\"where\":\"headers\",\"ms\":2500}",
+        "{\"method\":\"PUT\",\"times\":2,\"effect\":\"error\",\"status\":400,\"code\":\"RequestTimeout\"}",
     };
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
         for (int which = 0; which < 2; which++) {
@@ -188,7 +217,12 @@ static void test_transfer_faults__transient_upload_faults_heal(void **state)
             if (rc)
                 fprintf(stderr, "rule %s: %s\n", rules[i], igtcloud_error_last()->message);
             assert_int_equal(rc, 0);
-            /* The fault did fire, and the upload went through all the same. */
+            /*
+             * The fault did fire (a delayed request is logged when its late
+             * answer goes out), and the upload went through all the same.
+             */
+            for (int wait = 0; wait < 50 && th_log_count(&env, "\"fault\"", key, NULL) < 1; wait++)
+                usleep(100 * 1000);
             assert_true(th_log_count(&env, "\"fault\"", key, NULL) >= 1 ||
                         (strstr(rules[i], "Multipart") && which == 0));
             assert_int_equal(admin("DELETE", NULL), 0);
@@ -209,8 +243,12 @@ static void test_transfer_faults__persistent_faults_fail_cleanly(void **state)
         "{\"operation\":\"GetObject\",\"effect\":\"close\"}",
         "{\"operation\":\"GetObject\",\"effect\":\"short\",\"after_bytes\":1000}",
         "{\"operation\":\"GetObject\",\"effect\":\"error\",\"status\":403,\"code\":\"AccessDenied\"}",
+        "{\"operation\":\"GetObject\",\"effect\":\"reset\",\"after_bytes\":1000}",
+        "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":1500}",
+        "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"body\",\"after_bytes\":1000,\"ms\":1500}",
     };
-    static const char *const expect[] = { "HTTP 500", "SlowDown", "", "", "AccessDenied" };
+    static const char *const expect[] = { "HTTP 500", "SlowDown", "", "", "AccessDenied", "",
+                                          "stalled", "stalled" };
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
         for (int which = 0; which < 2; which++) {
             assert_int_equal(admin("DELETE", NULL), 0);
@@ -228,13 +266,71 @@ static void test_transfer_faults__persistent_faults_fail_cleanly(void **state)
             assert_false(th_exists(dst));
         }
     }
+    /* By default a request is tried 10 times before its file fails. */
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"error\",\"status\":500}"), 0);
+    {
+        char dst[512];
+        snprintf(dst, sizeof(dst), "%s/ten.out", env.dir);
+        int before = th_log_count(&env, "\"fault\"", "f/small.bin", NULL);
+        igtcloud_transfer_options o;
+        options(&o);
+        o.max_attempts = 0;
+        igtcloud_transfer *t = NULL;
+        TH_PASS(igtcloud_transfer_new(&t, &o));
+        TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "f/small.bin", dst, DEMO_PREFIX, -1, NULL));
+        assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+        igtcloud_transfer_result r;
+        TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+        assert_non_null(strstr(r.message, "after 10 attempts"));
+        igtcloud_transfer_free(t);
+        assert_int_equal(th_log_count(&env, "\"fault\"", "f/small.bin", NULL) - before, 10);
+        assert_false(th_exists(dst));
+    }
+    /*
+     * A single PUT that keeps failing, each way: one clear error. The server
+     * stored nothing when it answered with an error or reset the upload; one
+     * that closed or stalled after taking the whole body may have stored it
+     * (a lost answer), and the file is reported failed all the same.
+     */
+    static const char *const put_rules[] = {
+        "{\"operation\":\"PutObject\",\"effect\":\"error\",\"status\":500}",
+        "{\"operation\":\"PutObject\",\"effect\":\"close\"}",
+        "{\"operation\":\"PutObject\",\"effect\":\"reset\",\"after_bytes\":50000}",
+        "{\"operation\":\"PutObject\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":1500}",
+    };
+    for (size_t i = 0; i < sizeof(put_rules) / sizeof(put_rules[0]); i++) {
+        assert_int_equal(admin("DELETE", NULL), 0);
+        assert_int_equal(admin("POST", put_rules[i]), 0);
+        char key[128];
+        snprintf(key, sizeof(key), DEMO_PREFIX "f/never-%zu.bin", i);
+        assert_int_equal(upload(small_src, key), IGTCLOUD_EPARTIAL);
+        const char *msg = igtcloud_error_last()->message;
+        assert_non_null(strstr(msg, key));
+        assert_null(strchr(msg, '\n'));
+        assert_int_equal(admin("DELETE", NULL), 0);
+        igtcloud_transfer_options o;
+        options(&o);
+        igtcloud_transfer *t = NULL;
+        TH_PASS(igtcloud_transfer_new(&t, &o));
+        if (strstr(put_rules[i], "\"error\"") || strstr(put_rules[i], "\"reset\""))
+            assert_int_equal(igtcloud_transfer_stat(NULL, NULL, t, key, DEMO_PREFIX),
+                             IGTCLOUD_ENOTFOUND);
+        igtcloud_transfer_free(t);
+    }
     /* A multipart upload whose parts keep failing is aborted on the server. */
     assert_int_equal(admin("DELETE", NULL), 0);
     assert_int_equal(admin("POST", "{\"operation\":\"UploadPart\",\"effect\":\"error\",\"status\":500}"), 0);
     assert_int_equal(upload(big_src, DEMO_PREFIX "f/never.bin"), IGTCLOUD_EPARTIAL);
     assert_non_null(strstr(igtcloud_error_last()->message, "UploadPart"));
     assert_int_equal(th_log_count(&env, "\"AbortMultipartUpload\"", "f/never.bin", NULL), 1);
+    /* The same when the parts' connections keep being reset mid-body. */
     assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"UploadPart\",\"effect\":\"reset\",\"after_bytes\":100000}"), 0);
+    assert_int_equal(upload(big_src, DEMO_PREFIX "f/never-reset.bin"), IGTCLOUD_EPARTIAL);
+    assert_int_equal(th_log_count(&env, "\"AbortMultipartUpload\"", "f/never-reset.bin", NULL), 1);
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(th_log_count(&env, "\"CompleteMultipartUpload\"", "f/never", NULL), 0);
 }
 
 /* Range start offsets of GETs of `key` in log lines after line `skip`. */
