@@ -460,6 +460,45 @@ static void test_transfer_faults__sigkill_then_resume_skips_finished_ranges(void
     }
 }
 
+static int note_in_flight(const igtcloud_transfer_progress *p, void *payload)
+{
+    size_t *most = payload;
+    if (p->requests_in_flight > *most)
+        *most = p->requests_in_flight;
+    return 0;
+}
+
+/*
+ * One bound on requests in flight for the run: GETs slowed down by the
+ * sandbox fill exactly the three slots a ranged download and a second file
+ * compete for, never more.
+ */
+static void test_transfer_faults__requests_in_flight_stay_within_the_bound(void **state)
+{
+    (void)state;
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":300}"), 0);
+    char dst[512], dst2[512];
+    snprintf(dst, sizeof(dst), "%s/bound.out", env.dir);
+    snprintf(dst2, sizeof(dst2), "%s/bound-small.out", env.dir);
+    size_t most = 0;
+    igtcloud_transfer_options o;
+    options(&o);
+    o.max_requests = 3;
+    o.progress_cb = note_in_flight;
+    o.progress_payload = &most;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "f/big.bin", dst, DEMO_PREFIX, (int64_t)big_size, NULL));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "f/small.bin", dst2, DEMO_PREFIX, (int64_t)small_size, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_true(th_same_file(big_src, dst));
+    assert_true(th_same_file(small_src, dst2));
+    assert_int_equal(most, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_transfer_faults__transient_upload_faults_heal),
         cmocka_unit_test(test_transfer_faults__persistent_faults_fail_cleanly),
         cmocka_unit_test(test_transfer_faults__sigkill_then_resume_skips_finished_ranges),
+        cmocka_unit_test(test_transfer_faults__requests_in_flight_stay_within_the_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
