@@ -471,7 +471,7 @@ static int note_in_flight(const igtcloud_transfer_progress *p, void *payload)
 /*
  * One bound on requests in flight for the run: GETs slowed down by the
  * sandbox fill exactly the three slots a ranged download and a second file
- * compete for, never more.
+ * compete for, never more; so do the three parts of a multipart upload.
  */
 static void test_transfer_faults__requests_in_flight_stay_within_the_bound(void **state)
 {
@@ -496,6 +496,17 @@ static void test_transfer_faults__requests_in_flight_stay_within_the_bound(void 
     assert_int_equal(admin("DELETE", NULL), 0);
     assert_true(th_same_file(big_src, dst));
     assert_true(th_same_file(small_src, dst2));
+    assert_int_equal(most, 3);
+
+    /* The parts of a multipart upload are in flight together. */
+    assert_int_equal(admin("POST", "{\"operation\":\"UploadPart\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":300}"), 0);
+    most = 0;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_upload(t, big_src, DEMO_PREFIX "f/bound-up.bin", DEMO_PREFIX, NULL, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(th_log_count(&env, "\"UploadPart\"", "f/bound-up.bin", "\"status\":200"), 3);
     assert_int_equal(most, 3);
 }
 
