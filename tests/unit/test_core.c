@@ -4,12 +4,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/hash.h"
 #include "core/isotime.h"
 #include "core/random.h"
@@ -179,6 +183,30 @@ static void test_core__error_names_and_single_line(void **state)
     assert_int_equal(igtcloud_error_last()->code, 0);
 }
 
+/* write_all appends at the file position; pwrite_all writes at its offset and leaves the position. */
+static void test_core__write_all_and_pwrite_all(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    int fd = fileno(f);
+    assert_int_equal(igtcloud__write_all(fd, "hello world", 11), 0);
+    assert_int_equal(igtcloud__pwrite_all(fd, "W", 1, 6), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 11);
+    assert_int_equal(igtcloud__pwrite_all(fd, "!!", 2, 20), 0); /* past the end: a hole before it */
+    assert_int_equal(igtcloud__write_all(fd, "?", 1), 0);
+    char back[32] = { 0 };
+    assert_int_equal(pread(fd, back, sizeof(back), 0), 22);
+    assert_memory_equal(back, "hello World?", 12);
+    assert_memory_equal(back + 20, "!!", 2);
+    errno = 0;
+    assert_int_equal(igtcloud__pwrite_all(fd, "x", 1, -1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(igtcloud__write_all(-1, "x", 1), -1);
+    assert_int_equal(errno, EBADF);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_core__crc32c_known_answers_hardware_and_table),
         cmocka_unit_test(test_core__random_token_alphabet),
         cmocka_unit_test(test_core__error_names_and_single_line),
+        cmocka_unit_test(test_core__write_all_and_pwrite_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
