@@ -58,9 +58,16 @@ no_open_uploads() {
 }
 # The live journal line of a key ("" when its last line ended it).
 journaled_id() { awk -v k="$1" '$NF == k { id = ($1 == "1") ? $5 : "" } END { print id }' "$J" 2>/dev/null; }
-# Start an upload in the background and SIGKILL it as soon as the sandbox
-# has answered CreateMultipartUpload for $1 (parts are slowed down, so the
-# run is still sending them).
+# The live journaled upload id of the key ending in /$1 ("" when none).
+journaled_name() {
+  awk -v n="/$1" '{ k = $NF; if (substr(k, length(k) - length(n) + 1) == n) id = ($1 == "1") ? $5 : "" }
+                  END { print id }' "$J" 2>/dev/null
+}
+# Start an upload in the background and SIGKILL it once the sandbox has
+# answered CreateMultipartUpload for $1 and the client has journaled the id
+# (the sandbox's log line can come before the client read the answer). Parts
+# are slowed down (4 s), so the run is still sending them: the caller checks
+# that no part of $1 had completed.
 printf 'demo\n' >"$work/password"
 kill_after_create() {
   local name=$1; shift
@@ -71,7 +78,13 @@ kill_after_create() {
   until tail -n +"$((m + 1))" "$LOG" | grep '"CreateMultipartUpload"' | matches "/$name\""; do
     t=$((t + 1)); [[ $t -lt 20000 ]] || fail "no CreateMultipartUpload for $name"
   done
+  t=0
+  until [[ -n "$(journaled_name "$name")" ]]; do
+    t=$((t + 1)); [[ $t -lt 200 ]] || break  # 2 s, well within the parts' delay; the caller reports it
+    sleep 0.01
+  done
   kill -9 "$UP" 2>/dev/null || true; wait "$UP" 2>/dev/null || true; UP=
+  [[ $(count "$m" UploadPart "$name" 200) -eq 0 ]] || fail "a part of $name completed before the kill"
 }
 
 MB=$((1024 * 1024))
