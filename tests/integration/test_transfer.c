@@ -34,11 +34,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void path_in(char *out, size_t size, const char *name)
-{
-    snprintf(out, size, "%s/%s", env.dir, name);
-}
-
 /* Whether the part or journal file (`suffix`) of env.dir/name is left. */
 static int side_exists(const char *name, const char *suffix)
 {
@@ -59,24 +54,6 @@ static int run_upload(igtcloud_transfer **out, const igtcloud_transfer_options *
     return igtcloud_transfer_run(*out);
 }
 
-/* The same for a download of key to dst (`size` -1: not known). */
-static int run_download(igtcloud_transfer **out, const igtcloud_transfer_options *o,
-                        const char *key, const char *dst, int64_t size)
-{
-    TH_PASS(igtcloud_transfer_new(out, o));
-    TH_PASS(igtcloud_transfer_add_download(*out, key, dst, DEMO_PREFIX, size, NULL));
-    return igtcloud_transfer_run(*out);
-}
-
-/* Upload src to key in a run that must succeed. */
-static void put_file(const igtcloud_transfer_options *o, const char *src, const char *key,
-                     const char *upload_id)
-{
-    igtcloud_transfer *t = NULL;
-    TH_PASS(run_upload(&t, o, src, key, upload_id));
-    igtcloud_transfer_free(t);
-}
-
 /* Options for the fake server `fs`: fixed credentials in *c, one attempt per request. */
 static void fake_options(igtcloud_transfer_options *o, igtcloud_s3_credentials *c,
                          const fake_server *fs)
@@ -95,8 +72,8 @@ static void test_transfer__single_put_and_get_are_byte_identical(void **state)
 {
     (void)state;
     char src[512], dst[512];
-    path_in(src, sizeof(src), "single.bin");
-    path_in(dst, sizeof(dst), "single.out");
+    th_path_in(&env, src, sizeof(src), "single.bin");
+    th_path_in(&env, dst, sizeof(dst), "single.out");
     assert_int_equal(th_make_file(src, 300 * 1024 + 7, 1), 0);
 
     igtcloud_transfer_options o;
@@ -111,7 +88,7 @@ static void test_transfer__single_put_and_get_are_byte_identical(void **state)
     igtcloud_transfer_free(t);
     assert_int_equal(th_log_count(&env, "\"PutObject\"", "t1/single.bin", "\"status\":200"), 1);
 
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t1/single.bin", dst, -1));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "t1/single.bin", dst, -1));
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.skipped, 0);
@@ -121,7 +98,7 @@ static void test_transfer__single_put_and_get_are_byte_identical(void **state)
     assert_int_equal(th_log_count(&env, "\"GetObject\"", "t1/single.bin", NULL), 1);
 
     /* A second run with the known size does not fetch the complete file again. */
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t1/single.bin", dst, 300 * 1024 + 7));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "t1/single.bin", dst, 300 * 1024 + 7));
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.skipped, 1);
     igtcloud_transfer_free(t);
@@ -132,8 +109,8 @@ static void test_transfer__multipart_upload_and_ranged_download(void **state)
 {
     (void)state;
     char src[512], dst[512];
-    path_in(src, sizeof(src), "big.bin");
-    path_in(dst, sizeof(dst), "big.out");
+    th_path_in(&env, src, sizeof(src), "big.bin");
+    th_path_in(&env, dst, sizeof(dst), "big.out");
     const uint64_t size = 23 * MIB + 12345;
     assert_int_equal(th_make_file(src, size, 2), 0);
 
@@ -157,7 +134,7 @@ static void test_transfer__multipart_upload_and_ranged_download(void **state)
     assert_int_equal(th_log_count(&env, "\"CompleteMultipartUpload\"", "t2/big.bin", "\"status\":200"), 1);
 
     /* Size unknown: the first GET tells it, the rest comes in parallel ranges. */
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t2/big.bin", dst, -1));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "t2/big.bin", dst, -1));
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.size, size);
@@ -256,12 +233,12 @@ static void test_transfer__read_range_and_stat(void **state)
 {
     (void)state;
     char src[512];
-    path_in(src, sizeof(src), "read.bin");
+    th_path_in(&env, src, sizeof(src), "read.bin");
     assert_int_equal(th_make_file(src, 100000, 3), 0);
     igtcloud_transfer_options o;
     th_options(&o, &env);
     igtcloud_transfer *t = NULL;
-    put_file(&o, src, DEMO_PREFIX "t4/read.bin", NULL);
+    th_put_file(&o, src, DEMO_PREFIX "t4/read.bin", NULL);
 
     th_options(&o, &env);
     TH_PASS(igtcloud_transfer_new(&t, &o));
@@ -296,11 +273,11 @@ static void test_transfer__missing_object_fails_cleanly(void **state)
 {
     (void)state;
     char dst[512];
-    path_in(dst, sizeof(dst), "missing.out");
+    th_path_in(&env, dst, sizeof(dst), "missing.out");
     igtcloud_transfer_options o;
     th_options(&o, &env);
     igtcloud_transfer *t = NULL;
-    assert_int_equal(run_download(&t, &o, DEMO_PREFIX "t5/none.bin", dst, -1), IGTCLOUD_EPARTIAL);
+    assert_int_equal(th_run_download(&t, &o, DEMO_PREFIX "t5/none.bin", dst, -1), IGTCLOUD_EPARTIAL);
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, IGTCLOUD_ENOTFOUND);
@@ -335,8 +312,8 @@ static void test_transfer__cancelled_multipart_upload_resumes_with_list_parts(vo
 {
     (void)state;
     char src[512], dst[512];
-    path_in(src, sizeof(src), "resume-up.bin");
-    path_in(dst, sizeof(dst), "resume-up.out");
+    th_path_in(&env, src, sizeof(src), "resume-up.bin");
+    th_path_in(&env, dst, sizeof(dst), "resume-up.out");
     const uint64_t size = 26 * MIB + 99;
     assert_int_equal(th_make_file(src, size, 5), 0);
     igtcloud_transfer_options o;
@@ -373,10 +350,10 @@ static void test_transfer__cancelled_multipart_upload_resumes_with_list_parts(vo
     assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t6/resume.bin", NULL), 1);
 
     /* An upload id the server does not know restarts the upload cleanly. */
-    put_file(&o, src, DEMO_PREFIX "t6/resume.bin", "no-such-upload");
+    th_put_file(&o, src, DEMO_PREFIX "t6/resume.bin", "no-such-upload");
     assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t6/resume.bin", NULL), 2);
 
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t6/resume.bin", dst, (int64_t)size));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "t6/resume.bin", dst, (int64_t)size));
     igtcloud_transfer_free(t);
     assert_true(th_same_file(src, dst));
 }
@@ -445,7 +422,7 @@ static void test_transfer__unreachable_endpoint_fails_in_seconds(void **state)
     igtcloud_transfer *t = NULL;
     TH_PASS(igtcloud_transfer_new(&t, &o));
     char dst[512];
-    path_in(dst, sizeof(dst), "unreached.out");
+    th_path_in(&env, dst, sizeof(dst), "unreached.out");
     TH_PASS(igtcloud_transfer_add_download(t, "k/1", dst, "k/", 10, NULL));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -492,7 +469,7 @@ static void test_transfer__crc32c_checksum_replaces_content_md5(void **state)
 {
     (void)state;
     char src[512], request[8192];
-    path_in(src, sizeof(src), "check.txt");
+    th_path_in(&env, src, sizeof(src), "check.txt");
     FILE *f = fopen(src, "wb");
     assert_non_null(f);
     fputs("123456789", f);
@@ -520,10 +497,10 @@ static void test_transfer__crc32c_single_and_multipart_round_trip(void **state)
 {
     (void)state;
     char small[512], big[512], small_out[512], big_out[512];
-    path_in(small, sizeof(small), "crc-small.bin");
-    path_in(big, sizeof(big), "crc-big.bin");
-    path_in(small_out, sizeof(small_out), "crc-small.out");
-    path_in(big_out, sizeof(big_out), "crc-big.out");
+    th_path_in(&env, small, sizeof(small), "crc-small.bin");
+    th_path_in(&env, big, sizeof(big), "crc-big.bin");
+    th_path_in(&env, small_out, sizeof(small_out), "crc-small.out");
+    th_path_in(&env, big_out, sizeof(big_out), "crc-big.out");
     const uint64_t size = 13 * MIB + 4321;
     assert_int_equal(th_make_file(small, 300001, 5), 0);
     assert_int_equal(th_make_file(big, size, 6), 0);
@@ -680,7 +657,7 @@ static void test_transfer__download_checked_by_the_object_crc32c(void **state)
     /* CRC32C("123456789") = 0xE3069283, the Castagnoli check value. */
     const char *good = "ETag: \"25f9e794323b453885f5181f1b624d0b\"\r\n"
                        "x-amz-checksum-crc32c: 4waSgw==\r\n";
-    path_in(dst, sizeof(dst), "crc-good.out");
+    th_path_in(&env, dst, sizeof(dst), "crc-good.out");
     assert_int_equal(get_from_fake(good, dst, &st, msg, sizeof(msg), request, sizeof(request)), 0);
     assert_non_null(strstr(request, "x-amz-checksum-mode: ENABLED"));
     assert_int_equal(st.verified_by_crc32c, 1);
@@ -689,7 +666,7 @@ static void test_transfer__download_checked_by_the_object_crc32c(void **state)
 
     const char *bad = "ETag: \"25f9e794323b453885f5181f1b624d0b\"\r\n"
                       "x-amz-checksum-crc32c: 4waSgA==\r\n";
-    path_in(dst, sizeof(dst), "crc-bad.out");
+    th_path_in(&env, dst, sizeof(dst), "crc-bad.out");
     assert_int_equal(get_from_fake(bad, dst, &st, msg, sizeof(msg), NULL, 0), IGTCLOUD_EPROTO);
     assert_non_null(strstr(msg, "CRC32C"));
     assert_false(th_exists(dst));
@@ -697,7 +674,7 @@ static void test_transfer__download_checked_by_the_object_crc32c(void **state)
 
     const char *composite = "ETag: \"25f9e794323b453885f5181f1b624d0b\"\r\n"
                             "x-amz-checksum-crc32c: 4waSgA==-2\r\n";
-    path_in(dst, sizeof(dst), "crc-composite.out");
+    th_path_in(&env, dst, sizeof(dst), "crc-composite.out");
     assert_int_equal(get_from_fake(composite, dst, &st, msg, sizeof(msg), NULL, 0), 0);
     assert_int_equal(st.verified_by_crc32c, 0);
     assert_int_equal(st.verified_by_workers, 1);
@@ -707,8 +684,8 @@ static void test_transfer__download_md5_checked_by_a_worker(void **state)
 {
     (void)state;
     char good[512], bad[512];
-    path_in(good, sizeof(good), "md5-good.out");
-    path_in(bad, sizeof(bad), "md5-bad.out");
+    th_path_in(&env, good, sizeof(good), "md5-good.out");
+    th_path_in(&env, bad, sizeof(bad), "md5-bad.out");
     igtcloud__engine_stats st;
     assert_int_equal(get_through_fake("25f9e794323b453885f5181f1b624d0b", good, &st), 0);
     assert_int_equal(st.verified_by_workers, 1);
@@ -728,9 +705,9 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
 {
     (void)state;
     char src[512], dst[512], bad[512];
-    path_in(src, sizeof(src), "prefix.bin");
-    path_in(dst, sizeof(dst), "prefix.out");
-    path_in(bad, sizeof(bad), "prefix-bad.out");
+    th_path_in(&env, src, sizeof(src), "prefix.bin");
+    th_path_in(&env, dst, sizeof(dst), "prefix.out");
+    th_path_in(&env, bad, sizeof(bad), "prefix-bad.out");
     const uint64_t size = 9 * MIB + 4321;
     assert_int_equal(th_make_file(src, size, 5), 0);
 
@@ -740,10 +717,10 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
     o.range_threshold = 1 * MIB;
     o.max_requests = 3;
     igtcloud_transfer *t = NULL;
-    put_file(&o, src, DEMO_PREFIX "t9/prefix.bin", NULL);
+    th_put_file(&o, src, DEMO_PREFIX "t9/prefix.bin", NULL);
 
     igtcloud__engine_stats st;
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t9/prefix.bin", dst, (int64_t)size));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "t9/prefix.bin", dst, (int64_t)size));
     igtcloud__engine_get_stats(&st, t);
     igtcloud_transfer_free(t);
     assert_true(th_same_file(src, dst));
@@ -768,7 +745,7 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
     const struct timespec times[2] = { before.st_atim, before.st_mtim };
     assert_int_equal(utimensat(AT_FDCWD, object, times, 0), 0);
 
-    assert_int_equal(run_download(&t, &o, DEMO_PREFIX "t9/prefix.bin", bad, (int64_t)size),
+    assert_int_equal(th_run_download(&t, &o, DEMO_PREFIX "t9/prefix.bin", bad, (int64_t)size),
                      IGTCLOUD_EPARTIAL);
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
@@ -803,7 +780,7 @@ static void test_transfer__multipart_created_callback_then_abort(void **state)
 {
     (void)state;
     char src[512];
-    path_in(src, sizeof(src), "created.bin");
+    th_path_in(&env, src, sizeof(src), "created.bin");
     assert_int_equal(th_make_file(src, 13 * MIB, 6), 0);
     igtcloud_transfer_options o;
     th_options(&o, &env);
@@ -829,7 +806,7 @@ static void test_transfer__multipart_created_callback_then_abort(void **state)
     igtcloud_transfer_free(t);
 
     /* Resuming the aborted id restarts the upload cleanly. */
-    put_file(&o, src, DEMO_PREFIX "t10/created.bin", c.upload_id);
+    th_put_file(&o, src, DEMO_PREFIX "t10/created.bin", c.upload_id);
     assert_int_equal(th_log_count(&env, "\"CreateMultipartUpload\"", "t10/created.bin", NULL), 2);
 }
 
@@ -864,8 +841,8 @@ static void test_transfer__journal_of_another_boot_is_not_trusted(void **state)
 {
     (void)state;
     char src[512], dst[512], tmp[600], journal[600];
-    path_in(src, sizeof(src), "boot.bin");
-    path_in(dst, sizeof(dst), "boot.out");
+    th_path_in(&env, src, sizeof(src), "boot.bin");
+    th_path_in(&env, dst, sizeof(dst), "boot.out");
     snprintf(tmp, sizeof(tmp), "%s/.boot.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
     snprintf(journal, sizeof(journal), "%s/.boot.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
     const uint64_t size = 12 * MIB + 5;
@@ -901,7 +878,7 @@ static void test_transfer__journal_of_another_boot_is_not_trusted(void **state)
                 (unsigned long long)size, (unsigned)MIB, etag, round == 0 ? this_boot : other_boot);
         fclose(f);
 
-        TH_PASS(run_download(&t, &o, DEMO_PREFIX "t11/boot.bin", dst, (int64_t)size));
+        TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "t11/boot.bin", dst, (int64_t)size));
         igtcloud__engine_stats st;
         igtcloud__engine_get_stats(&st, t);
         igtcloud_transfer_free(t);
@@ -924,7 +901,7 @@ static int download_under_fsize_limit(const igtcloud_transfer_options *o, const 
     void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
     igtcloud_transfer *t = NULL;
-    int rc = run_download(&t, o, key, dst, size);
+    int rc = th_run_download(&t, o, key, dst, size);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, old_xfsz);
     assert_int_not_equal(rc, 0);
@@ -947,14 +924,14 @@ static void test_transfer__full_disk_fails_the_file_cleanly(void **state)
 {
     (void)state;
     char src[512], dst[512], msg[400];
-    path_in(src, sizeof(src), "full.bin");
-    path_in(dst, sizeof(dst), "full.out");
+    th_path_in(&env, src, sizeof(src), "full.bin");
+    th_path_in(&env, dst, sizeof(dst), "full.out");
     const uint64_t size = 3 * MIB + 777;
     assert_int_equal(th_make_file(src, size, 9), 0);
     igtcloud_transfer_options o;
     th_options(&o, &env);
     o.max_requests = 4;
-    put_file(&o, src, DEMO_PREFIX "t9/full.bin", NULL);
+    th_put_file(&o, src, DEMO_PREFIX "t9/full.bin", NULL);
     igtcloud__engine_stats st;
 
     /* One GET: the limit falls inside its third chunk. */
@@ -977,7 +954,7 @@ static void test_transfer__full_disk_fails_the_file_cleanly(void **state)
     assert_false(th_exists(dst));
 
     igtcloud_transfer *t = NULL;
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "t9/full.bin", dst, (int64_t)size));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "t9/full.bin", dst, (int64_t)size));
     igtcloud_transfer_free(t);
     assert_true(th_same_file(src, dst));
     assert_false(side_exists("full.out", IGTCLOUD__ENGINE_PART_SUFFIX));

@@ -37,30 +37,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void path_in(char *out, size_t size, const char *name)
-{
-    snprintf(out, size, "%s/%s", env.dir, name);
-}
-
-/* Upload src to key in a run that must succeed. */
-static void put_file(const igtcloud_transfer_options *o, const char *src, const char *key)
-{
-    igtcloud_transfer *t = NULL;
-    TH_PASS(igtcloud_transfer_new(&t, o));
-    TH_PASS(igtcloud_transfer_add_upload(t, src, key, DEMO_PREFIX, NULL, NULL));
-    TH_PASS(igtcloud_transfer_run(t));
-    igtcloud_transfer_free(t);
-}
-
-/* A new transfer in *out with one download of key to dst, run; returns the run's code. */
-static int run_download(igtcloud_transfer **out, const igtcloud_transfer_options *o,
-                        const char *key, const char *dst, int64_t size)
-{
-    TH_PASS(igtcloud_transfer_new(out, o));
-    TH_PASS(igtcloud_transfer_add_download(*out, key, dst, DEMO_PREFIX, size, NULL));
-    return igtcloud_transfer_run(*out);
-}
-
 /* Descriptors this process has open. */
 static int open_fds(void)
 {
@@ -277,7 +253,7 @@ static void test_transfer_env__progress_file_and_cancel_callbacks(void **state)
     pthread_mutex_destroy(&c.lock);
     pthread_cond_destroy(&c.cond);
     o.progress_cb = NULL;
-    TH_PASS(run_download(&t, &o, key[N - 1], dst[N - 1], -1));
+    TH_PASS(th_run_download(&t, &o, key[N - 1], dst[N - 1], -1));
     igtcloud_transfer_free(t);
     assert_true(th_same_file(src[N - 1], dst[N - 1]));
 }
@@ -291,12 +267,12 @@ static void test_transfer_env__proxy_from_the_environment(void **state)
 {
     (void)state;
     char src[512], dst[512], proxy[64], port[16];
-    path_in(src, sizeof(src), "proxied.bin");
-    path_in(dst, sizeof(dst), "proxied.out");
+    th_path_in(&env, src, sizeof(src), "proxied.bin");
+    th_path_in(&env, dst, sizeof(dst), "proxied.out");
     assert_int_equal(th_make_file(src, 5000, 77), 0);
     igtcloud_transfer_options o;
     th_options(&o, &env);
-    put_file(&o, src, DEMO_PREFIX "proxy/p.bin");
+    th_put_file(&o, src, DEMO_PREFIX "proxy/p.bin", NULL);
     static const char *const vars[] = { "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY",
                                         "no_proxy", "NO_PROXY" };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
@@ -306,7 +282,7 @@ static void test_transfer_env__proxy_from_the_environment(void **state)
     snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", dead);
     setenv("http_proxy", proxy, 1);
     igtcloud_transfer *t = NULL;
-    int rc = run_download(&t, &o, DEMO_PREFIX "proxy/p.bin", dst, -1);
+    int rc = th_run_download(&t, &o, DEMO_PREFIX "proxy/p.bin", dst, -1);
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     char msg[512];
@@ -314,7 +290,7 @@ static void test_transfer_env__proxy_from_the_environment(void **state)
     int status = r.status;
     igtcloud_transfer_free(t);
     setenv("NO_PROXY", "127.0.0.1", 1);
-    int rc_exempt = run_download(&t, &o, DEMO_PREFIX "proxy/p.bin", dst, -1);
+    int rc_exempt = th_run_download(&t, &o, DEMO_PREFIX "proxy/p.bin", dst, -1);
     igtcloud_transfer_free(t);
     unsetenv("http_proxy");
     unsetenv("NO_PROXY");
@@ -337,20 +313,20 @@ static void test_transfer_env__size_is_verified(void **state)
 {
     (void)state;
     char src[512], dst[512], side[600];
-    path_in(src, sizeof(src), "sized.bin");
-    path_in(dst, sizeof(dst), "sized.out");
+    th_path_in(&env, src, sizeof(src), "sized.bin");
+    th_path_in(&env, dst, sizeof(dst), "sized.out");
     const uint64_t size = 3 * MIB + 5;
     assert_int_equal(th_make_file(src, size, 78), 0);
     igtcloud_transfer_options o;
     th_options(&o, &env);
-    put_file(&o, src, DEMO_PREFIX "sized/s.bin");
+    th_put_file(&o, src, DEMO_PREFIX "sized/s.bin", NULL);
     for (int ranged = 0; ranged < 2; ranged++) {
         o.range_threshold = ranged ? 1 * MIB : 16 * MIB;
         o.range_size = 1 * MIB;
         const int64_t wrong[] = { (int64_t)size + 1, (int64_t)size - 1 };
         for (size_t w = 0; w < 2; w++) {
             igtcloud_transfer *t = NULL;
-            assert_int_equal(run_download(&t, &o, DEMO_PREFIX "sized/s.bin", dst, wrong[w]),
+            assert_int_equal(th_run_download(&t, &o, DEMO_PREFIX "sized/s.bin", dst, wrong[w]),
                              IGTCLOUD_EPARTIAL);
             igtcloud_transfer_result r;
             TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
@@ -368,7 +344,7 @@ static void test_transfer_env__size_is_verified(void **state)
         }
     }
     igtcloud_transfer *t = NULL;
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "sized/s.bin", dst, (int64_t)size));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "sized/s.bin", dst, (int64_t)size));
     igtcloud_transfer_free(t);
     assert_true(th_same_file(src, dst));
 }
@@ -399,22 +375,22 @@ static void test_transfer_env__memory_stays_bounded_whatever_the_size(void **sta
 #endif
 #endif
     char src[512], whole[512], ranged[512];
-    path_in(src, sizeof(src), "rss.bin");
-    path_in(whole, sizeof(whole), "rss-whole.out");
-    path_in(ranged, sizeof(ranged), "rss-ranged.out");
+    th_path_in(&env, src, sizeof(src), "rss.bin");
+    th_path_in(&env, whole, sizeof(whole), "rss-whole.out");
+    th_path_in(&env, ranged, sizeof(ranged), "rss-ranged.out");
     const uint64_t size = 96 * MIB + 11;
     assert_int_equal(th_make_file(src, size, 79), 0);
     long before = peak_rss_kib();
     igtcloud_transfer_options o;
     th_options(&o, &env);
-    put_file(&o, src, DEMO_PREFIX "rss/big.bin");
+    th_put_file(&o, src, DEMO_PREFIX "rss/big.bin", NULL);
     o.range_threshold = 128 * MIB;
     igtcloud_transfer *t = NULL;
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "rss/big.bin", whole, (int64_t)size));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "rss/big.bin", whole, (int64_t)size));
     igtcloud_transfer_free(t);
     o.range_threshold = 4 * MIB;
     o.range_size = 4 * MIB;
-    TH_PASS(run_download(&t, &o, DEMO_PREFIX "rss/big.bin", ranged, (int64_t)size));
+    TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "rss/big.bin", ranged, (int64_t)size));
     igtcloud_transfer_free(t);
     long grown_mib = (peak_rss_kib() - before) / 1024;
     fprintf(stderr, "peak RSS grew by %ld MiB for a %llu MiB object\n", grown_mib,

@@ -166,4 +166,35 @@ static __attribute__((unused)) int th_log_count(const th_env *env, const char *a
         }                                                                        \
     } while (0)
 
+/* env->dir/name in out. */
+static __attribute__((unused)) void th_path_in(const th_env *env, char *out, size_t size,
+                                               const char *name)
+{
+    snprintf(out, size, "%s/%s", env->dir, name);
+}
+
+/*
+ * A new transfer in *out with one download of key to dst (`size` -1: not
+ * known), run; returns the run's code. The caller frees *out.
+ */
+static __attribute__((unused)) int th_run_download(igtcloud_transfer **out,
+                                                   const igtcloud_transfer_options *o,
+                                                   const char *key, const char *dst, int64_t size)
+{
+    TH_PASS(igtcloud_transfer_new(out, o));
+    TH_PASS(igtcloud_transfer_add_download(*out, key, dst, DEMO_PREFIX, size, NULL));
+    return igtcloud_transfer_run(*out);
+}
+
+/* Upload src to key (resuming upload_id unless NULL) in a run that must succeed. */
+static __attribute__((unused)) void th_put_file(const igtcloud_transfer_options *o, const char *src,
+                                                const char *key, const char *upload_id)
+{
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, o));
+    TH_PASS(igtcloud_transfer_add_upload(t, src, key, DEMO_PREFIX, upload_id, NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud_transfer_free(t);
+}
+
 #endif
