@@ -540,19 +540,28 @@ static void finish(sandbox_s3_req *req)
     }
 }
 
+/*
+ * A reset fault fires on an upload: settle it first (nothing kept, the
+ * request logged), since the client may look at the store and the log as
+ * soon as it sees the RST.
+ */
+static void reset_upload(sandbox_s3_req *req)
+{
+    sandbox_s3_body_discard(&req->body);
+    if (req->part_placed && !req->part_committed)
+        sandbox_s3_part_abandon(req);
+    req->responded = 1;
+    log_request(req, 0, 0);
+    reset_connection(req->connection);
+}
+
 /* Take one chunk of the request body. Returns 0, or -1 to drop the connection. */
 static int consume(sandbox_s3_req *req, const char *data, size_t len)
 {
     req->received += len;
     if (req->fault_fired && req->fault.kind == SANDBOX_FAULT_RESET &&
         req->body_mode == SANDBOX_S3_BODY_FILE && req->received >= req->fault.after_bytes) {
-        /* Settle first: the client may look at the store and the log as soon as it sees RST. */
-        sandbox_s3_body_discard(&req->body);
-        if (req->part_placed && !req->part_committed)
-            sandbox_s3_part_abandon(req);
-        req->responded = 1;
-        log_request(req, 0, 0);
-        reset_connection(req->connection);
+        reset_upload(req);
         return -1;
     }
     switch (req->body_mode) {
@@ -616,12 +625,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     if (req->fault_fired && req->fault.kind == SANDBOX_FAULT_RESET &&
         req->body_mode == SANDBOX_S3_BODY_FILE) {
         /* The body was shorter than after_bytes: reset before answering. */
-        sandbox_s3_body_discard(&req->body);
-        if (req->part_placed && !req->part_committed)
-            sandbox_s3_part_abandon(req);
-        req->responded = 1;
-        log_request(req, 0, 0);
-        reset_connection(connection);
+        reset_upload(req);
         return MHD_NO;
     }
     if (!req->status)
