@@ -100,6 +100,9 @@ mon data avail warn = 2
 mon data avail crit = 1
 osd max object name len = 460
 osd max object namespace len = 64
+# Quiet messenger and RGW logs, a fixed bluestore cache and no fsck at mount,
+# as in the reference setup that peer throughput figures were measured on.
+debug ms = 0
 
 [mon]
 mon data = $D/mon.\$id
@@ -107,9 +110,13 @@ mon data = $D/mon.\$id
 [osd]
 osd data = $D/osd.\$id
 osd objectstore = $STORE
+osd memory target = 1073741824
 memstore device bytes = 8589934592
 bluestore block create = true
 bluestore block size = 21474836480
+bluestore fsck on mount = false
+bluestore cache autotune = false
+bluestore cache size = 268435456
 
 [client]
 log file = $D/log/\$name.log
@@ -124,6 +131,7 @@ rgw dns name = localhost
 rgw thread pool size = 64
 rgw crypt require ssl = false
 rgw enable usage log = false
+debug rgw = 1
 rgw s3 auth use sts = true
 rgw sts key = igtcloudstskey01
 CONF
