@@ -15,6 +15,7 @@
 # (default "igtcloud awscli rclone"; ratios need igtcloud). BENCH_SSE=0: uploads
 # without x-amz-server-side-encryption (default: every tool sends AES256). BENCH_REPEAT=N runs
 # every measurement N times and reports the median wall time (and its CPU/RSS).
+# BENCH_PART_MIB=N: our engine's multipart part size (default: the engine's, 8).
 # Needs: scripts/install-deps.sh bench (awscli rclone time) and, for --rgw, rgw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
