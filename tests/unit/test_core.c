@@ -16,6 +16,7 @@
 #include "core/fdio.h"
 #include "core/hash.h"
 #include "core/isotime.h"
+#include "core/md5.h"
 #include "core/random.h"
 
 static void test_core__buf_grows_and_stays_terminated(void **state)
@@ -207,6 +208,101 @@ static void test_core__write_all_and_pwrite_all(void **state)
     fclose(f);
 }
 
+static void md5_hex(char out[33], igtcloud__md5_ctx *c)
+{
+    unsigned char d[16];
+    igtcloud__md5_final(c, d);
+    igtcloud__hex(out, d, 16);
+}
+
+/* RFC 1321's test suite, at every SIMD level the CPU has. */
+static void test_core__md5_rfc1321_vectors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *hex;
+    } v[] = {
+        { "", "d41d8cd98f00b204e9800998ecf8427e" },
+        { "a", "0cc175b9c0f1b6a831c399e269772661" },
+        { "abc", "900150983cd24fb0d6963f7d28e17f72" },
+        { "message digest", "f96b697d7cb7938d525a2f31aaf161d0" },
+        { "abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b" },
+        { "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+          "d174ab98d277d9f5a5611c2c9f419d9f" },
+        { "1234567890123456789012345678901234567890"
+          "1234567890123456789012345678901234567890",
+          "57edf4a22be3c955ac49da2e2107b67a" },
+    };
+    enum { N = sizeof(v) / sizeof(v[0]) };
+    for (int level = 2; level >= 0; level--) {
+        igtcloud__md5_simd_limit(level);
+        igtcloud__md5_ctx ctx[N], *cp[N];
+        const unsigned char *data[N];
+        size_t len[N];
+        for (size_t i = 0; i < N; i++) {
+            igtcloud__md5_init(&ctx[i]);
+            cp[i] = &ctx[i];
+            data[i] = (const unsigned char *)v[i].in;
+            len[i] = strlen(v[i].in);
+        }
+        igtcloud__md5_update_many(cp, data, len, N);
+        for (size_t i = 0; i < N; i++) {
+            char hex[33];
+            md5_hex(hex, &ctx[i]);
+            assert_string_equal(hex, v[i].hex);
+        }
+    }
+    igtcloud__md5_simd_limit(2);
+}
+
+/*
+ * Streams side by side equal OpenSSL's MD5 of each, whatever their lengths,
+ * the bytes already pending in their contexts and the split into calls; at
+ * every level the CPU has (1 and 2 fall back to what it supports).
+ */
+static void test_core__md5_many_streams_match_openssl(void **state)
+{
+    (void)state;
+    enum { BIG = 1 << 20, MAXN = 19 };
+    unsigned char *big = malloc(BIG);
+    assert_non_null(big);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < BIG; i++) {
+        x = x * 1103515245u + 12345u;
+        big[i] = (unsigned char)(x >> 16);
+    }
+    for (int level = 2; level >= 0; level--) {
+        int got = igtcloud__md5_simd_limit(level);
+        assert_true(got <= level);
+        for (int round = 0; round < 100; round++) {
+            size_t n = 1 + (size_t)(round % MAXN);
+            igtcloud__md5_ctx ctx[MAXN], *cp[MAXN];
+            const unsigned char *data[MAXN];
+            size_t len[MAXN], start[MAXN], pre[MAXN];
+            for (size_t i = 0; i < n; i++) {
+                x = x * 1103515245u + 12345u;
+                start[i] = (x >> 8) % 4096;
+                pre[i] = (x >> 4) % 130;
+                /* Lengths from empty and sub-block to several hundred KiB. */
+                len[i] = round % 4 == 0 ? (x >> 12) % 64 : (x >> 3) % (round % 3 ? 20000 : 200000);
+                igtcloud__md5_init(&ctx[i]);
+                igtcloud__md5_update(&ctx[i], big + start[i], pre[i]);
+                cp[i] = &ctx[i];
+                data[i] = big + start[i] + pre[i];
+            }
+            igtcloud__md5_update_many(cp, data, len, n);
+            for (size_t i = 0; i < n; i++) {
+                unsigned char want[16], have[16];
+                assert_int_equal(igtcloud__md5(want, big + start[i], pre[i] + len[i]), 0);
+                igtcloud__md5_final(&ctx[i], have);
+                assert_memory_equal(have, want, 16);
+            }
+        }
+    }
+    igtcloud__md5_simd_limit(2);
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +313,8 @@ int main(void)
         cmocka_unit_test(test_core__isotime_rejects_bad_dates),
         cmocka_unit_test(test_core__sha256_and_hmac_known_answers),
         cmocka_unit_test(test_core__crc32c_known_answers_hardware_and_table),
+        cmocka_unit_test(test_core__md5_rfc1321_vectors),
+        cmocka_unit_test(test_core__md5_many_streams_match_openssl),
         cmocka_unit_test(test_core__random_token_alphabet),
         cmocka_unit_test(test_core__error_names_and_single_line),
         cmocka_unit_test(test_core__write_all_and_pwrite_all),

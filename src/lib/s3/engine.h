@@ -24,6 +24,7 @@ typedef struct igtcloud__engine_stats {
     size_t bodies_hashed_by_workers; /* upload bodies whose digests a worker computed */
     size_t chunks_written_by_workers; /* chunks of downloaded bytes a worker wrote */
     size_t verified_by_crc32c;  /* downloads checked against the object's CRC32C instead of MD5 */
+    size_t md5_side_by_side;    /* MD5 tasks a worker hashed together with others (core/md5.h) */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);

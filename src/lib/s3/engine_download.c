@@ -144,7 +144,7 @@ int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
     int rc = open_tmp(j, 1);
     if (rc)
         return rc;
-    EVP_MD_CTX_free(j->md5);
+    free(j->md5);
     j->md5 = NULL;
     j->md5_pos = 0;
     j->md5_range = 0;
@@ -154,9 +154,10 @@ int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
     j->md5_on_loop = t->verify_failed;
     if (j->md5_on_loop) {
         /* No workers: hash on the loop while the bytes arrive in order. */
-        j->md5 = EVP_MD_CTX_new();
-        if (!j->md5 || !EVP_DigestInit_ex(j->md5, EVP_md5(), NULL))
+        j->md5 = malloc(sizeof(*j->md5));
+        if (!j->md5)
             return igtcloud__error_oom();
+        igtcloud__md5_init(j->md5);
     }
     req *r;
     if (j->size_known && j->size <= t->o.range_threshold) {

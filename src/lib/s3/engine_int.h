@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/md5.h"
 #include "s3/credentials.h"
 #include "s3/engine.h"
 #include "s3/engine_xml.h"
@@ -114,7 +115,7 @@ struct job {
     uint32_t nunjournaled;
     int64_t journal_synced_ms;
     int journal_sync;     /* sync ranges before journaling them (no boot id; journal.h) */
-    EVP_MD_CTX *md5;      /* MD5 of the bytes before md5_pos (see engine_workers.c) */
+    igtcloud__md5_ctx *md5; /* MD5 of the bytes before md5_pos (see engine_workers.c) */
     uint64_t md5_pos;
     uint32_t md5_range;   /* ranges before it are done (and at most md5_pos away) */
     int md5_on_loop;      /* no workers: on_write hashes bytes arriving in order */
@@ -286,6 +287,7 @@ int igtcloud__engine_ok_status(long s);
 int igtcloud__engine_check_get(igtcloud_transfer *t, req *r);
 void igtcloud__engine_digests_wanted(igtcloud__engine_digests *out, const igtcloud_transfer *t,
                                      const req *r);
+int igtcloud__engine_digests_set_md5(igtcloud__engine_digests *d, igtcloud__md5_ctx *md5);
 int igtcloud__engine_digests_of(igtcloud__engine_digests *d, int fd, uint64_t offset,
                                 uint64_t len, unsigned char *buf);
 const char *igtcloud__engine_find_region(igtcloud_transfer *t, const char *bucket);

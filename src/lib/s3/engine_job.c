@@ -50,7 +50,7 @@ static void job_release(job *j)
     j->unjournaled = NULL;
     j->nunjournaled = 0;
     if (j->md5) {
-        EVP_MD_CTX_free(j->md5);
+        free(j->md5);
         j->md5 = NULL;
     }
     if (j->part_etags) {

@@ -190,10 +190,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
         }
         if (j->md5 && j->md5_on_loop) {
             if (j->md5_pos == at) {
-                EVP_DigestUpdate(j->md5, data, n);
+                igtcloud__md5_update(j->md5, data, n);
                 j->md5_pos += n;
             } else {
-                EVP_MD_CTX_free(j->md5);
+                free(j->md5);
                 j->md5 = NULL;
             }
         }
@@ -290,6 +290,18 @@ void igtcloud__engine_digests_wanted(igtcloud__engine_digests *out, const igtclo
     out->want_sha256 = t->o.checksum == IGTCLOUD_CHECKSUM_SHA256;
 }
 
+/* Finish an MD5 of a body into d's binary and base64 forms (0, or -ENOMEM). */
+int igtcloud__engine_digests_set_md5(igtcloud__engine_digests *d, igtcloud__md5_ctx *md5)
+{
+    igtcloud__md5_final(md5, d->md5);
+    igtcloud__buf b64 = IGTCLOUD_BUF_INIT;
+    int rc = igtcloud__base64_encode(&b64, d->md5, sizeof(d->md5)) ? -ENOMEM : 0;
+    if (!rc)
+        snprintf(d->md5_b64, sizeof(d->md5_b64), "%s", b64.ptr);
+    igtcloud__buf_dispose(&b64);
+    return rc;
+}
+
 /*
  * The wanted digests of [offset, offset+len) of fd, read through buf
  * (IO_BUF_SIZE bytes). Safe on any thread; returns 0, or -errno (-EIO when
@@ -299,12 +311,11 @@ int igtcloud__engine_digests_of(igtcloud__engine_digests *d, int fd, uint64_t of
                                 uint64_t len, unsigned char *buf)
 {
     int rc = 0;
-    EVP_MD_CTX *md5 = d->want_md5 ? EVP_MD_CTX_new() : NULL;
+    igtcloud__md5_ctx md5;
+    igtcloud__md5_init(&md5);
     EVP_MD_CTX *sha = d->want_sha256 ? EVP_MD_CTX_new() : NULL;
     uint32_t crc = 0;
-    if ((d->want_md5 && !md5) || (d->want_sha256 && !sha) ||
-        (md5 && !EVP_DigestInit_ex(md5, EVP_md5(), NULL)) ||
-        (sha && !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))) {
+    if ((d->want_sha256 && !sha) || (sha && !EVP_DigestInit_ex(sha, EVP_sha256(), NULL))) {
         rc = -ENOMEM;
         goto done;
     }
@@ -317,32 +328,24 @@ int igtcloud__engine_digests_of(igtcloud__engine_digests *d, int fd, uint64_t of
             rc = got < 0 ? -errno : -EIO;
             goto done;
         }
-        if (md5)
-            EVP_DigestUpdate(md5, buf, (size_t)got);
+        if (d->want_md5)
+            igtcloud__md5_update(&md5, buf, (size_t)got);
         if (sha)
             EVP_DigestUpdate(sha, buf, (size_t)got);
         if (d->want_crc32c)
             crc = igtcloud__crc32c(crc, buf, (size_t)got);
         pos += (uint64_t)got;
     }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dl = 0;
     d->crc32c = crc;
-    if (md5) {
-        EVP_DigestFinal_ex(md5, d->md5, &dl);
-        igtcloud__buf b64 = IGTCLOUD_BUF_INIT;
-        if (igtcloud__base64_encode(&b64, d->md5, sizeof(d->md5)))
-            rc = -ENOMEM;
-        else
-            snprintf(d->md5_b64, sizeof(d->md5_b64), "%s", b64.ptr);
-        igtcloud__buf_dispose(&b64);
-    }
+    if (d->want_md5)
+        rc = igtcloud__engine_digests_set_md5(d, &md5);
     if (sha) {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int dl = 0;
         EVP_DigestFinal_ex(sha, digest, &dl);
         igtcloud__hex(d->sha256_hex, digest, dl);
     }
 done:
-    EVP_MD_CTX_free(md5);
     EVP_MD_CTX_free(sha);
     return rc;
 }

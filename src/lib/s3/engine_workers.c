@@ -6,7 +6,10 @@
  *   until its chunks are on file before its outcome counts;
  * - the MD5 of a downloaded file, checked against its ETag, from the
  *   temporary file (in-order prefixes while ranges still arrive, then the
- *   rest); the file is renamed when the worker's answer is back;
+ *   rest); the file is renamed when the worker's answer is back. A worker
+ *   takes up to igtcloud__md5_lanes() MD5 tasks waiting at once and hashes
+ *   them side by side (core/md5.h): when the workers fall behind, eight files
+ *   cost about what one did;
  * - the digests an upload body is sent with (Content-MD5, CRC32C, SHA-256),
  *   computed before its request starts.
  * Workers touch nothing but their task: a dup of the file descriptor, the
@@ -44,11 +47,13 @@ typedef struct verify_task {
     req *req;                 /* TASK_BODY: the request waiting for its digests; TASK_WRITE: its chunk's */
     unsigned char *chunk;     /* TASK_WRITE: bytes for [from, to), back to the free set once written */
     int fd;                   /* a dup: the job may close its own meanwhile */
-    EVP_MD_CTX *md5;          /* the job's digest; the job leaves it alone until collected */
+    igtcloud__md5_ctx *md5;   /* the job's digest (or body_md5); the job leaves it alone until collected */
+    igtcloud__md5_ctx body_md5; /* TASK_BODY hashed beside others: its Content-MD5 */
     uint64_t from, to;
     char etag[IGTCLOUD__ETAG_MAX + 1];
     igtcloud__engine_digests digests; /* TASK_BODY: which are wanted, then their values */
     int result;               /* 0 match (or done), 1 mismatch, -errno (or -EIO) when unreadable */
+    int side_by_side;         /* hashed in a batch with other tasks (statistics) */
 } verify_task;
 
 typedef struct verify_pool {
@@ -67,30 +72,108 @@ typedef struct verify_pool {
     pthread_t threads[VERIFY_THREADS];
 } verify_pool;
 
-static int md5_add_file(EVP_MD_CTX *ctx, int fd, uint64_t from, uint64_t to, unsigned char *buf)
+/* Bytes of each file a worker reads per MD5 lane and round; a worker's buffer holds all lanes. */
+#define MD5_MAX_LANES 8
+#define LANE_BUF (64 * 1024)
+#define WORKER_BUF (MD5_MAX_LANES * LANE_BUF > IO_BUF_SIZE ? MD5_MAX_LANES * LANE_BUF : IO_BUF_SIZE)
+
+/* Read up to `want` bytes at pos, retrying interruptions: the count, or -errno (-EIO at the end). */
+static ssize_t read_piece(int fd, unsigned char *buf, size_t want, uint64_t pos)
 {
-    uint64_t pos = from;
-    while (pos < to) {
-        size_t want = to - pos < IO_BUF_SIZE ? (size_t)(to - pos) : IO_BUF_SIZE;
+    for (;;) {
         ssize_t got = pread(fd, buf, want, (off_t)pos);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got <= 0)
-            return got < 0 ? -errno : -EIO;
-        EVP_DigestUpdate(ctx, buf, (size_t)got);
+        return got > 0 ? got : got < 0 ? -errno : -EIO;
+    }
+}
+
+static int md5_add_file(igtcloud__md5_ctx *ctx, int fd, uint64_t from, uint64_t to, unsigned char *buf)
+{
+    for (uint64_t pos = from; pos < to;) {
+        size_t want = to - pos < IO_BUF_SIZE ? (size_t)(to - pos) : IO_BUF_SIZE;
+        ssize_t got = read_piece(fd, buf, want, pos);
+        if (got < 0)
+            return (int)got;
+        igtcloud__md5_update(ctx, buf, (size_t)got);
         pos += (uint64_t)got;
     }
     return 0;
 }
 
-static int md5_matches(EVP_MD_CTX *ctx, const char *etag)
+static int md5_matches(igtcloud__md5_ctx *ctx, const char *etag)
 {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int dl = 0;
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    EVP_DigestFinal_ex(ctx, d, &dl);
-    igtcloud__hex(hex, d, dl);
+    unsigned char d[16];
+    char hex[2 * sizeof(d) + 1];
+    igtcloud__md5_final(ctx, d);
+    igtcloud__hex(hex, d, sizeof(d));
     return strcasecmp(hex, etag) == 0 ? 0 : 1;
+}
+
+/* Whether a task is nothing but an MD5 over a file range, so it can share a worker's lanes. */
+static int md5_only(const verify_task *task)
+{
+    if (task->kind == TASK_PREFIX || task->kind == TASK_FINAL)
+        return 1;
+    return task->kind == TASK_BODY && task->digests.want_md5 && !task->digests.want_sha256 &&
+           !task->digests.want_crc32c;
+}
+
+/* The result of an MD5-only task whose bytes are all in its digest. */
+static int md5_conclude(verify_task *task)
+{
+    if (task->kind == TASK_FINAL)
+        return md5_matches(task->md5, task->etag);
+    if (task->kind == TASK_BODY)
+        return igtcloud__engine_digests_set_md5(&task->digests, task->md5);
+    return 0;
+}
+
+/*
+ * n MD5-only tasks side by side: each round reads up to LANE_BUF of every
+ * unfinished one into its slice of buf and hashes the slices together.
+ */
+static void md5_run_batch(verify_task **tasks, size_t n, unsigned char *buf)
+{
+    uint64_t pos[MD5_MAX_LANES];
+    for (size_t i = 0; i < n; i++) {
+        pos[i] = tasks[i]->from;
+        tasks[i]->result = 0;
+        tasks[i]->side_by_side = 1;
+        if (tasks[i]->kind == TASK_BODY) {
+            igtcloud__md5_init(&tasks[i]->body_md5);
+            tasks[i]->md5 = &tasks[i]->body_md5;
+        }
+    }
+    for (;;) {
+        igtcloud__md5_ctx *ctx[MD5_MAX_LANES];
+        const unsigned char *data[MD5_MAX_LANES];
+        size_t len[MD5_MAX_LANES], m = 0;
+        for (size_t i = 0; i < n; i++) {
+            verify_task *task = tasks[i];
+            if (task->result < 0 || pos[i] >= task->to)
+                continue;
+            size_t want = task->to - pos[i] < LANE_BUF ? (size_t)(task->to - pos[i]) : LANE_BUF;
+            ssize_t got = read_piece(task->fd, buf + i * LANE_BUF, want, pos[i]);
+            if (got < 0) {
+                task->result = (int)got;
+                continue;
+            }
+            ctx[m] = task->md5;
+            data[m] = buf + i * LANE_BUF;
+            len[m++] = (size_t)got;
+            pos[i] += (uint64_t)got;
+        }
+        if (!m)
+            break;
+        igtcloud__md5_update_many(ctx, data, len, m);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (tasks[i]->result == 0)
+            tasks[i]->result = md5_conclude(tasks[i]);
+        close(tasks[i]->fd);
+        tasks[i]->fd = -1;
+    }
 }
 
 static void verify_run(verify_task *task, unsigned char *buf)
@@ -169,37 +252,79 @@ static verify_task *pool_pop(verify_pool *p, int self)
     }
 }
 
+/*
+ * Into batch (which holds first), more MD5-only tasks from the queue, up to
+ * `max` in all; holds p->lock. The workers only batch what waits: when they
+ * keep up, every task still runs alone, at once.
+ */
+static size_t pool_pop_companions(verify_pool *p, verify_task **batch, size_t max)
+{
+    size_t n = 1;
+    verify_task *prev = NULL, *task = p->todo_head;
+    while (task && n < max) {
+        verify_task *next = task->next;
+        if (md5_only(task)) {
+            if (prev)
+                prev->next = next;
+            else
+                p->todo_head = next;
+            if (p->todo_tail == task)
+                p->todo_tail = prev;
+            batch[n++] = task;
+        } else {
+            prev = task;
+        }
+        task = next;
+    }
+    return n;
+}
+
+/* A finished task back to the loop, its chunk to the free set; holds p->lock. */
+static void pool_done(verify_pool *p, verify_task *task, CURLM *multi)
+{
+    if (task->chunk) {
+        p->free_chunks[p->nfree++] = task->chunk;
+        task->chunk = NULL;
+        pthread_cond_signal(&p->chunk_cond);
+    }
+    task->next = p->done_head;
+    p->done_head = task;
+    pthread_cond_signal(&p->done_cond);
+    curl_multi_wakeup(multi);
+}
+
 static void *verify_worker(void *arg)
 {
     igtcloud_transfer *t = arg;
     verify_pool *p = t->verify;
     CURLM *multi = t->multi;
-    unsigned char *buf = malloc(IO_BUF_SIZE);
+    unsigned char *buf = malloc(WORKER_BUF);
+    size_t lanes = igtcloud__md5_lanes();
+    if (lanes > MD5_MAX_LANES)
+        lanes = MD5_MAX_LANES;
     pthread_mutex_lock(&p->lock);
     int self = p->started++;
     for (;;) {
-        verify_task *task = pool_pop(p, self);
-        if (!task)
+        verify_task *batch[MD5_MAX_LANES];
+        batch[0] = pool_pop(p, self);
+        if (!batch[0])
             break;
+        size_t n = buf && lanes > 1 && md5_only(batch[0]) ? pool_pop_companions(p, batch, lanes) : 1;
         pthread_mutex_unlock(&p->lock);
 
-        verify_run(task, buf);
+        if (n > 1)
+            md5_run_batch(batch, n, buf);
+        else
+            verify_run(batch[0], buf);
 
         pthread_mutex_lock(&p->lock);
-        if (task->chunk) {
-            p->free_chunks[p->nfree++] = task->chunk;
-            task->chunk = NULL;
-            pthread_cond_signal(&p->chunk_cond);
-        }
         if (p->writing[self]) {
             p->writing[self] = NULL;
             if (p->write_head)
                 pthread_cond_broadcast(&p->todo_cond); /* its file's next chunk may go */
         }
-        task->next = p->done_head;
-        p->done_head = task;
-        pthread_cond_signal(&p->done_cond);
-        curl_multi_wakeup(multi);
+        for (size_t i = 0; i < n; i++)
+            pool_done(p, batch[i], multi);
     }
     pthread_mutex_unlock(&p->lock);
     free(buf);
@@ -280,9 +405,10 @@ static int verify_submit(igtcloud_transfer *t, job *j, uint64_t to, int final)
     if (verify_start(t))
         return -1;
     if (!j->md5) {
-        j->md5 = EVP_MD_CTX_new();
-        if (!j->md5 || !EVP_DigestInit_ex(j->md5, EVP_md5(), NULL))
+        j->md5 = malloc(sizeof(*j->md5));
+        if (!j->md5)
             return -1;
+        igtcloud__md5_init(j->md5);
         j->md5_pos = 0;
         j->md5_range = 0;
     }
@@ -319,17 +445,13 @@ int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j)
 {
     if (j->md5 && j->md5_pos == j->size)
         return md5_matches(j->md5, j->etag);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
-        EVP_MD_CTX_free(ctx);
-        return igtcloud__error_oom();
-    }
-    int rc = md5_add_file(ctx, j->fd, 0, j->size, t->io_buf);
+    igtcloud__md5_ctx ctx;
+    igtcloud__md5_init(&ctx);
+    int rc = md5_add_file(&ctx, j->fd, 0, j->size, t->io_buf);
     if (rc < 0)
         rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path, strerror(-rc));
     else
-        rc = md5_matches(ctx, j->etag);
-    EVP_MD_CTX_free(ctx);
+        rc = md5_matches(&ctx, j->etag);
     return rc;
 }
 
@@ -549,6 +671,7 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
         done = d->next;
         job *j = d->job;
         t->nverifying--;
+        t->stats.md5_side_by_side += (size_t)d->side_by_side;
         if (d->kind == TASK_WRITE) {
             req *r = d->req;
             r->writes_pending--;
@@ -585,7 +708,7 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
             igtcloud__engine_download_verified(t, j, d->result < 0 ? IGTCLOUD_EIO : d->result);
         } else if (d->result < 0) {
             /* The prefix digest is unusable: the final check hashes it all. */
-            EVP_MD_CTX_free(j->md5);
+            free(j->md5);
             j->md5 = NULL;
             j->md5_broken = 1;
         } else {
