@@ -162,6 +162,30 @@ static void test_core__crc32c_known_answers_hardware_and_table(void **state)
     }
 }
 
+/* Inputs long enough for three stripes at once (and their joins) agree with the table. */
+static void test_core__crc32c_long_inputs_striped(void **state)
+{
+    (void)state;
+    enum { BIG = 200000 };
+    unsigned char *big = malloc(BIG);
+    assert_non_null(big);
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = (unsigned char)((i * 2654435761u) >> 13);
+    static const size_t lens[] = { 12287, 12288, 12289, 3 * 4096 + 8, 2 * 12288 - 1, 2 * 12288 + 7,
+                                   65536, 100003, BIG - 9 };
+    for (size_t off = 0; off < 9; off += 4) {
+        for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+            size_t len = lens[i];
+            uint32_t whole = igtcloud__crc32c_portable(0, big + off, len);
+            assert_int_equal(igtcloud__crc32c(0, big + off, len), whole);
+            /* Continued from a register that is not zero, at an odd split. */
+            uint32_t head = igtcloud__crc32c(0, big + off, 1001);
+            assert_int_equal(igtcloud__crc32c(head, big + off + 1001, len - 1001), whole);
+        }
+    }
+    free(big);
+}
+
 static void test_core__random_token_alphabet(void **state)
 {
     (void)state;
@@ -313,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_core__isotime_rejects_bad_dates),
         cmocka_unit_test(test_core__sha256_and_hmac_known_answers),
         cmocka_unit_test(test_core__crc32c_known_answers_hardware_and_table),
+        cmocka_unit_test(test_core__crc32c_long_inputs_striped),
         cmocka_unit_test(test_core__md5_rfc1321_vectors),
         cmocka_unit_test(test_core__md5_many_streams_match_openssl),
         cmocka_unit_test(test_core__random_token_alphabet),

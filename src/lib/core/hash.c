@@ -50,23 +50,54 @@ int igtcloud__equal_secret(const void *a, const void *b, size_t len)
     return CRYPTO_memcmp(a, b, len) == 0;
 }
 
-/* CRC32C: a byte table (slicing by one) and the SSE 4.2 crc32 instruction. */
+/*
+ * CRC32C: a byte table (slicing by one) and the SSE 4.2 crc32 instruction.
+ * One instruction's result feeds the next (3 cycles each), so long inputs
+ * run three stripes at once and join them: a CRC register is linear in its
+ * bits, so the register after A then B is the register after A shifted over
+ * |B| zero bytes, xor the register of B from zero. The shift over a stripe's
+ * length is a table lookup per register byte.
+ */
+#define CRC_STRIPE 4096
 static uint32_t crc_table[256];
+static uint32_t crc_shift_stripe[4][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 static int crc_hardware;
 
+/* The register after `zeros` zero bytes, bit by bit (only to build tables). */
+static uint32_t crc_shift_slow(uint32_t reg, size_t zeros)
+{
+    for (size_t i = 0; i < 8 * zeros; i++)
+        reg = (reg & 1) ? (reg >> 1) ^ 0x82f63b78u : reg >> 1;
+    return reg;
+}
+
 static void crc_init(void)
 {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-        crc_table[i] = c;
-    }
+    for (uint32_t i = 0; i < 256; i++)
+        crc_table[i] = crc_shift_slow(i, 1);
+    /* Shifting is linear: from the image of each bit, tabulate each register byte. */
+    uint32_t bit_image[32];
+    for (int bit = 0; bit < 32; bit++)
+        bit_image[bit] = crc_shift_slow(1u << bit, CRC_STRIPE);
+    for (int k = 0; k < 4; k++)
+        for (uint32_t b = 0; b < 256; b++) {
+            uint32_t reg = b << (8 * k), out = 0;
+            for (int bit = 0; bit < 32; bit++)
+                if (reg & (1u << bit))
+                    out ^= bit_image[bit];
+            crc_shift_stripe[k][b] = out;
+        }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
     crc_hardware = __builtin_cpu_supports("sse4.2");
 #endif
+}
+
+static uint32_t crc_shift(uint32_t reg)
+{
+    return crc_shift_stripe[0][reg & 0xff] ^ crc_shift_stripe[1][(reg >> 8) & 0xff] ^
+           crc_shift_stripe[2][(reg >> 16) & 0xff] ^ crc_shift_stripe[3][reg >> 24];
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -74,15 +105,20 @@ __attribute__((target("sse4.2")))
 static uint32_t crc_sse42(uint32_t crc, const unsigned char *p, size_t len)
 {
     uint64_t c = crc;
-    while (len >= 32) {
-        uint64_t v[4];
-        memcpy(v, p, sizeof(v));
-        c = __builtin_ia32_crc32di(c, v[0]);
-        c = __builtin_ia32_crc32di(c, v[1]);
-        c = __builtin_ia32_crc32di(c, v[2]);
-        c = __builtin_ia32_crc32di(c, v[3]);
-        p += 32;
-        len -= 32;
+    while (len >= 3 * CRC_STRIPE) {
+        uint64_t c1 = 0, c2 = 0;
+        for (size_t i = 0; i < CRC_STRIPE; i += 8) {
+            uint64_t v0, v1, v2;
+            memcpy(&v0, p + i, 8);
+            memcpy(&v1, p + CRC_STRIPE + i, 8);
+            memcpy(&v2, p + 2 * CRC_STRIPE + i, 8);
+            c = __builtin_ia32_crc32di(c, v0);
+            c1 = __builtin_ia32_crc32di(c1, v1);
+            c2 = __builtin_ia32_crc32di(c2, v2);
+        }
+        c = crc_shift(crc_shift((uint32_t)c) ^ (uint32_t)c1) ^ (uint32_t)c2;
+        p += 3 * CRC_STRIPE;
+        len -= 3 * CRC_STRIPE;
     }
     while (len >= 8) {
         uint64_t v;
