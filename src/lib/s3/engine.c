@@ -4,6 +4,7 @@
  */
 #include "s3/engine_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -274,10 +275,14 @@ int igtcloud_transfer_run(igtcloud_transfer *t)
         first++;
     t->list_first = first;
     t->feeding = t->feed != NULL;
-    int rc = igtcloud__engine_loop(t, t->jobs + first, t->njobs - first);
+    t->run_retired = t->run_retired_failed = 0;
+    /* No job queued yet (a feeder adds them all): no array either. */
+    int rc = igtcloud__engine_loop(t, t->jobs ? t->jobs + first : NULL, t->njobs - first);
     t->feeding = 0;
     t->stats.credential_fetches = t->creds.fetches;
-    size_t failed = 0;
+    /* Retirement moved the jobs: this run's are those after the ones done before it. */
+    first = t->list_first;
+    size_t failed = t->run_retired_failed;
     const job *first_failed = NULL;
     for (size_t i = first; i < t->njobs; i++) {
         if (t->jobs[i]->status) {
@@ -289,11 +294,87 @@ int igtcloud_transfer_run(igtcloud_transfer *t)
     if (rc == IGTCLOUD_ECANCELLED)
         return igtcloud__error_set(IGTCLOUD_ECANCELLED, "transfer cancelled");
     if (failed) {
+        size_t total = t->njobs - first + t->run_retired;
+        if (t->run_retired_failed)
+            return igtcloud__error_set_http(IGTCLOUD_EPARTIAL, (int)t->retired_fail_http,
+                                            t->retired_fail_request_id,
+                                            "%zu of %zu files failed; first: %s", failed, total,
+                                            t->retired_fail_message);
         return igtcloud__error_set_http(IGTCLOUD_EPARTIAL, (int)first_failed->http_status,
                                         first_failed->request_id, "%zu of %zu files failed; first: %s",
-                                        failed, t->njobs - first, first_failed->message);
+                                        failed, total, first_failed->message);
     }
     return 0;
+}
+
+void igtcloud__transfer_set_retire(igtcloud_transfer *t, int on)
+{
+    t->retire = on;
+}
+
+/*
+ * A fed run meets a new prefix with every study, and each cached entry holds
+ * a whole credentials record (the session token's room alone is 8 KiB), so
+ * the cache would grow with the project: forget the credentials of prefixes
+ * no live job has. Only live jobs have requests, so no request holds them
+ * (credentials.h: an entry is otherwise kept until the cache is disposed).
+ */
+static void evict_credentials(igtcloud_transfer *t)
+{
+    igtcloud__cred_cache *c = &t->creds;
+    if (c->count < 2 * t->njobs + 64)
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < c->count; i++) {
+        igtcloud__cred_entry *e = c->entries[i];
+        int used = 0;
+        for (size_t k = 0; k < t->njobs && !used; k++)
+            used = strcmp(t->jobs[k]->prefix, e->prefix) == 0;
+        if (used) {
+            c->entries[kept++] = e;
+            continue;
+        }
+        free(e->prefix);
+        memset(e, 0, sizeof(*e));
+        free(e);
+    }
+    c->count = kept;
+}
+
+void igtcloud__engine_retire_done(igtcloud_transfer *t)
+{
+    size_t kept = 0, list_first = t->list_first, cursor = t->list_first + t->cursor;
+    size_t new_first = 0, new_cursor = 0;
+    for (size_t i = 0; i < t->njobs; i++) {
+        job *j = t->jobs[i];
+        if (j->state != JS_DONE) {
+            /* Nothing but the array points at a finished job: its requests are over. */
+            if (i < list_first)
+                new_first++;
+            if (i < cursor)
+                new_cursor++;
+            t->jobs[kept++] = j;
+            continue;
+        }
+        if (i >= list_first) {
+            t->run_retired++;
+            if (j->status && !t->run_retired_failed++) {
+                t->retired_fail_http = j->http_status;
+                snprintf(t->retired_fail_request_id, sizeof(t->retired_fail_request_id), "%s",
+                         j->request_id);
+                snprintf(t->retired_fail_message, sizeof(t->retired_fail_message), "%s",
+                         j->message);
+            }
+        }
+        igtcloud__engine_job_free(j);
+    }
+    t->njobs = kept;
+    t->list_first = new_first;
+    t->cursor = new_cursor - new_first;
+    t->list = t->jobs ? t->jobs + t->list_first : NULL;
+    t->nlist = t->njobs - t->list_first;
+    t->ndone_unretired = 0;
+    evict_credentials(t);
 }
 
 void igtcloud__transfer_set_feeder(igtcloud_transfer *t, igtcloud__transfer_feed_fn fn,

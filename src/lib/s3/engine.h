@@ -41,6 +41,18 @@ typedef int (*igtcloud__transfer_feed_fn)(igtcloud_transfer *t, void *payload);
 void igtcloud__transfer_set_feeder(igtcloud_transfer *t, igtcloud__transfer_feed_fn fn,
                                    void *payload);
 
+/*
+ * Retire finished files (for a feeder planning a long run, such as a whole
+ * download): a job is freed once its file callback has returned, as the
+ * feeder is about to queue more, so a run fed with any number of files holds
+ * only those queued, active or just finished, and the credentials of their
+ * prefixes.
+ * igtcloud_transfer_count() and igtcloud_transfer_result_at() then see only
+ * the jobs not yet retired; the callbacks are the way to learn results, and
+ * igtcloud_transfer_run() still counts every failure of the run.
+ */
+void igtcloud__transfer_set_retire(igtcloud_transfer *t, int on);
+
 /* Suffixes of the temporary file and journal beside a download's final name. */
 #define IGTCLOUD__ENGINE_PART_SUFFIX ".igtcloud-part"
 #define IGTCLOUD__ENGINE_JOURNAL_SUFFIX ".igtcloud-journal"

@@ -230,6 +230,18 @@ struct igtcloud_transfer {
     igtcloud__transfer_feed_fn feed;
     void *feed_payload;
     int feeding;          /* the feeder may still queue files in this run */
+    /*
+     * Retiring (igtcloud__transfer_set_retire): finished jobs are freed as
+     * the feeder adds more, so a fed run of any size holds a bounded number.
+     * What run() reports about them is kept here.
+     */
+    int retire;
+    size_t ndone_unretired;  /* jobs finished since the last retirement (a trigger) */
+    size_t run_retired;      /* jobs of this run retired, and of them failed */
+    size_t run_retired_failed;
+    long retired_fail_http;  /* the first failed retired job of this run */
+    char retired_fail_request_id[128];
+    char retired_fail_message[384];
     job *active_head;
     size_t nactive;
     size_t max_active;
@@ -276,6 +288,8 @@ void igtcloud__engine_req_retire(igtcloud_transfer *t, req *r);
 int igtcloud__engine_job_start(igtcloud_transfer *t, job *j);
 req *igtcloud__engine_job_next(igtcloud_transfer *t, job *j);
 void igtcloud__engine_job_settle(igtcloud_transfer *t, job *j);
+/* Free the finished jobs of a retiring transfer, keeping the order of the others. */
+void igtcloud__engine_retire_done(igtcloud_transfer *t);
 
 int64_t igtcloud__engine_mono_ms(void);
 int64_t igtcloud__engine_wall_s(igtcloud_transfer *t);

@@ -114,6 +114,7 @@ void igtcloud__engine_job_done(igtcloud_transfer *t, job *j)
     if (j->state == JS_DONE)
         return;
     j->state = JS_DONE;
+    t->ndone_unretired++;
     remove_active(t, j);
     if (j->kind == JK_DOWNLOAD && j->journal_fd >= 0 && j->fd >= 0)
         igtcloud__engine_journal_flush(j, 1); /* a failed or cancelled download resumes from here */

@@ -62,13 +62,21 @@ void igtcloud__engine_remove_inflight(igtcloud_transfer *t, req *r)
     }
 }
 
-/* Let the planner queue more files while few wait to start (slots busy or not). */
+/*
+ * Let the planner queue more files while few wait to start (slots busy or
+ * not). A retiring transfer first frees the files finished since it last
+ * did, once they are as many as the requests allowed in flight: so the jobs
+ * held stay bounded, at a cost of one pass over them per that many files.
+ */
 static void feed(igtcloud_transfer *t)
 {
+    if (t->feeding && t->retire && t->ndone_unretired >= t->o.max_requests &&
+        t->nlist - t->cursor < t->o.max_requests)
+        igtcloud__engine_retire_done(t);
     while (t->feeding && !t->cancel && t->nlist - t->cursor < t->o.max_requests) {
         int more = t->feed(t, t->feed_payload);
         /* Queueing may have moved the job array. */
-        t->list = t->jobs + t->list_first;
+        t->list = t->jobs ? t->jobs + t->list_first : NULL;
         t->nlist = t->njobs - t->list_first;
         if (!more)
             t->feeding = 0;
