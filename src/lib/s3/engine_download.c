@@ -113,7 +113,7 @@ static void download_rename(job *j)
         return;
     }
     igtcloud__engine_close_fd(&j->journal_fd);
-    if (j->journal_path)
+    if (j->journal_path && !j->journal_absent)
         unlink(j->journal_path);
 }
 
@@ -131,10 +131,18 @@ static int open_tmp(job *j, int truncate)
     return 0;
 }
 
-/* Start a download from nothing: one GET, or the first range of many. */
+/*
+ * Start a download from nothing: one GET, or the first range of many. The
+ * temporary file is truncated as it opens; a journal is unlinked unless the
+ * start found none (most files: three fewer system calls each).
+ */
 int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
 {
-    igtcloud__engine_discard_partial(j);
+    igtcloud__engine_close_fd(&j->fd);
+    igtcloud__engine_close_fd(&j->journal_fd);
+    if (j->journal_path && !j->journal_absent)
+        unlink(j->journal_path);
+    j->journal_absent = 1;
     igtcloud__journal_dispose(&j->journal);
     j->ranged = 0;
     j->etag[0] = '\0';
@@ -142,6 +150,11 @@ int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
     j->size_known = j->expected >= 0;
     j->size = j->expected >= 0 ? (uint64_t)j->expected : 0;
     int rc = open_tmp(j, 1);
+    if (rc) {
+        /* Whatever holds the name (a symlink, a folder) goes, as it did before. */
+        unlink(j->tmp_path);
+        rc = open_tmp(j, 1);
+    }
     if (rc)
         return rc;
     free(j->md5);
@@ -214,6 +227,7 @@ int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j)
     if (ftruncate(j->fd, (off_t)j->size) != 0)
         return igtcloud__error_set(igtcloud__engine_write_status(errno), "cannot size %s: %s",
                                    j->tmp_path, strerror(errno));
+    j->journal_absent = 0;
     rc = igtcloud__journal_create(&j->journal_fd, j->journal_path, &j->journal);
     if (rc)
         return rc;
@@ -238,8 +252,11 @@ int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j)
 static int download_try_resume(igtcloud_transfer *t, job *j)
 {
     igtcloud__journal jr = IGTCLOUD__JOURNAL_INIT;
-    if (igtcloud__journal_load(&jr, j->journal_path) != 0)
+    int loaded = igtcloud__journal_load(&jr, j->journal_path);
+    if (loaded != 0) {
+        j->journal_absent = loaded == IGTCLOUD_ENOTFOUND;
         return 0;
+    }
     struct stat st;
     /* Unsynced ranges of another boot may never have reached the disk. */
     int same_boot = !jr.boot[0] || strcmp(jr.boot, t->boot_id) == 0;

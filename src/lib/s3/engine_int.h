@@ -115,6 +115,7 @@ struct job {
     uint32_t nunjournaled;
     int64_t journal_synced_ms;
     int journal_sync;     /* sync ranges before journaling them (no boot id; journal.h) */
+    int journal_absent;   /* no journal of this download on disk: nothing to unlink */
     igtcloud__md5_ctx *md5; /* MD5 of the bytes before md5_pos (see engine_workers.c) */
     uint64_t md5_pos;
     uint32_t md5_range;   /* ranges before it are done (and at most md5_pos away) */
