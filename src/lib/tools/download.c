@@ -1,11 +1,17 @@
 /*
  * Download planner (PROTOCOL.md section 5, `download`): institutes ->
- * studies -> file listings -> queued into one transfer engine per batch.
+ * studies -> file listings -> queued into one transfer engine run for the
+ * whole download.
  *
- * Batches bound memory: studies are planned until a few thousand files are
- * queued, the engine moves them, and the batch's bookkeeping is freed before
- * the next one. Skips are decided here, not by size alone: the completion
- * manifest (download_manifest.c) vouches for files we verified ourselves.
+ * The run is fed: the first study with files to fetch starts the engine, and
+ * the engine asks for more (engine_feed) whenever few files wait to start, so
+ * listing overlaps moving bytes and the pipeline never drains until the end.
+ * Memory stays bounded however many files there are: the engine frees each
+ * finished file once its callback returned (igtcloud__transfer_set_retire),
+ * and the file's and its study's bookkeeping here is freed in that callback.
+ * One run also means one credentials cache and one region memo for every
+ * file. Skips are decided here, not by size alone: the completion manifest
+ * (download_manifest.c) vouches for files we verified ourselves.
  */
 #include "igtcloud/download.h"
 #include "igtcloud/transfer.h"
@@ -30,16 +36,20 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Files queued before the engine runs a batch. */
-#define BATCH_FILES 4096
+/* Studies and files not yet finished, in doubly linked lists (freed as they finish). */
+typedef struct dl_link {
+    struct dl_link *prev, *next;
+} dl_link;
 
 typedef struct dl_study {
+    dl_link link;                  /* first: a dl_link * is its dl_study * */
     char *folder;                  /* "<institute>/<study folder>" */
     size_t files_total, files_done, files_failed, files_skipped;
     uint64_t bytes_total, bytes_done;
 } dl_study;
 
 typedef struct dl_item {
+    dl_link link;                  /* first: a dl_link * is its dl_item * */
     dl_study *study;               /* NULL for project files */
     char *rel;                     /* path relative to TARGET */
     int64_t size;                  /* the API's fileSize */
@@ -53,25 +63,25 @@ typedef struct dl_run {
     char *target;
     igtcloud__dl_manifest manifest;
     igtcloud_transfer *t;
-    dl_item **items;
-    size_t nitems, aitems;
-    dl_study **studies;
-    size_t nstudies, astudies;
-    igtcloud_download_progress base;   /* totals of finished batches */
+    dl_link items;                     /* files queued and not yet called back */
+    dl_link studies;                   /* studies with files not yet called back */
+    size_t queued;                     /* files handed to the engine in this run */
     igtcloud_download_progress cur;    /* what the callback sees */
-    uint64_t batch_bytes_done;         /* bytes of files finished in the batch */
     igtcloud_download_summary summary;
     int cancelled;
     int fatal;                         /* a failure that ends the run (EAUTH, EIO of TARGET) */
     struct timespec started;
-    /* The studies of the institute being planned: the running engine asks
-     * for the next ones (engine_feed), so listing overlaps transfers. */
-    const igtcloud_study_list *feed_studies;
+    /* What is left to plan (plan_next): the institutes of a project, or one
+     * institute, then the studies of the institute being planned. */
+    const igtcloud_institute_list *institutes;
+    size_t next_institute;
+    const igtcloud_institute *institute;
+    igtcloud_study_list *feed_studies;
     const char *feed_inst;
     size_t feed_next;
+    int more;                          /* plan_next may have more */
     int feed_rc;                       /* a fatal error while planning from the engine */
     char feed_msg[512];                /* ... and its message */
-    int in_feed;                       /* planning inside the engine's loop: never run it */
     /* Every path this run writes (relative to TARGET) -> what it is (claim_kind):
      * two names from the server that land on one path are a collision. */
     json_t *claims;
@@ -91,6 +101,7 @@ static const char *const reserved_suffixes[] = { ".igtcloud-part", ".igtcloud-jo
 #define RESERVED_TOP ".igtcloud"
 
 static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *study);
+static int open_institute(dl_run *r, const igtcloud_institute *inst);
 
 /* The bytes of igtcloud_download_options a caller of `version` has; 0: unknown. */
 static size_t options_size(unsigned int version)
@@ -147,7 +158,6 @@ static int emit_progress(dl_run *r)
 static void fail_item(dl_run *r, const char *path, const char *key, int status)
 {
     r->summary.files_failed++;
-    r->base.files_failed++;
     r->cur.files_failed++;
     emit_file(r, path, key, status, 0, 0, igtcloud_error_last()->message);
 }
@@ -251,6 +261,53 @@ done:
     return rc;
 }
 
+/* ---- live bookkeeping ---------------------------------------------------- */
+
+static void link_init(dl_link *head)
+{
+    head->prev = head->next = head;
+}
+
+static void link_add(dl_link *head, dl_link *l)
+{
+    l->prev = head->prev;
+    l->next = head;
+    head->prev->next = l;
+    head->prev = l;
+}
+
+static void link_remove(dl_link *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = l;
+}
+
+static void study_free(dl_study *s)
+{
+    link_remove(&s->link);
+    free(s->folder);
+    free(s);
+}
+
+static void item_free(dl_item *it)
+{
+    link_remove(&it->link);
+    free(it->rel);
+    free(it);
+}
+
+/* Studies and files never called back: the run stopped before they were moved. */
+static void free_live(dl_run *r)
+{
+    if (!r->items.next)
+        return; /* the run never began */
+    while (r->items.next != &r->items)
+        item_free((dl_item *)r->items.next);
+    while (r->studies.next != &r->studies)
+        study_free((dl_study *)r->studies.next);
+}
+
 /* ---- the engine's callbacks ---------------------------------------------- */
 
 static int engine_progress(const igtcloud_transfer_progress *p, void *payload)
@@ -258,10 +315,11 @@ static int engine_progress(const igtcloud_transfer_progress *p, void *payload)
     dl_run *r = payload;
     /* A large file can outlive the JWT: refresh it while bytes move (session_int.h). */
     igtcloud__session_keep_fresh(&r->keeper, r->session, NULL);
-    r->cur.bytes_done = r->base.bytes_done + p->bytes_done;
+    r->cur.bytes_done = p->bytes_done;
     return emit_progress(r);
 }
 
+/* One of s's files was called back; its last one finishes (and frees) s. */
 static void finish_study_file(dl_run *r, dl_study *s, uint64_t bytes, int failed)
 {
     if (!s)
@@ -274,14 +332,12 @@ static void finish_study_file(dl_run *r, dl_study *s, uint64_t bytes, int failed
                                                      : IGTCLOUD_DOWNLOAD_STUDY_PROGRESS);
     if (s->files_done == s->files_total) {
         r->cur.studies_done++;
-        r->base.studies_done++;
+        study_free(s);
     }
 }
 
-static int engine_file(const igtcloud_transfer_result *res, void *payload)
+static int file_result(dl_run *r, const igtcloud_transfer_result *res, dl_item *it)
 {
-    dl_run *r = payload;
-    dl_item *it = res->payload;
     int status = res->status;
     /* After the disk filled up, the cancelled files are not failures of their own. */
     if (r->disk_full && status == IGTCLOUD_ECANCELLED)
@@ -330,52 +386,73 @@ static int engine_file(const igtcloud_transfer_result *res, void *payload)
     return r->cancelled || r->disk_full;
 }
 
-/* ---- batches ------------------------------------------------------------- */
-
-static void free_batch(dl_run *r)
+/* The engine calls each file back once, and never looks at its payload again. */
+static int engine_file(const igtcloud_transfer_result *res, void *payload)
 {
-    for (size_t i = 0; i < r->nitems; i++) {
-        free(r->items[i]->rel);
-        free(r->items[i]);
+    dl_run *r = payload;
+    dl_item *it = res->payload;
+    int stop = file_result(r, res, it);
+    item_free(it);
+    return stop;
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+/*
+ * Plan the next study of what is left (r->institutes, r->institute, and the
+ * studies of the institute being planned). Returns 1 when it planned one,
+ * 0 when nothing is left, or a fatal error.
+ */
+static int plan_next(dl_run *r)
+{
+    for (;;) {
+        if (r->feed_studies && r->feed_next < igtcloud_study_list_count(r->feed_studies)) {
+            const igtcloud_study *study = igtcloud_study_list_at(r->feed_studies, r->feed_next++);
+            int rc = plan_study(r, r->feed_inst, study);
+            return rc ? rc : 1;
+        }
+        igtcloud_study_list_free(r->feed_studies);
+        r->feed_studies = NULL;
+        const igtcloud_institute *inst = NULL;
+        if (r->institutes && r->next_institute < igtcloud_institute_list_count(r->institutes)) {
+            inst = igtcloud_institute_list_at(r->institutes, r->next_institute++);
+        } else if (r->institute) {
+            inst = r->institute;
+            r->institute = NULL;
+        }
+        if (!inst)
+            return 0;
+        int rc = open_institute(r, inst);
+        if (rc)
+            return rc;
     }
-    for (size_t i = 0; i < r->nstudies; i++) {
-        free(r->studies[i]->folder);
-        free(r->studies[i]);
-    }
-    r->nitems = r->nstudies = 0;
-    igtcloud_transfer_free(r->t);
-    r->t = NULL;
 }
 
 /*
- * The engine's queue runs low: plan studies until one queues a file (or the
- * batch is full, or the institute has no more). Listing a study blocks the
- * loop for one API call while the requests in flight keep moving.
+ * The engine's queue runs low: plan studies until one queues a file (or
+ * nothing is left). Listing a study blocks the loop for one API call while
+ * the requests in flight keep moving.
  */
 static int engine_feed(igtcloud_transfer *t, void *payload)
 {
     dl_run *r = payload;
-    if (!r->feed_studies || r->feed_rc || r->cancelled || r->disk_full)
+    if (!r->more || r->feed_rc || r->cancelled || r->disk_full)
         return 0;
-    while (r->feed_next < igtcloud_study_list_count(r->feed_studies)) {
-        size_t before = igtcloud_transfer_count(t);
-        if (before >= BATCH_FILES)
-            return 0; /* the rest waits for the next batch */
-        const igtcloud_study *study = igtcloud_study_list_at(r->feed_studies, r->feed_next++);
-        r->in_feed = 1;
-        int rc = plan_study(r, r->feed_inst, study);
-        r->in_feed = 0;
+    size_t before = r->queued;
+    while (r->queued == before) {
+        int rc = plan_next(r);
+        if (rc == 1)
+            continue;
+        r->more = 0;
         if (rc) {
             r->feed_rc = rc;
             snprintf(r->feed_msg, sizeof(r->feed_msg), "%s", igtcloud_error_last()->message);
             if (r->cancelled)
                 igtcloud_transfer_cancel(t);
-            return 0;
         }
-        if (igtcloud_transfer_count(t) > before)
-            return 1;
+        return 0;
     }
-    return 0;
+    return 1;
 }
 
 static int ensure_transfer(dl_run *r)
@@ -395,45 +472,44 @@ static int ensure_transfer(dl_run *r)
     to.file_cb = engine_file;
     to.file_payload = r;
     int rc = igtcloud_transfer_new(&r->t, &to);
-    if (!rc)
+    if (!rc) {
         igtcloud__transfer_set_feeder(r->t, engine_feed, r);
+        igtcloud__transfer_set_retire(r->t, 1);
+    }
     return rc;
 }
 
-static int run_batch(dl_run *r)
+/*
+ * Plan until a file is queued (or nothing is left), then move everything in
+ * one engine run that plans the rest as it goes (engine_feed).
+ */
+static int plan_and_run(dl_run *r)
 {
     int rc = 0;
-    if (r->t && igtcloud_transfer_count(r->t) > 0 && !r->cancelled) {
-        rc = igtcloud_transfer_run(r->t);
-        if (rc == IGTCLOUD_EPARTIAL)
-            rc = 0;   /* counted per file */
-        if (r->disk_full)
-            rc = igtcloud__error_set(IGTCLOUD_ENOSPACE, "stopped: the target is full (%.500s); "
-                                     "free space and run again to resume", r->disk_msg);
-        else if (rc == IGTCLOUD_ECANCELLED)
-            r->cancelled = 1;
+    while (r->more && r->queued == 0 && !r->cancelled) {
+        rc = plan_next(r);
+        if (rc != 1)
+            r->more = 0;
+        if (rc < 0)
+            return rc;
+        rc = 0;
     }
-    /* Studies whose every file was skipped finished when they were planned. */
-    r->base = r->cur;
-    r->base.bytes_done = r->cur.bytes_done = r->summary.bytes_downloaded;
-    free_batch(r);
-    if (r->cancelled)
-        return igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
+    if (!r->t || r->queued == 0 || r->cancelled)
+        return rc;
+    rc = igtcloud_transfer_run(r->t);
+    if (rc == IGTCLOUD_EPARTIAL)
+        rc = 0; /* counted per file */
+    if (r->disk_full)
+        rc = igtcloud__error_set(IGTCLOUD_ENOSPACE, "stopped: the target is full (%.500s); "
+                                 "free space and run again to resume", r->disk_msg);
+    else if (rc == IGTCLOUD_ECANCELLED)
+        r->cancelled = 1;
+    r->cur.bytes_done = r->summary.bytes_downloaded;
+    if (r->feed_rc && (!rc || rc == IGTCLOUD_ECANCELLED))
+        rc = igtcloud__error_set(r->feed_rc, "%s", r->feed_msg);
+    else if (r->cancelled)
+        rc = igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
     return rc;
-}
-
-static int push(void ***arr, size_t *n, size_t *alloc, void *item)
-{
-    if (*n == *alloc) {
-        size_t na = *alloc ? *alloc * 2 : 64;
-        void **grown = realloc(*arr, na * sizeof(*grown));
-        if (!grown)
-            return igtcloud__error_oom();
-        *arr = grown;
-        *alloc = na;
-    }
-    (*arr)[(*n)++] = item;
-    return 0;
 }
 
 /*
@@ -513,13 +589,13 @@ static int plan_file(dl_run *r, dl_study *study, const char *dir_rel, const igtc
     /* A same-size file the manifest does not vouch for is fetched again and renamed over. */
     it->unsized = exists && f->size >= 0 && st.st_size == f->size;
     it->rel = igtcloud__buf_detach(&rel);
-    if ((rc = push((void ***)&r->items, &r->nitems, &r->aitems, it))) {
-        free(it->rel);
-        free(it);
-        goto done;
-    }
+    link_add(&r->items, &it->link);
     rc = igtcloud_transfer_add_download(r->t, f->key, full.ptr, prefix,
                                         it->unsized ? -1 : f->size, it);
+    if (rc)
+        item_free(it);
+    else
+        r->queued++;
 done:
     igtcloud__buf_dispose(&rel);
     igtcloud__buf_dispose(&full);
@@ -664,11 +740,7 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
         rc = igtcloud__error_oom();
         goto done;
     }
-    if ((rc = push((void ***)&r->studies, &r->nstudies, &r->astudies, s))) {
-        free(s->folder);
-        free(s);
-        goto done;
-    }
+    link_add(&r->studies, &s->link);
     for (size_t i = 0; i < igtcloud_file_list_count(files) && !rc; i++) {
         igtcloud_file_info f;
         if ((rc = igtcloud_file_list_at(&f, files, i)))
@@ -687,24 +759,27 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
     if (s->files_total == 0 || r->o->dry_run) {
         r->cur.studies_done++;
         emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_FINISHED);
+        study_free(s); /* no file of it is queued */
     } else {
         emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_STARTED);
     }
     if (emit_progress(r))
         rc = igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
-    else if (!r->in_feed && r->t && igtcloud_transfer_count(r->t) >= BATCH_FILES)
-        rc = run_batch(r);
 done:
     igtcloud_file_list_free(files);
     igtcloud__buf_dispose(&dir);
     return rc;
 }
 
-static int plan_institute(dl_run *r, const igtcloud_institute *inst)
+/*
+ * Make `inst` the institute being planned (plan_next): its name checked and
+ * its studies listed. A refused name or a failed listing is reported and
+ * planning goes on with the next institute; only a fatal error is returned.
+ */
+static int open_institute(dl_run *r, const igtcloud_institute *inst)
 {
     igtcloud_study_list *studies = NULL;
     const char *name = igtcloud_institute_name(inst);
-    int rc = 0;
     const char *problem = institute_problem(r, name);
     if (problem) {
         char shown[200];
@@ -714,34 +789,17 @@ static int plan_institute(dl_run *r, const igtcloud_institute *inst)
         fail_item(r, igtcloud_institute_id(inst), "", IGTCLOUD_EINVALID);
         return 0;
     }
-    rc = igtcloud_study_list_fetch(&studies, r->session, igtcloud_institute_id(inst));
+    int rc = igtcloud_study_list_fetch(&studies, r->session, igtcloud_institute_id(inst));
     if (rc) {
-        if (!is_fatal(rc)) {
-            fail_item(r, name, "", rc);
-            rc = 0;
-        }
-        goto done;
+        if (is_fatal(rc))
+            return rc;
+        fail_item(r, name, "", rc);
+        return 0;
     }
-    /* Plan until a study queues files, then move them while the engine
-     * pulls the next studies (engine_feed); repeat per batch. */
-    size_t n = igtcloud_study_list_count(studies);
     r->feed_studies = studies;
     r->feed_inst = name;
     r->feed_next = 0;
-    r->feed_rc = 0;
-    while (!rc && r->feed_next < n) {
-        rc = plan_study(r, name, igtcloud_study_list_at(studies, r->feed_next++));
-        if (!rc && !r->o->dry_run && r->t && igtcloud_transfer_count(r->t) > 0 &&
-            r->feed_next < n) {
-            rc = run_batch(r);
-            if (r->feed_rc && (!rc || rc == IGTCLOUD_ECANCELLED))
-                rc = igtcloud__error_set(r->feed_rc, "%s", r->feed_msg);
-        }
-    }
-    r->feed_studies = NULL;
-done:
-    igtcloud_study_list_free(studies);
-    return rc;
+    return 0;
 }
 
 static int plan_project_files(dl_run *r, const igtcloud_project *project)
@@ -787,6 +845,8 @@ static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
                      const igtcloud_download_options *opts, const igtcloud_download_options *defaults)
 {
     memset(r, 0, sizeof(*r));
+    link_init(&r->items);
+    link_init(&r->studies);
     clock_gettime(CLOCK_MONOTONIC, &r->started);
     r->session = session;
     const igtcloud_download_options *given = opts ? opts : defaults;
@@ -817,10 +877,11 @@ static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
 
 static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
 {
-    if (!rc && !r->cancelled)
-        rc = run_batch(r);
-    else
-        free_batch(r);
+    igtcloud_transfer_free(r->t);
+    r->t = NULL;
+    free_live(r);
+    igtcloud_study_list_free(r->feed_studies);
+    r->feed_studies = NULL;
     int mrc = igtcloud__dl_manifest_close(&r->manifest);
     if (!rc)
         rc = mrc;
@@ -837,8 +898,6 @@ static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
                                  r->summary.files_failed,
                                  r->summary.files_failed + r->summary.files_downloaded +
                                      r->summary.files_skipped);
-    free(r->items);
-    free(r->studies);
     free(r->target);
     json_decref(r->claims);
     return rc;
@@ -859,13 +918,15 @@ int igtcloud_download_project(igtcloud_download_summary *out, igtcloud_session *
     if (rc)
         goto done;
     if (r.o->project_files) {
-        rc = plan_project_files(&r, project);
+        if (!(rc = plan_project_files(&r, project)))
+            rc = plan_and_run(&r);
         goto done;
     }
     if ((rc = igtcloud_institute_list_fetch(&institutes, session, project, institute_name)))
         goto done;
-    for (size_t i = 0; i < igtcloud_institute_list_count(institutes) && !rc; i++)
-        rc = plan_institute(&r, igtcloud_institute_list_at(institutes, i));
+    r.institutes = institutes;
+    r.more = 1;
+    rc = plan_and_run(&r);
 done:
     igtcloud_institute_list_free(institutes);
     return run_end(&r, out, rc);
@@ -881,8 +942,11 @@ int igtcloud_download_institute(igtcloud_download_summary *out, igtcloud_session
                        : igtcloud__error_set(IGTCLOUD_EINVALID, "download: no institute");
     if (!institute)
         memset(&r, 0, sizeof(r));
-    if (!rc)
-        rc = plan_institute(&r, institute);
+    if (!rc) {
+        r.institute = institute;
+        r.more = 1;
+        rc = plan_and_run(&r);
+    }
     return run_end(&r, out, rc);
 }
 
@@ -904,8 +968,8 @@ int igtcloud_download_study(igtcloud_download_summary *out, igtcloud_session *se
         if (problem)
             rc = igtcloud__error_set(IGTCLOUD_EINVALID, "refused institute '%s': its name %s",
                                      shown, problem);
-        else
-            rc = plan_study(&r, name, study);
+        else if (!(rc = plan_study(&r, name, study)))
+            rc = plan_and_run(&r);
     }
     return run_end(&r, out, rc);
 }
