@@ -114,6 +114,34 @@ static void test_s3_credentials__cache_is_shared_and_renewed(void **state)
     igtcloud__cred_cache_dispose(&c);
 }
 
+static int prefix_is_b(const char *prefix, void *payload)
+{
+    (void)payload;
+    return strcmp(prefix, "b/") == 0;
+}
+
+/* Evicted entries are gone (fetched again when asked for), kept ones stay put. */
+static void test_s3_credentials__evict_keeps_what_is_in_use(void **state)
+{
+    (void)state;
+    struct provider p = { 0, 3600, 1000 };
+    igtcloud__cred_cache c;
+    igtcloud__cred_cache_init(&c, provide, &p, NULL);
+    igtcloud__cred_entry *a, *b, *again;
+    assert_int_equal(igtcloud__cred_cache_get(&a, &c, "GET", "a/", 1000), 0);
+    assert_int_equal(igtcloud__cred_cache_get(&b, &c, "GET", "b/", 1000), 0);
+    assert_int_equal(igtcloud__cred_cache_get(&a, &c, "PUT", "a/", 1000), 0);
+    assert_int_equal(c.count, 3);
+    igtcloud__cred_cache_evict(&c, prefix_is_b, NULL);
+    assert_int_equal(c.count, 1);
+    assert_int_equal(igtcloud__cred_cache_get(&again, &c, "GET", "b/", 1001), 0);
+    assert_ptr_equal(again, b);
+    assert_int_equal(p.calls, 3);
+    assert_int_equal(igtcloud__cred_cache_get(&again, &c, "GET", "a/", 1001), 0);
+    assert_int_equal(p.calls, 4);
+    igtcloud__cred_cache_dispose(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_s3_credentials__rejects_incomplete_responses),
         cmocka_unit_test(test_s3_credentials__margin_is_relative_to_the_lifetime),
         cmocka_unit_test(test_s3_credentials__cache_is_shared_and_renewed),
+        cmocka_unit_test(test_s3_credentials__evict_keeps_what_is_in_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,15 +109,32 @@ void igtcloud__cred_cache_init(igtcloud__cred_cache *c, igtcloud_transfer_creden
     c->fixed = fixed;
 }
 
+static void entry_free(igtcloud__cred_entry *e)
+{
+    free(e->prefix);
+    memset(e, 0, sizeof(*e));
+    free(e);
+}
+
 void igtcloud__cred_cache_dispose(igtcloud__cred_cache *c)
 {
-    for (size_t i = 0; i < c->count; i++) {
-        free(c->entries[i]->prefix);
-        memset(c->entries[i], 0, sizeof(*c->entries[i]));
-        free(c->entries[i]);
-    }
+    for (size_t i = 0; i < c->count; i++)
+        entry_free(c->entries[i]);
     free(c->entries);
     memset(c, 0, sizeof(*c));
+}
+
+void igtcloud__cred_cache_evict(igtcloud__cred_cache *c,
+                                int (*in_use)(const char *prefix, void *payload), void *payload)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->count; i++) {
+        if (in_use(c->entries[i]->prefix, payload))
+            c->entries[kept++] = c->entries[i];
+        else
+            entry_free(c->entries[i]);
+    }
+    c->count = kept;
 }
 
 static int fetch(igtcloud__cred_cache *c, igtcloud__cred_entry *e, int64_t now)

@@ -44,7 +44,8 @@ void igtcloud__cred_cache_dispose(igtcloud__cred_cache *c);
 /*
  * Fresh credentials for (action, prefix) at time `now` (epoch s), fetched
  * from the provider when missing or stale. *out is borrowed from the cache
- * and stays valid until the cache is disposed (entries are never moved).
+ * and stays valid until the cache is disposed or evicts it (entries are
+ * never moved).
  */
 int igtcloud__cred_cache_get(igtcloud__cred_entry **out, igtcloud__cred_cache *c,
                              const char *action, const char *prefix, int64_t now);
@@ -54,5 +55,13 @@ int igtcloud__cred_cache_get(igtcloud__cred_entry **out, igtcloud__cred_cache *c
  * unless they were already renewed since.
  */
 void igtcloud__cred_cache_expire(igtcloud__cred_entry *e, unsigned int generation);
+
+/*
+ * Forget (secrets wiped) the entries whose prefix in_use(prefix, payload)
+ * says nothing needs any more: the caller vouches that no borrowed pointer
+ * to them is left.
+ */
+void igtcloud__cred_cache_evict(igtcloud__cred_cache *c,
+                                int (*in_use)(const char *prefix, void *payload), void *payload);
 
 #endif

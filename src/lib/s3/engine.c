@@ -312,33 +312,25 @@ void igtcloud__transfer_set_retire(igtcloud_transfer *t, int on)
     t->retire = on;
 }
 
+static int prefix_of_a_job(const char *prefix, void *payload)
+{
+    const igtcloud_transfer *t = payload;
+    for (size_t k = 0; k < t->njobs; k++)
+        if (strcmp(t->jobs[k]->prefix, prefix) == 0)
+            return 1;
+    return 0;
+}
+
 /*
  * A fed run meets a new prefix with every study, and each cached entry holds
  * a whole credentials record (the session token's room alone is 8 KiB), so
  * the cache would grow with the project: forget the credentials of prefixes
- * no live job has. Only live jobs have requests, so no request holds them
- * (credentials.h: an entry is otherwise kept until the cache is disposed).
+ * no live job has. Only live jobs have requests, so no request holds them.
  */
 static void evict_credentials(igtcloud_transfer *t)
 {
-    igtcloud__cred_cache *c = &t->creds;
-    if (c->count < 2 * t->njobs + 64)
-        return;
-    size_t kept = 0;
-    for (size_t i = 0; i < c->count; i++) {
-        igtcloud__cred_entry *e = c->entries[i];
-        int used = 0;
-        for (size_t k = 0; k < t->njobs && !used; k++)
-            used = strcmp(t->jobs[k]->prefix, e->prefix) == 0;
-        if (used) {
-            c->entries[kept++] = e;
-            continue;
-        }
-        free(e->prefix);
-        memset(e, 0, sizeof(*e));
-        free(e);
-    }
-    c->count = kept;
+    if (t->creds.count >= 2 * t->njobs + 64)
+        igtcloud__cred_cache_evict(&t->creds, prefix_of_a_job, t);
 }
 
 void igtcloud__engine_retire_done(igtcloud_transfer *t)
