@@ -67,6 +67,14 @@ typedef struct verify_pool {
     size_t nfree, nchunks, max_chunks;
     const job *writing[VERIFY_THREADS]; /* the file each worker is writing a chunk of, or NULL */
     int started;               /* workers that took their index */
+    /*
+     * With SIMD lanes, a worker hashes MD5 while another does only if two
+     * tasks or more wait (a batch of its own): a lone task waits for the
+     * busy hasher and goes side by side with others, instead of taking a
+     * second core at a fraction of the lanes' throughput.
+     */
+    int md5_hashers;
+    int md5_batching;
     int stop;
     int nthreads;
     pthread_t threads[VERIFY_THREADS];
@@ -216,6 +224,15 @@ static int being_written(const verify_pool *p, const job *j)
     return 0;
 }
 
+/* MD5-only tasks waiting (the queue is short: a few per request in flight). */
+static size_t md5_waiting(const verify_pool *p)
+{
+    size_t n = 0;
+    for (const verify_task *task = p->todo_head; task; task = task->next)
+        n += (size_t)md5_only(task);
+    return n;
+}
+
 /*
  * The next task for worker `self`, NULL when stopping with nothing left; holds
  * p->lock. Writes first, but never two at once into one file: writers of one
@@ -239,11 +256,20 @@ static verify_task *pool_pop(verify_pool *p, int self)
             p->writing[self] = task->job;
             return task;
         }
-        if (p->todo_head) {
-            task = p->todo_head;
-            p->todo_head = task->next;
-            if (!p->todo_head)
-                p->todo_tail = NULL;
+        prev = NULL;
+        task = p->todo_head;
+        int md5_may = !p->md5_batching || p->md5_hashers == 0 || md5_waiting(p) >= 2;
+        while (task && !md5_may && md5_only(task)) {
+            prev = task;
+            task = task->next;
+        }
+        if (task) {
+            if (prev)
+                prev->next = task->next;
+            else
+                p->todo_head = task->next;
+            if (p->todo_tail == task)
+                p->todo_tail = prev;
             return task;
         }
         if (p->stop && !p->write_head)
@@ -304,12 +330,15 @@ static void *verify_worker(void *arg)
         lanes = MD5_MAX_LANES;
     pthread_mutex_lock(&p->lock);
     int self = p->started++;
+    p->md5_batching = buf && lanes > 1;
     for (;;) {
         verify_task *batch[MD5_MAX_LANES];
         batch[0] = pool_pop(p, self);
         if (!batch[0])
             break;
-        size_t n = buf && lanes > 1 && md5_only(batch[0]) ? pool_pop_companions(p, batch, lanes) : 1;
+        int hashing = md5_only(batch[0]);
+        size_t n = buf && lanes > 1 && hashing ? pool_pop_companions(p, batch, lanes) : 1;
+        p->md5_hashers += hashing;
         pthread_mutex_unlock(&p->lock);
 
         if (n > 1)
@@ -322,6 +351,11 @@ static void *verify_worker(void *arg)
             p->writing[self] = NULL;
             if (p->write_head)
                 pthread_cond_broadcast(&p->todo_cond); /* its file's next chunk may go */
+        }
+        if (hashing) {
+            p->md5_hashers--;
+            if (p->todo_head)
+                pthread_cond_broadcast(&p->todo_cond); /* MD5 tasks that waited for it */
         }
         for (size_t i = 0; i < n; i++)
             pool_done(p, batch[i], multi);
