@@ -233,6 +233,17 @@ static size_t md5_waiting(const verify_pool *p)
     return n;
 }
 
+/* Take task (after prev, NULL at the head) out of a queue. */
+static void queue_remove(verify_task **head, verify_task **tail, verify_task *prev, verify_task *task)
+{
+    if (prev)
+        prev->next = task->next;
+    else
+        *head = task->next;
+    if (*tail == task)
+        *tail = prev;
+}
+
 /*
  * The next task for worker `self`, NULL when stopping with nothing left; holds
  * p->lock. Writes first, but never two at once into one file: writers of one
@@ -247,12 +258,7 @@ static verify_task *pool_pop(verify_pool *p, int self)
             task = task->next;
         }
         if (task) {
-            if (prev)
-                prev->next = task->next;
-            else
-                p->write_head = task->next;
-            if (p->write_tail == task)
-                p->write_tail = prev;
+            queue_remove(&p->write_head, &p->write_tail, prev, task);
             p->writing[self] = task->job;
             return task;
         }
@@ -264,12 +270,7 @@ static verify_task *pool_pop(verify_pool *p, int self)
             task = task->next;
         }
         if (task) {
-            if (prev)
-                prev->next = task->next;
-            else
-                p->todo_head = task->next;
-            if (p->todo_tail == task)
-                p->todo_tail = prev;
+            queue_remove(&p->todo_head, &p->todo_tail, prev, task);
             return task;
         }
         if (p->stop && !p->write_head)
@@ -290,12 +291,7 @@ static size_t pool_pop_companions(verify_pool *p, verify_task **batch, size_t ma
     while (task && n < max) {
         verify_task *next = task->next;
         if (md5_only(task)) {
-            if (prev)
-                prev->next = next;
-            else
-                p->todo_head = next;
-            if (p->todo_tail == task)
-                p->todo_tail = prev;
+            queue_remove(&p->todo_head, &p->todo_tail, prev, task);
             batch[n++] = task;
         } else {
             prev = task;
