@@ -202,6 +202,9 @@ static void test_transfer_faults__transient_upload_faults_heal(void **state)
         "{\"method\":\"PUT\",\"times\":2,\"effect\":\"close\"}",
         "{\"method\":\"PUT\",\"times\":1,\"effect\":\"error\",\"status\":400,\"code\":\"ExpiredToken\"}",
         "{\"operation\":\"CompleteMultipartUpload\",\"times\":1,\"effect\":\"error\",\"status\":500}",
+        /* The upload is completed, then its answer is lost: the retry meets NoSuchUpload. */
+        "{\"operation\":\"CompleteMultipartUpload\",\"times\":1,\"effect\":\"close\"}",
+        "{\"operation\":\"CompleteMultipartUpload\",\"times\":1,\"effect\":\"reset\",\"after_bytes\":20}",
         "{\"operation\":\"CreateMultipartUpload\",\"times\":1,\"effect\":\"error\",\"status\":503}",
         "{\"method\":\"PUT\",\"times\":2,\"effect\":\"reset\",\"after_bytes\":100000}",
         "{\"method\":\"PUT\",\"times\":1,\"effect\":\"delay\",\"where\":\"headers\",\"ms\":2500}",
@@ -232,6 +235,33 @@ static void test_transfer_faults__transient_upload_faults_heal(void **state)
             assert_true(th_same_file(which ? big_src : small_src, dst));
         }
     }
+}
+
+/*
+ * CompleteMultipartUpload answered NoSuchUpload: the file counts as uploaded
+ * only if the object under its key has the ETag its parts make (a lost answer
+ * is healed in test_transfer_faults__transient_upload_faults_heal). Here the
+ * upload really is gone and another object holds the key: a clear failure,
+ * and that object is left as it was.
+ */
+static void test_transfer_faults__nosuchupload_is_checked_against_the_object(void **state)
+{
+    (void)state;
+    const char *key = DEMO_PREFIX "up/gone.bin";
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(upload(small_src, key), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"CompleteMultipartUpload\",\"times\":1,"
+                                   "\"effect\":\"error\",\"status\":404,\"code\":\"NoSuchUpload\"}"),
+                     0);
+    assert_int_equal(upload(big_src, key), IGTCLOUD_EPARTIAL);
+    assert_non_null(strstr(igtcloud_error_last()->message, "not the"));
+    assert_non_null(strstr(igtcloud_error_last()->message, "of the parts sent"));
+    assert_int_equal(th_log_count(&env, "\"HeadObject\"", "up/gone.bin", "\"status\":200"), 1);
+    assert_int_equal(admin("DELETE", NULL), 0);
+    char dst[512];
+    igtcloud_transfer_result r;
+    assert_int_equal(download(key, "gone.out", dst, sizeof(dst), &r, NULL), 0);
+    assert_true(th_same_file(small_src, dst));
 }
 
 static void test_transfer_faults__persistent_faults_fail_cleanly(void **state)
@@ -516,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_transfer_faults__transient_download_faults_heal),
         cmocka_unit_test(test_transfer_faults__expired_token_renews_without_failing),
         cmocka_unit_test(test_transfer_faults__transient_upload_faults_heal),
+        cmocka_unit_test(test_transfer_faults__nosuchupload_is_checked_against_the_object),
         cmocka_unit_test(test_transfer_faults__persistent_faults_fail_cleanly),
         cmocka_unit_test(test_transfer_faults__sigkill_then_resume_skips_finished_ranges),
         cmocka_unit_test(test_transfer_faults__requests_in_flight_stay_within_the_bound),

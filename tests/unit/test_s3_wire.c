@@ -69,11 +69,28 @@ static void test_s3_wire__http_date(void **state)
     assert_int_equal(igtcloud__wire_u64(&n, "12a", 3), IGTCLOUD_EPROTO);
 }
 
+/* The ETag S3 gives a completed multipart upload, from its parts' ETags (Python hashlib). */
+static void test_s3_wire__multipart_etag(void **state)
+{
+    (void)state;
+    char out[IGTCLOUD__ETAG_MAX + 1];
+    char p1[] = "3303e12af474ca11d85ed2966a932992", p2[] = "3EA4E15B91A17DC76052C56CFCDF67A2";
+    char *parts[] = { p1, p2 };
+    assert_int_equal(igtcloud__wire_multipart_etag(out, parts, 2), 0);
+    assert_string_equal(out, "0732917abc3288784e318ac0aab1757a-2");
+    char kms[] = "not-an-md5";
+    char *other[] = { p1, kms };
+    assert_int_equal(igtcloud__wire_multipart_etag(out, other, 2), -1);
+    char *missing[] = { p1, NULL };
+    assert_int_equal(igtcloud__wire_multipart_etag(out, missing, 2), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_s3_wire__content_range),
         cmocka_unit_test(test_s3_wire__etag),
+        cmocka_unit_test(test_s3_wire__multipart_etag),
         cmocka_unit_test(test_s3_wire__http_date),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

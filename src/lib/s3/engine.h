@@ -25,6 +25,7 @@ typedef struct igtcloud__engine_stats {
     size_t chunks_written_by_workers; /* chunks of downloaded bytes a worker wrote */
     size_t verified_by_crc32c;  /* downloads checked against the object's CRC32C instead of MD5 */
     size_t md5_side_by_side;    /* MD5 tasks a worker hashed together with others (core/md5.h) */
+    size_t completions_confirmed; /* Completes that met NoSuchUpload: HEADs sent to check */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);

@@ -90,6 +90,8 @@ struct job {
     size_t pending;       /* requests queued or in flight */
     int failing;          /* a final error is recorded; drain, then finish */
     int restarted;        /* a changed object restarted the download once */
+    /* Complete met NoSuchUpload: a HEAD checks the object is ours. */
+    char confirm_etag[IGTCLOUD__ETAG_MAX + 1];
     job *next_active;
 
     /* Upload. */

@@ -469,7 +469,9 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
     igtcloud__buf url = IGTCLOUD_BUF_INIT, host = IGTCLOUD_BUF_INIT, path = IGTCLOUD_BUF_INIT;
     igtcloud__buf query = IGTCLOUD_BUF_INIT;
     igtcloud__sigv4_signed sig = IGTCLOUD__SIGV4_SIGNED_INIT;
-    const char *action = (j->kind == JK_UPLOAD || j->kind == JK_ABORT) ? "PUT" : "GET";
+    /* Reads, a HEAD confirming an upload's completion too, use GET credentials. */
+    const char *action =
+        (j->kind == JK_UPLOAD || j->kind == JK_ABORT) && r->kind != RK_HEAD ? "PUT" : "GET";
     int64_t now = igtcloud__engine_wall_s(t);
 
     rc = igtcloud__cred_cache_get(&r->cred, &t->creds, action, j->prefix, now);

@@ -187,6 +187,17 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
     case RK_ABORT:
         return 0;
     case RK_HEAD:
+        if (j->kind == JK_UPLOAD) {
+            /* The object a lost Complete answer may have made: ours only if the ETag says so. */
+            if (strcmp(r->etag, j->confirm_etag) != 0) {
+                snprintf(r->local_msg, sizeof(r->local_msg),
+                         "a completion whose answer was lost left ETag \"%.40s\", not the "
+                         "\"%.40s\" of the parts sent", r->etag, j->confirm_etag);
+                return -1;
+            }
+            snprintf(j->etag, sizeof(j->etag), "%s", r->etag);
+            return 0;
+        }
         j->size = r->has_length ? r->content_length : 0;
         j->size_known = r->has_length;
         snprintf(j->etag, sizeof(j->etag), "%s", r->etag);
@@ -303,6 +314,30 @@ static void req_failed_final(req *r, int code, igtcloud__s3_error_body *xml,
         igtcloud__engine_discard_partial(j);
 }
 
+/*
+ * CompleteMultipartUpload met NoSuchUpload: most likely an earlier attempt
+ * completed the upload and only its answer was lost (curl itself resends a
+ * request whose kept-alive connection closed, so this can be the request's
+ * first attempt as the engine counts them). HEAD the key and accept the
+ * object if its ETag is the one S3 derives from the parts sent, which no
+ * other upload gives. Returns 1 when the HEAD took over, 0 to report the
+ * error as it is.
+ */
+static int confirm_completed(igtcloud_transfer *t, req *r)
+{
+    job *j = r->job;
+    if (igtcloud__wire_multipart_etag(j->confirm_etag, j->part_etags, j->nparts) != 0)
+        return 0;
+    req *head = igtcloud__engine_req_new(j, RK_HEAD, 0, 0, 0);
+    if (!head)
+        return 0;
+    t->stats.completions_confirmed++;
+    igtcloud__engine_req_retire(t, r);
+    igtcloud__engine_enqueue(t, head, 0);
+    igtcloud__engine_job_settle(t, j);
+    return 1;
+}
+
 void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
 {
     job *j = r->job;
@@ -401,6 +436,10 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
         igtcloud__engine_job_settle(t, j);
         return;
     }
+
+    if (r->kind == RK_COMPLETE && r->status == 404 && strcmp(xml.code, "NoSuchUpload") == 0 &&
+        confirm_completed(t, r))
+        return;
 
     igtcloud__retry_kind kind = igtcloud__retry_classify(outcome, r->status, xml.code);
     const char *why = NULL;

@@ -1,11 +1,14 @@
 #include "s3/wire.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/isotime.h"
+#include "core/md5.h"
 
 static void trim(const char **v, size_t *len)
 {
@@ -133,6 +136,31 @@ int igtcloud__wire_etag_is_md5(const char *etag)
             return 0;
     }
     return 1;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
+}
+
+int igtcloud__wire_multipart_etag(char out[IGTCLOUD__ETAG_MAX + 1], char *const *part_etags,
+                                  uint32_t nparts)
+{
+    igtcloud__md5_ctx md5;
+    igtcloud__md5_init(&md5);
+    for (uint32_t i = 0; i < nparts; i++) {
+        if (!part_etags[i] || !igtcloud__wire_etag_is_md5(part_etags[i]))
+            return -1;
+        unsigned char bin[16];
+        for (int k = 0; k < 16; k++)
+            bin[k] = (unsigned char)(hex_digit(part_etags[i][2 * k]) << 4 | hex_digit(part_etags[i][2 * k + 1]));
+        igtcloud__md5_update(&md5, bin, sizeof(bin));
+    }
+    unsigned char digest[16];
+    igtcloud__md5_final(&md5, digest);
+    igtcloud__hex(out, digest, sizeof(digest));
+    snprintf(out + 32, IGTCLOUD__ETAG_MAX + 1 - 32, "-%u", (unsigned)nparts);
+    return 0;
 }
 
 static int month_index(const char *p)

@@ -26,6 +26,14 @@ int igtcloud__wire_etag(char out[IGTCLOUD__ETAG_MAX + 1], const char *value, siz
 int igtcloud__wire_etag_is_md5(const char *etag);
 
 /*
+ * The ETag S3 gives the object a multipart upload completes into: the MD5 of
+ * the parts' binary MD5s, then "-" and the part count. Returns 0, or -1 when
+ * a part's ETag is not an MD5 (SSE-KMS, some servers): no way to know then.
+ */
+int igtcloud__wire_multipart_etag(char out[IGTCLOUD__ETAG_MAX + 1], char *const *part_etags,
+                                  uint32_t nparts);
+
+/*
  * An HTTP date (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT"; RFC 850 and
  * asctime forms too) into epoch seconds. Returns 0 or EPROTO.
  */
