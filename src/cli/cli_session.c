@@ -48,7 +48,10 @@ static void options_init(igtcloud_session_options *opts, const struct cli_sessio
         opts->debug_cb = cli_debug_line;
 }
 
-/* download and csv: whatever keeps the password from us means "not logged in" (exit 3). */
+/*
+ * download, csv and upload logging in for themselves: whatever keeps the
+ * password from us means "not logged in" (exit 3).
+ */
 static int ask_password(char *buf, size_t size, const char *user, const char *host, void *payload)
 {
     struct cli_password *pw = payload;
@@ -107,7 +110,7 @@ int cli_session_open_or_reuse(igtcloud_session **out, const struct cli_session_a
         opts.user = nonempty(a->user);
         if (!opts.user)
             opts.user = nonempty(getenv("CLOUD_USERNAME"));
-        opts.password_cb = cli_password_cb;
+        opts.password_cb = ask_password;
         opts.password_payload = pw;
         /* Without a user or a domain only a running `igtcloud login` can help. */
         if (!opts.user || !opts.domain)

@@ -266,7 +266,9 @@ int cmd_upload(int argc, char **argv)
     cli_catch_signals(on_signal, 0);
 
     pw.from_stdin = sargs.password_stdin;
-    pw.no_terminal = "no terminal to ask the password on; use --password-stdin";
+    /* Logging in, a missing password means "not logged in" (cli_session.c); here, for --submit. */
+    pw.no_terminal = "--submit needs the password and there is no terminal to ask it on; "
+                     "use --password-stdin";
     pw.stop = &stop_requested;
     rc = cli_session_open_or_reuse(&session, &sargs, &pw);
     if (rc != CLI_EXIT_OK)

@@ -43,10 +43,21 @@ for cmd in download csv; do
   pw_case "the password is too long" "head -c 3000 /dev/zero | tr '\\0' x" \
     $cmd --domain http://127.0.0.1:1 -u someone --password-stdin /tmp/unused P
 done
+# upload logs in the same way (its LOCAL folder must exist: it is checked first).
+pw_case "no password on standard input" "printf ''" \
+  upload --domain http://127.0.0.1:1 -u someone --password-stdin /tmp P I
+pw_case "the password is too long" "head -c 3000 /dev/zero | tr '\\0' x" \
+  upload --domain http://127.0.0.1:1 -u someone --password-stdin /tmp P I
 set +e
 err=$(env CLOUD_TOKEN_MMAP=/nonexistent/token "$IGTCLOUD" download --domain http://127.0.0.1:1 \
       -u someone /tmp/unused P 2>&1 </dev/null >/dev/null); rc=$?
 set -e
 [[ $rc -eq 3 && "$err" == "igtcloud: not logged in and no terminal to ask the password on; run 'igtcloud login' or use --password-stdin" ]] ||
   fail "no terminal: exit $rc, '$err'"
-echo "ok: download and csv without a password say why, exit 3"
+set +e
+err=$(env CLOUD_TOKEN_MMAP=/nonexistent/token "$IGTCLOUD" upload --domain http://127.0.0.1:1 \
+      -u someone /tmp P I 2>&1 </dev/null >/dev/null); rc=$?
+set -e
+[[ $rc -eq 3 && "$err" == "igtcloud: not logged in and no terminal to ask the password on; run 'igtcloud login' or use --password-stdin" ]] ||
+  fail "upload, no terminal: exit $rc, '$err'"
+echo "ok: download, csv and upload without a password say why, exit 3"

@@ -221,6 +221,14 @@ printf 'wrong\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hosp
 set -e
 [[ $rc -eq 3 ]] || fail "wrong submit password exit $rc ($(cat "$work/e8"))"
 grep -q "username or password is not correct" "$work/e8" || fail "submit message: $(cat "$work/e8")"
+# Logged in, but --submit has no password to submit with: a usage error, nothing sent.
+m=$(mark); set +e
+"$IGTCLOUD" upload "$S" "Demo Project" "Hospital A" --submit </dev/null 2>"$work/e8b"; rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "--submit without a password: exit $rc ($(cat "$work/e8b"))"
+[[ $(cat "$work/e8b") == "igtcloud: --submit needs the password and there is no terminal to ask it on; use --password-stdin" ]] ||
+  fail "--submit without a password: '$(cat "$work/e8b")'"
+[[ -z $(writes_since "$m") ]] || fail "--submit without a password wrote: $(writes_since "$m")"
 printf 'demo\n' | "$IGTCLOUD" upload --password-stdin "$S" "Demo Project" "Hospital A" --submit 2>"$work/e9" \
   || fail "submit: $(cat "$work/e9")"
 grep -q "Submit---Me: submitted" "$work/e9" || fail "not submitted: $(cat "$work/e9")"
