@@ -1,5 +1,4 @@
 #include "s3_body.h"
-#include "s3_md5.h"
 #include "core/hash.h"
 
 #include <errno.h>
@@ -24,9 +23,11 @@ void sandbox_s3_body_init(sandbox_s3_body *b)
 
 static int start_digests(sandbox_s3_body *b, int want_sha256, int want_crc32c)
 {
+    b->md5 = EVP_MD_CTX_new();
     b->sha256 = want_sha256 ? EVP_MD_CTX_new() : NULL;
     b->want_crc32c = want_crc32c;
-    if ((want_sha256 && !b->sha256) ||
+    if (!b->md5 || (want_sha256 && !b->sha256) ||
+        EVP_DigestInit_ex(b->md5, EVP_md5(), NULL) != 1 ||
         (b->sha256 && EVP_DigestInit_ex(b->sha256, EVP_sha256(), NULL) != 1)) {
         sandbox_s3_body_discard(b);
         errno = ENOMEM;
@@ -57,7 +58,7 @@ int sandbox_s3_body_open_at(sandbox_s3_body *b, const char *path, unsigned long 
                             int want_sha256, int want_crc32c)
 {
     sandbox_s3_body_init(b);
-    b->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600); /* read back for the MD5 */
+    b->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (b->fd < 0)
         return -1;
     b->base = base;
@@ -81,7 +82,8 @@ int sandbox_s3_body_write(sandbox_s3_body *b, const void *data, size_t len)
         left -= (size_t)put;
     }
     b->size += len;
-    if (b->sha256 && EVP_DigestUpdate(b->sha256, data, len) != 1)
+    if (EVP_DigestUpdate(b->md5, data, len) != 1 ||
+        (b->sha256 && EVP_DigestUpdate(b->sha256, data, len) != 1))
         return -1;
     if (b->want_crc32c)
         b->crc32c = sandbox_crc32c(b->crc32c, data, len);
@@ -93,15 +95,16 @@ int sandbox_s3_body_finish(sandbox_s3_body *b, unsigned char md5[16],
 {
     int rc = 0;
     memset(sha256, 0, 32);
-    if (sandbox_s3_md5_file(md5, b->fd, b->base, b->size) != 0 ||
+    if (EVP_DigestFinal_ex(b->md5, md5, NULL) != 1 ||
         (b->sha256 && EVP_DigestFinal_ex(b->sha256, sha256, NULL) != 1))
         rc = -1;
     *crc32c = b->crc32c;
     if (close(b->fd) != 0)
         rc = -1;
     b->fd = -1;
+    EVP_MD_CTX_free(b->md5);
     EVP_MD_CTX_free(b->sha256);
-    b->sha256 = NULL;
+    b->md5 = b->sha256 = NULL;
     return rc;
 }
 
@@ -113,6 +116,7 @@ void sandbox_s3_body_discard(sandbox_s3_body *b)
     if (b->path[0])
         unlink(b->path);
     b->path[0] = '\0';
+    EVP_MD_CTX_free(b->md5);
     EVP_MD_CTX_free(b->sha256);
-    b->sha256 = NULL;
+    b->md5 = b->sha256 = NULL;
 }

@@ -6,10 +6,9 @@
 
 /*
  * A request body streamed to a temporary file while its digests are
- * computed, so that no object is ever held in memory. SHA-256 and CRC32C as
- * the bytes arrive, when the request asks for them to be checked; MD5 (the
- * ETag) always, from the file once the body is in (s3_md5.h: side by side
- * with other connections' bodies).
+ * computed, so that no object is ever held in memory. MD5 always (it is the
+ * ETag); SHA-256 and CRC32C only when the request asks for them to be
+ * checked.
  */
 typedef struct sandbox_s3_body {
     int fd;                       /* -1 when closed */
@@ -17,6 +16,7 @@ typedef struct sandbox_s3_body {
                                      and for bodies written into another file */
     unsigned long long base;      /* where the body starts in the file */
     unsigned long long size;
+    void *md5;                    /* EVP_MD_CTX */
     void *sha256;                 /* EVP_MD_CTX, or NULL */
     int want_crc32c;
     uint32_t crc32c;
