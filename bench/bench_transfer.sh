@@ -87,6 +87,9 @@ measure() {
   : > "$runs"
   for i in $(seq 1 "$REPEAT"); do
     [ -n "${MEASURE_CLEAN:-}" ] && rm -rf "$MEASURE_CLEAN"
+    # Untimed: the dirty pages of earlier runs go to disk now, so no tool's
+    # writes are throttled for what the tools before it wrote.
+    sync
     if ! $TIME -f '%e %U %S %M' -o "$out" "$@" >"$WORK/cmd.log" 2>&1; then
       echo "FAILED: $*" >&2; tail -n 5 "$WORK/cmd.log" >&2; echo "0 0 0 0"; return
     fi
