@@ -138,8 +138,9 @@ static int md5_conclude(verify_task *task)
 }
 
 /*
- * n MD5-only tasks side by side: each round reads up to LANE_BUF of every
- * unfinished one into its slice of buf and hashes the slices together.
+ * n MD5-only tasks (one, or several side by side): each round reads up to
+ * LANE_BUF of every unfinished one into its slice of buf and hashes the
+ * slices together.
  */
 static void md5_run_batch(verify_task **tasks, size_t n, unsigned char *buf)
 {
@@ -147,7 +148,7 @@ static void md5_run_batch(verify_task **tasks, size_t n, unsigned char *buf)
     for (size_t i = 0; i < n; i++) {
         pos[i] = tasks[i]->from;
         tasks[i]->result = 0;
-        tasks[i]->side_by_side = 1;
+        tasks[i]->side_by_side = n > 1;
         if (tasks[i]->kind == TASK_BODY) {
             igtcloud__md5_init(&tasks[i]->body_md5);
             tasks[i]->md5 = &tasks[i]->body_md5;
@@ -184,6 +185,7 @@ static void md5_run_batch(verify_task **tasks, size_t n, unsigned char *buf)
     }
 }
 
+/* A task that is not MD5 alone: a chunk to write, or an upload body's digests (or no buffer). */
 static void verify_run(verify_task *task, unsigned char *buf)
 {
     int rc;
@@ -192,11 +194,9 @@ static void verify_run(verify_task *task, unsigned char *buf)
                                   (off_t)task->from) ? -errno : 0;
     else if (!buf)
         rc = -ENOMEM;
-    else if (task->kind == TASK_BODY)
-        rc = igtcloud__engine_digests_of(&task->digests, task->fd, task->from, task->to - task->from, buf);
     else
-        rc = md5_add_file(task->md5, task->fd, task->from, task->to, buf);
-    task->result = rc < 0 ? rc : (task->kind == TASK_FINAL ? md5_matches(task->md5, task->etag) : 0);
+        rc = igtcloud__engine_digests_of(&task->digests, task->fd, task->from, task->to - task->from, buf);
+    task->result = rc < 0 ? rc : 0;
     close(task->fd);
     task->fd = -1;
 }
@@ -337,7 +337,7 @@ static void *verify_worker(void *arg)
         p->md5_hashers += hashing;
         pthread_mutex_unlock(&p->lock);
 
-        if (n > 1)
+        if (buf && hashing)
             md5_run_batch(batch, n, buf);
         else
             verify_run(batch[0], buf);
