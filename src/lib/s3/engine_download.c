@@ -36,14 +36,21 @@ static int make_side_path(char **out, const char *path, const char *suffix)
     return 0;
 }
 
+/* Close and remove j's journal, unless the start found none (most files: no failing unlink). */
+static void drop_journal(job *j)
+{
+    igtcloud__engine_close_fd(&j->journal_fd);
+    if (j->journal_path && !j->journal_absent)
+        unlink(j->journal_path);
+    j->journal_absent = 1;
+}
+
 void igtcloud__engine_discard_partial(job *j)
 {
     igtcloud__engine_close_fd(&j->fd);
-    igtcloud__engine_close_fd(&j->journal_fd);
     if (j->tmp_path)
         unlink(j->tmp_path);
-    if (j->journal_path)
-        unlink(j->journal_path);
+    drop_journal(j);
 }
 
 /* Every byte is in the temporary file: verify, then give it its final name. */
@@ -112,9 +119,7 @@ static void download_rename(job *j)
         unlink(j->tmp_path);
         return;
     }
-    igtcloud__engine_close_fd(&j->journal_fd);
-    if (j->journal_path && !j->journal_absent)
-        unlink(j->journal_path);
+    drop_journal(j);
 }
 
 int igtcloud__engine_write_status(int err)
@@ -139,10 +144,7 @@ static int open_tmp(job *j, int truncate)
 int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
 {
     igtcloud__engine_close_fd(&j->fd);
-    igtcloud__engine_close_fd(&j->journal_fd);
-    if (j->journal_path && !j->journal_absent)
-        unlink(j->journal_path);
-    j->journal_absent = 1;
+    drop_journal(j);
     igtcloud__journal_dispose(&j->journal);
     j->ranged = 0;
     j->etag[0] = '\0';
