@@ -359,20 +359,25 @@ static void test_transfer__cancelled_multipart_upload_resumes_with_list_parts(vo
     assert_true(th_same_file(src, dst));
 }
 
+/* Options with fixed credentials for loopback port 1: connection refused at once. */
+static void dead_endpoint(igtcloud_s3_credentials *c, igtcloud_transfer_options *o)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->access_key, sizeof(c->access_key), "AK");
+    snprintf(c->secret_key, sizeof(c->secret_key), "SK");
+    snprintf(c->bucket, sizeof(c->bucket), "b");
+    snprintf(c->endpoint, sizeof(c->endpoint), "http://127.0.0.1:1");
+    igtcloud_transfer_options_init(o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
+    o->credentials = c;
+}
+
 static void test_transfer__dead_server_ends_the_run_quickly(void **state)
 {
     (void)state;
     enum { N = 40 };
     igtcloud_s3_credentials c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.access_key, sizeof(c.access_key), "AK");
-    snprintf(c.secret_key, sizeof(c.secret_key), "SK");
-    snprintf(c.bucket, sizeof(c.bucket), "b");
-    /* Port 1 on loopback: connection refused at once. */
-    snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:1");
     igtcloud_transfer_options o;
-    igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
-    o.credentials = &c;
+    dead_endpoint(&c, &o);
     o.backoff_base_ms = 100;
     o.backoff_cap_ms = 400;
     igtcloud_transfer *t = NULL;
@@ -412,14 +417,8 @@ static void test_transfer__unreachable_endpoint_fails_in_seconds(void **state)
 {
     (void)state;
     igtcloud_s3_credentials c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.access_key, sizeof(c.access_key), "AK");
-    snprintf(c.secret_key, sizeof(c.secret_key), "SK");
-    snprintf(c.bucket, sizeof(c.bucket), "b");
-    snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:1");
     igtcloud_transfer_options o;
-    igtcloud_transfer_options_init(&o, IGTCLOUD_TRANSFER_OPTIONS_VERSION);
-    o.credentials = &c;
+    dead_endpoint(&c, &o);
     igtcloud_transfer *t = NULL;
     TH_PASS(igtcloud_transfer_new(&t, &o));
     char dst[512];
