@@ -1,10 +1,12 @@
 #include "s3_body.h"
+#include "core/fdio.h"
 #include "core/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,11 +25,10 @@ void sandbox_s3_body_init(sandbox_s3_body *b)
 
 static int start_digests(sandbox_s3_body *b, int want_sha256, int want_crc32c)
 {
-    b->md5 = EVP_MD_CTX_new();
+    igtcloud__md5_init(&b->md5);
     b->sha256 = want_sha256 ? EVP_MD_CTX_new() : NULL;
     b->want_crc32c = want_crc32c;
-    if (!b->md5 || (want_sha256 && !b->sha256) ||
-        EVP_DigestInit_ex(b->md5, EVP_md5(), NULL) != 1 ||
+    if ((want_sha256 && !b->sha256) ||
         (b->sha256 && EVP_DigestInit_ex(b->sha256, EVP_sha256(), NULL) != 1)) {
         sandbox_s3_body_discard(b);
         errno = ENOMEM;
@@ -65,46 +66,94 @@ int sandbox_s3_body_open_at(sandbox_s3_body *b, const char *path, unsigned long 
     return start_digests(b, want_sha256, want_crc32c);
 }
 
+/* Write the filling stage at its place, hash it (MD5 queued) and move on
+ * to the next stage, once that one's MD5 is done. */
+static int flush_stage(sandbox_s3_body *b)
+{
+    sandbox_s3_body_stage *st = &b->stage[b->filling];
+    if (!st->len)
+        return 0;
+    if (igtcloud__pwrite_all(b->fd, st->data, st->len, (off_t)(b->base + b->size - st->len)))
+        return -1;
+    if (b->sha256 && EVP_DigestUpdate(b->sha256, st->data, st->len) != 1) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (b->want_crc32c)
+        b->crc32c = sandbox_crc32c(b->crc32c, st->data, st->len);
+    sandbox_s3_md5_submit(&st->md5, &b->md5, st->data, st->len);
+    st->hashing = 1;
+    b->filling = (b->filling + 1) % SANDBOX_S3_BODY_STAGES;
+    st = &b->stage[b->filling];
+    if (st->hashing) {
+        sandbox_s3_md5_wait(&st->md5);
+        st->hashing = 0;
+    }
+    st->len = 0;
+    return 0;
+}
+
+/* Wait for every queued MD5 piece: before the digest is read, and before
+ * the stages are freed, as the hasher reads them. */
+static void wait_hashed(sandbox_s3_body *b)
+{
+    for (unsigned k = 0; k < SANDBOX_S3_BODY_STAGES; k++) {
+        sandbox_s3_body_stage *st = &b->stage[(b->filling + 1 + k) % SANDBOX_S3_BODY_STAGES];
+        if (st->hashing)
+            sandbox_s3_md5_wait(&st->md5);
+        st->hashing = 0;
+    }
+}
+
+static void free_stages(sandbox_s3_body *b)
+{
+    wait_hashed(b);
+    for (unsigned k = 0; k < SANDBOX_S3_BODY_STAGES; k++) {
+        free(b->stage[k].data);
+        b->stage[k].data = NULL;
+        b->stage[k].len = 0;
+    }
+}
+
 int sandbox_s3_body_write(sandbox_s3_body *b, const void *data, size_t len)
 {
-    const char *p = data;
-    size_t left = len;
-    off_t at = (off_t)(b->base + b->size);
-    while (left > 0) {
-        ssize_t put = pwrite(b->fd, p, left, at);
-        if (put < 0) {
-            if (errno == EINTR)
-                continue;
+    const unsigned char *p = data;
+    while (len > 0) {
+        sandbox_s3_body_stage *st = &b->stage[b->filling];
+        if (!st->data && !(st->data = malloc(SANDBOX_S3_BODY_STAGE))) {
+            errno = ENOMEM;
             return -1;
         }
-        p += put;
-        at += put;
-        left -= (size_t)put;
+        size_t take = SANDBOX_S3_BODY_STAGE - st->len;
+        if (take > len)
+            take = len;
+        memcpy(st->data + st->len, p, take);
+        st->len += take;
+        b->size += take;
+        p += take;
+        len -= take;
+        if (st->len == SANDBOX_S3_BODY_STAGE && flush_stage(b))
+            return -1;
     }
-    b->size += len;
-    if (EVP_DigestUpdate(b->md5, data, len) != 1 ||
-        (b->sha256 && EVP_DigestUpdate(b->sha256, data, len) != 1))
-        return -1;
-    if (b->want_crc32c)
-        b->crc32c = sandbox_crc32c(b->crc32c, data, len);
     return 0;
 }
 
 int sandbox_s3_body_finish(sandbox_s3_body *b, unsigned char md5[16],
                            unsigned char sha256[32], uint32_t *crc32c)
 {
-    int rc = 0;
+    int rc = flush_stage(b);
+    wait_hashed(b);
     memset(sha256, 0, 32);
-    if (EVP_DigestFinal_ex(b->md5, md5, NULL) != 1 ||
-        (b->sha256 && EVP_DigestFinal_ex(b->sha256, sha256, NULL) != 1))
+    igtcloud__md5_final(&b->md5, md5);
+    if (b->sha256 && EVP_DigestFinal_ex(b->sha256, sha256, NULL) != 1)
         rc = -1;
     *crc32c = b->crc32c;
     if (close(b->fd) != 0)
         rc = -1;
     b->fd = -1;
-    EVP_MD_CTX_free(b->md5);
     EVP_MD_CTX_free(b->sha256);
-    b->md5 = b->sha256 = NULL;
+    b->sha256 = NULL;
+    free_stages(b);
     return rc;
 }
 
@@ -116,7 +165,7 @@ void sandbox_s3_body_discard(sandbox_s3_body *b)
     if (b->path[0])
         unlink(b->path);
     b->path[0] = '\0';
-    EVP_MD_CTX_free(b->md5);
     EVP_MD_CTX_free(b->sha256);
-    b->md5 = b->sha256 = NULL;
+    b->sha256 = NULL;
+    free_stages(b);
 }
