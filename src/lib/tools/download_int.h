@@ -1,7 +1,8 @@
 #ifndef IGTCLOUD_TOOLS_DOWNLOAD_INT_H
 #define IGTCLOUD_TOOLS_DOWNLOAD_INT_H
 
-#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 /*
@@ -16,11 +17,25 @@
  * right size is therefore fetched again instead of being trusted. Lines are
  * appended with one write each; a torn last line (no newline) is ignored and
  * the next append starts on a new line. The last line for a path wins.
+ *
+ * The lines are not kept in memory. Opening builds an index of the complete
+ * lines: an open-addressing table of 8-byte slots (the line's offset in the
+ * file and 24 bits of the hash of its path), at most two thirds full, so
+ * about 12 bytes a line. A lookup hashes the path, reads the candidate lines
+ * back with pread and compares their paths exactly: a hash collision costs a
+ * read, never a wrong answer. Lookups answer from the lines present at open;
+ * lines recorded through this handle are written but not indexed (a run plans
+ * each path once, so it never asks about a file it recorded itself). A
+ * manifest longer than 1 TiB (offsets past 40 bits) is not indexed at all:
+ * every file is then fetched again.
  */
 typedef struct igtcloud__dl_manifest {
-    json_t *entries;      /* relative path -> "size sec nsec" */
+    uint64_t *slots;      /* the index; 0: empty slot */
+    size_t nslots;
+    size_t used;          /* slots in use: distinct paths indexed */
     char *path;
-    int fd;               /* append descriptor, -1 when read-only */
+    int fd;               /* read (and append, unless read-only) descriptor; -1: no file */
+    int writable;         /* not read-only: records are appended */
     int need_newline;     /* the file ends in a torn line */
 } igtcloud__dl_manifest;
 
@@ -41,5 +56,14 @@ int igtcloud__dl_manifest_close(igtcloud__dl_manifest *m);
 /* Parse one manifest line (without its newline) into rel and value; 0 or -1. Exposed for fuzzing. */
 int igtcloud__dl_manifest_parse_line(const char *line, size_t len, const char **rel,
                                      long long *size, long long *sec, long *nsec);
+
+/* Bytes the index of an open manifest holds (tests measure it per line). */
+size_t igtcloud__dl_manifest_index_bytes(const igtcloud__dl_manifest *m);
+
+/*
+ * Test hook: the path hash is ANDed with this mask (all ones by default), so
+ * tests can force hash collisions. Set it only while no manifest is open.
+ */
+extern uint64_t igtcloud__dl_manifest_hash_mask;
 
 #endif
