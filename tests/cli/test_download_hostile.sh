@@ -4,7 +4,8 @@
 # and file names with "..", absolute paths, backslashes, control characters,
 # names longer than NAME_MAX, empty names, collisions (the same path twice, a
 # file named study.json, a reserved temporary suffix, a file where a folder
-# goes), names differing only in case, trailing dots and spaces, unicode.
+# goes, two studies in one folder, a study folder inside another's), names
+# differing only in case, trailing dots and spaces, unicode.
 # Nothing may be written outside TARGET, nothing overwritten by a collision,
 # each refused name is one line, the exit code is 6, everything else arrives.
 set -euo pipefail
@@ -91,7 +92,11 @@ cat >"$work/sb/seed.json" <<EOF
       $(study "P5/S5. " "trailing study"),
       $(study 'P6/S6\u001b' "control study"),
       $(study "PX/SX" "upper study"),
-      $(study "px/sx" "lower study")
+      $(study "px/sx" "lower study"),
+      $(study "PN" "outer study"),
+      $(study "PN/SN" "inner study"),
+      $(study "QN/SN" "inner first"),
+      $(study "QN" "outer second")
     ]},
     $(institute "../../../../victim-inst" "victim inst"),
     $(institute ".." "dotdot inst"),
@@ -232,11 +237,15 @@ content "$g/PC---SC/f.txt" "in pc slash"
 content "$g/P5---S5. /f.txt" "in trailing study"
 content "$g/PX---SX/f.txt" "in upper study"
 content "$g/px---sx/f.txt" "in lower study"
+content "$g/PN/f.txt" "in outer study"
+content "$g/PN---SN/f.txt" "in inner study"
+content "$g/QN---SN/f.txt" "in inner first"
+content "$g/QN/f.txt" "in outer second"
 refused "Good Hospital/PC---SC:"
 refused "Good Hospital/P3\\S3"
 refused "Good Hospital/P4/$long"
 refused "Good Hospital/P6/S6?"
-[[ $(find "$g" -mindepth 1 -maxdepth 1 | wc -l) -eq 7 ]] || fail "flat: study folders: $(ls -A "$g")"
+[[ $(find "$g" -mindepth 1 -maxdepth 1 | wc -l) -eq 11 ]] || fail "flat: study folders: $(ls -A "$g")"
 check_institutes "$t" "Q1---R1"
 echo "ok: flat layout refuses hostile names and downloads the rest"
 
@@ -249,8 +258,9 @@ echo "ok: a re-run refuses the same names and keeps every file"
 # ---- hierarchical ----------------------------------------------------------
 sep=/
 t="$work/d1/d2/d3/hier"
-# 18 file names + 6 studies (victim, absolute, "", backslash, long, control) + 6 institutes
-run_layout hierarchical "$t" 30 --folder-structure hierarchical
+# 18 file names + 8 studies (victim, absolute, "", backslash, long, control, PN/SN inside PN,
+# QN holding QN/SN) + 6 institutes
+run_layout hierarchical "$t" 32 --folder-structure hierarchical
 g="$t/Good Hospital"
 check_p1 "$g/P1/S1"
 content "$g/PC/SC/f.txt" "in pc slash"
@@ -261,7 +271,15 @@ content "$g/px/sx/f.txt" "in lower study"
 refused "Good Hospital/../../../../../victim-study"
 refused "Good Hospital//abs/S2"
 refused "Good Hospital/P4/$long"
-[[ $(find "$g" -mindepth 1 -maxdepth 1 | LC_ALL=C sort | tr '\n' '|') == "$g/P1|$g/P5|$g/PC|$g/PC---SC|$g/PX|$g/px|" ]] ||
+# A study folder inside another study's would mix their files: the first listed wins.
+content "$g/PN/f.txt" "in outer study"
+content "$g/QN/SN/f.txt" "in inner first"
+[[ ! -e "$g/PN/SN" && ! -e "$g/QN/f.txt" && ! -e "$g/QN/study.json" ]] || fail "hierarchical: a nested study was written"
+refused "Good Hospital/PN/SN: refused study "
+refused "'Good Hospital/PN' is already the folder of another study"
+refused "Good Hospital/QN: refused study "
+refused "'Good Hospital/QN' already holds the folder of another study"
+[[ $(find "$g" -mindepth 1 -maxdepth 1 | LC_ALL=C sort | tr '\n' '|') == "$g/P1|$g/P5|$g/PC|$g/PC---SC|$g/PN|$g/PX|$g/QN|$g/px|" ]] ||
   fail "hierarchical: $(ls -A "$g")"
 check_institutes "$t" "Q1/R1"
 echo "ok: hierarchical layout refuses hostile names and downloads the rest"
@@ -306,7 +324,7 @@ names = [r['filename'] for r in rows if r['filename']]
 for want in ['line\nbreak.txt', '"q",x.txt', 'esc\x1b[31m.txt', '', 'Ünïcødé-名前.txt']:
     assert want in names or want == '', repr(want)
 assert names.count('dup.txt') == 2, names
-assert sum(1 for r in rows if r['filename'] == 'f.txt') == 19, len(rows)
+assert sum(1 for r in rows if r['filename'] == 'f.txt') == 23, len(rows)
 EOF
 outside_check "$c"
 set +e

@@ -9,9 +9,12 @@
  * Memory stays bounded however many files there are: the engine frees each
  * finished file once its callback returned (igtcloud__transfer_set_retire),
  * and the file's and its study's bookkeeping here is freed in that callback.
+ * Collisions are found with per-study claims freed once the study is planned
+ * (claim), and the completion manifest is an index of about 12 bytes a line
+ * (download_manifest.c), so nothing else here grows with the files of a run.
  * One run also means one credentials cache and one region memo for every
  * file. Skips are decided here, not by size alone: the completion manifest
- * (download_manifest.c) vouches for files we verified ourselves.
+ * vouches for files we verified ourselves.
  */
 #include "igtcloud/download.h"
 #include "igtcloud/transfer.h"
@@ -27,6 +30,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +86,13 @@ typedef struct dl_run {
     int more;                          /* plan_next may have more */
     int feed_rc;                       /* a fatal error while planning from the engine */
     char feed_msg[512];                /* ... and its message */
-    /* Every path this run writes (relative to TARGET) -> what it is (claim_kind):
-     * two names from the server that land on one path are a collision. */
+    /* The folders this run writes in (relative to TARGET) -> what they are
+     * (claim_kind): institutes, the folders on the way to a study, and the
+     * study folders, so two studies landing on one folder (or one inside the
+     * other) are a collision. The files of a study are claimed in a set of
+     * their own (plan_study), freed once the study is planned: a study's files
+     * all lie in its folder, which no other study shares, so they can only
+     * collide with each other. The run keeps state per study, none per file. */
     json_t *claims;
     int fold_case;                     /* TARGET ignores case: "A" and "a" are one path */
     /* Keeping the session alive while the engine moves bytes (engine_progress). */
@@ -213,28 +222,31 @@ static int claim_key(igtcloud__buf *key, const dl_run *r, const char *rel, size_
 }
 
 /*
- * Claim `rel` for this run: a file or a study folder belongs to one name from
- * the server only; folders on the way may be shared but never be a file.
- * Returns 0, 1 with a collision message set (nothing is written for it), or
- * an error.
+ * Claim `rel` in `set` (r->claims for study folders, a study's own set for
+ * its files): a file or a study folder belongs to one name from the server
+ * only; folders on the way may be shared but never be a file, and a study
+ * folder neither lies in nor holds another study's. The first `skip` bytes of
+ * rel (the study's folder and a '/', claimed in r->claims with the study) are
+ * not looked at again. Returns 0, 1 with a collision message set (nothing is
+ * written for it), or an error.
  */
-static int claim(dl_run *r, const char *rel, claim_kind kind)
+static int claim(dl_run *r, json_t *set, const char *rel, size_t skip, claim_kind kind)
 {
     igtcloud__buf key = IGTCLOUD_BUF_INIT;
     char shown[200];
     json_int_t v = 0;
-    int rc = 0;
-    const char *slash = rel;
+    int rc = 0, holds = 0;
+    const char *slash = rel + skip;
     while ((slash = strchr(slash, '/')) != NULL) {
         if ((rc = claim_key(&key, r, rel, (size_t)(slash - rel))))
             goto done;
-        v = json_integer_value(json_object_get(r->claims, key.ptr));
-        if (v == CLAIM_FILE) {
+        v = json_integer_value(json_object_get(set, key.ptr));
+        if (v == CLAIM_FILE || (v == CLAIM_STUDY && kind == CLAIM_STUDY)) {
             igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
             rc = 1;
             goto done;
         }
-        if (!v && json_object_set_new(r->claims, key.ptr, json_integer(CLAIM_FOLDER))) {
+        if (!v && json_object_set_new(set, key.ptr, json_integer(CLAIM_FOLDER))) {
             rc = igtcloud__error_oom();
             goto done;
         }
@@ -242,19 +254,23 @@ static int claim(dl_run *r, const char *rel, claim_kind kind)
     }
     if ((rc = claim_key(&key, r, rel, strlen(rel))))
         goto done;
-    v = json_integer_value(json_object_get(r->claims, key.ptr));
-    if (v == CLAIM_FILE || (v && kind == CLAIM_FILE) || (v == CLAIM_STUDY && kind == CLAIM_STUDY)) {
+    v = json_integer_value(json_object_get(set, key.ptr));
+    if (v) {
+        /* A study folder already claimed as a folder holds another study's. */
+        holds = v == CLAIM_FOLDER && kind == CLAIM_STUDY;
         igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
         rc = 1;
         goto done;
     }
-    if (v < (json_int_t)kind && json_object_set_new(r->claims, key.ptr, json_integer(kind)))
+    if (json_object_set_new(set, key.ptr, json_integer(kind)))
         rc = igtcloud__error_oom();
 done:
     if (rc == 1)
-        igtcloud__error_set(IGTCLOUD_EINVALID, "'%s' is already %s of this download%s", shown,
-                            v == CLAIM_FILE ? "a file" : v == CLAIM_STUDY ? "the folder of another study"
-                                                                           : "a folder",
+        igtcloud__error_set(IGTCLOUD_EINVALID, "'%s' %s of this download%s", shown,
+                            holds                ? "already holds the folder of another study"
+                            : v == CLAIM_FILE    ? "is already a file"
+                            : v == CLAIM_STUDY   ? "is already the folder of another study"
+                                                 : "is already a folder",
                             r->fold_case ? " (names differing only in case are one on this file "
                                            "system)" : "");
     igtcloud__buf_dispose(&key);
@@ -514,10 +530,11 @@ static int plan_and_run(dl_run *r)
 
 /*
  * Plan one file: refuse unsafe names, skip what the manifest vouches for,
- * queue the rest. `dir_rel` is the folder relative to TARGET.
+ * queue the rest. `dir_rel` is the folder relative to TARGET; the file is
+ * claimed in `claims` past its first `skip` bytes (see claim).
  */
-static int plan_file(dl_run *r, dl_study *study, const char *dir_rel, const igtcloud_file_info *f,
-                     const char *prefix)
+static int plan_file(dl_run *r, dl_study *study, json_t *claims, size_t skip, const char *dir_rel,
+                     const igtcloud_file_info *f, const char *prefix)
 {
     igtcloud__buf rel = IGTCLOUD_BUF_INIT, full = IGTCLOUD_BUF_INIT;
     dl_item *it = NULL;
@@ -525,7 +542,7 @@ static int plan_file(dl_run *r, dl_study *study, const char *dir_rel, const igtc
     const char *problem = name_problem(f->name);
     if ((rc = igtcloud__buf_printf(&rel, "%s/%s", dir_rel, f->name)))
         goto done;
-    if (problem || (rc = claim(r, rel.ptr, CLAIM_FILE)) == 1) {
+    if (problem || (rc = claim(r, claims, rel.ptr, skip, CLAIM_FILE)) == 1) {
         char shown[400], name[200], why[300];
         igtcloud__safepath_show(shown, sizeof(shown), rel.ptr);
         igtcloud__safepath_show(name, sizeof(name), f->name);
@@ -675,6 +692,7 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
     char folder[2048];
     igtcloud__buf dir = IGTCLOUD_BUF_INIT;
     igtcloud_file_list *files = NULL;
+    json_t *claims = NULL; /* this study's files (claim), freed once they are planned */
     dl_study *s = NULL;
     int rc = 0;
     int64_t date = 0;
@@ -699,11 +717,15 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
     if ((rc = igtcloud__buf_printf(&dir, "%s/%s", inst_name, folder)))
         goto done;
     /* The study's folder and its study.json are this study's alone. */
+    if (!(claims = json_object())) {
+        rc = igtcloud__error_oom();
+        goto done;
+    }
     {
         igtcloud__buf json_rel = IGTCLOUD_BUF_INIT;
-        rc = claim(r, dir.ptr, CLAIM_STUDY);
+        rc = claim(r, r->claims, dir.ptr, 0, CLAIM_STUDY);
         if (rc == 0 && !(rc = igtcloud__buf_printf(&json_rel, "%s/study.json", dir.ptr)))
-            rc = claim(r, json_rel.ptr, CLAIM_FILE);
+            rc = claim(r, claims, json_rel.ptr, dir.size + 1, CLAIM_FILE);
         igtcloud__buf_dispose(&json_rel);
         if (rc == 1) {
             char shown[400], why[300];
@@ -752,7 +774,7 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
             snprintf(sub, sizeof(sub), "%s/%s", dir.ptr, igtcloud_category_name(f.category));
         else
             snprintf(sub, sizeof(sub), "%s", dir.ptr);
-        rc = plan_file(r, s, sub, &f, igtcloud_study_s3_prefix(study));
+        rc = plan_file(r, s, claims, dir.size + 1, sub, &f, igtcloud_study_s3_prefix(study));
     }
     if (rc)
         goto done;
@@ -766,6 +788,7 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
     if (emit_progress(r))
         rc = igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
 done:
+    json_decref(claims);
     igtcloud_file_list_free(files);
     igtcloud__buf_dispose(&dir);
     return rc;
@@ -802,20 +825,26 @@ static int open_institute(dl_run *r, const igtcloud_institute *inst)
     return 0;
 }
 
+/* Project files share one folder, files/: they are claimed in one set, as a study's are. */
 static int plan_project_files(dl_run *r, const igtcloud_project *project)
 {
     igtcloud_file_list *files = NULL;
-    int rc = igtcloud_file_list_fetch_project(&files, r->session, project);
-    if (rc)
+    json_t *claims = json_object();
+    int rc = claims ? igtcloud_file_list_fetch_project(&files, r->session, project)
+                    : igtcloud__error_oom();
+    if (rc) {
+        json_decref(claims);
         return rc;
+    }
     for (size_t i = 0; i < igtcloud_file_list_count(files) && !rc; i++) {
         igtcloud_file_info f;
         if ((rc = igtcloud_file_list_at(&f, files, i)))
             break;
         if (!f.completed || !igtcloud_file_ext_match(r->o->extensions, &f))
             continue;
-        rc = plan_file(r, NULL, "files", &f, igtcloud_project_s3_prefix(project));
+        rc = plan_file(r, NULL, claims, 0, "files", &f, igtcloud_project_s3_prefix(project));
     }
+    json_decref(claims);
     igtcloud_file_list_free(files);
     return rc;
 }
