@@ -61,14 +61,17 @@ static void check_index(const uint8_t *data, size_t size)
     size_t n = 0;
     if (!lines || make_target() != 0)
         abort();
-    for (const char *p = text, *end = text + size, *nl; (nl = memchr(p, '\n', (size_t)(end - p)));
-         p = nl + 1) {
+    for (const char *p = text, *end = text + size;;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break;
         parsed *l = &lines[n];
         if (igtcloud__dl_manifest_parse_line(p, (size_t)(nl - p), &l->rel, &l->size, &l->sec,
                                              &l->nsec) == 0) {
             l->rel_len = (size_t)(nl - l->rel);
             n++;
         }
+        p = nl + 1;
     }
     int fd = open(manifest, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0 || write(fd, data, size) != (ssize_t)size || close(fd) != 0)

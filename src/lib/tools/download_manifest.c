@@ -205,10 +205,14 @@ static int count_lines(igtcloud__dl_manifest *m, char *chunk, size_t *lines, uin
         if (got < 0)
             return igtcloud__error_set(IGTCLOUD_EIO, "cannot read %s: %s", m->path,
                                        strerror(errno));
-        for (const char *p = chunk, *stop = chunk + got;
-             (p = memchr(p, '\n', (size_t)(stop - p))) != NULL; p++) {
+        const char *p = chunk, *stop = chunk + got;
+        for (;;) {
+            const char *nl = memchr(p, '\n', (size_t)(stop - p));
+            if (!nl)
+                break;
             (*lines)++;
-            *end = off + (uint64_t)(p - chunk) + 1;
+            *end = off + (uint64_t)(nl - chunk) + 1;
+            p = nl + 1;
         }
         off += (uint64_t)got;
         if (got < CHUNK)
