@@ -232,6 +232,25 @@ static void test_core__write_all_and_pwrite_all(void **state)
     fclose(f);
 }
 
+/* pread_full reads what is there from the offset: all asked, or up to the end. */
+static void test_core__pread_full(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    int fd = fileno(f);
+    char buf[16];
+    assert_int_equal(igtcloud__write_all(fd, "hello world", 11), 0);
+    assert_int_equal(igtcloud__pread_full(fd, buf, 5, 6), 5);
+    assert_memory_equal(buf, "world", 5);
+    assert_int_equal(igtcloud__pread_full(fd, buf, sizeof(buf), 2), 9);
+    assert_memory_equal(buf, "llo world", 9);
+    assert_int_equal(igtcloud__pread_full(fd, buf, sizeof(buf), 11), 0);
+    assert_int_equal(igtcloud__pread_full(-1, buf, 1, 0), -1);
+    assert_int_equal(errno, EBADF);
+    fclose(f);
+}
+
 static void md5_hex(char out[33], igtcloud__md5_ctx *c)
 {
     unsigned char d[16];
@@ -343,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_core__random_token_alphabet),
         cmocka_unit_test(test_core__error_names_and_single_line),
         cmocka_unit_test(test_core__write_all_and_pwrite_all),
+        cmocka_unit_test(test_core__pread_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 #include "auth/jwt.h"
 #include "core/base64.h"
 #include "core/error.h"
+#include "core/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -222,22 +223,6 @@ static void unlock_file(int fd)
     fcntl(fd, F_SETLK, &fl);
 }
 
-static ssize_t read_at_zero(int fd, char *buf, size_t size)
-{
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
-}
-
 /* Open safely, check the file is ours and private, read a stable snapshot. */
 static int read_snapshot(char *buf, size_t size, size_t *len, const char *path)
 {
@@ -292,10 +277,10 @@ static int read_snapshot(char *buf, size_t size, size_t *len, const char *path)
     ssize_t n1 = -1, n2 = -1;
     int stable = 0, read_errno = 0;
     for (int attempt = 0; attempt < 5 && !stable && !read_errno; attempt++) {
-        n1 = read_at_zero(fd, buf, size);
+        n1 = igtcloud__pread_full(fd, buf, size, 0);
         if (n1 < 0)
             read_errno = errno;
-        n2 = n1 < 0 ? -1 : read_at_zero(fd, second, size);
+        n2 = n1 < 0 ? -1 : igtcloud__pread_full(fd, second, size, 0);
         if (n1 >= 0 && n2 < 0)
             read_errno = errno;
         stable = n1 >= 0 && n1 == n2 && memcmp(buf, second, (size_t)n1) == 0;

@@ -37,3 +37,20 @@ int igtcloud__pwrite_all(int fd, const void *data, size_t len, off_t offset)
     }
     return put_all(fd, data, len, offset);
 }
+
+ssize_t igtcloud__pread_full(int fd, void *buf, size_t len, off_t offset)
+{
+    char *p = buf;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, p + got, len - got, offset + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}

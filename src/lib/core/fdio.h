@@ -13,4 +13,11 @@ int igtcloud__write_all(int fd, const void *data, size_t len);
 /* The same, at file offset `offset` (pwrite; the file position is left alone). */
 int igtcloud__pwrite_all(int fd, const void *data, size_t len, off_t offset);
 
+/*
+ * Read up to `len` bytes at file offset `offset` (pread), across short reads
+ * and EINTR: fewer only at the end of the file. Returns the count, or -1 with
+ * errno set.
+ */
+ssize_t igtcloud__pread_full(int fd, void *buf, size_t len, off_t offset);
+
 #endif

@@ -4,6 +4,7 @@
  */
 #include "tools/download_int.h"
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/safepath.h"
 
 #include <errno.h>
@@ -77,23 +78,6 @@ static uint64_t path_hash(const char *s, size_t len)
     return h & igtcloud__dl_manifest_hash_mask;
 }
 
-/* Up to n bytes at `off`; fewer only at the end of the file. -1 on a read error. */
-static ssize_t read_at(int fd, char *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (ssize_t)got;
-}
-
 /* One line read back: its path (not NUL-terminated) and what it records. */
 typedef struct mline {
     const char *rel;
@@ -121,7 +105,7 @@ static int line_at(const igtcloud__dl_manifest *m, uint64_t off, line_room *room
     size_t cap = sizeof(room->stack), have = 0;
     int in_heap = 0;
     for (;;) {
-        ssize_t got = read_at(m->fd, p + have, cap - have, off + have);
+        ssize_t got = igtcloud__pread_full(m->fd, p + have, cap - have, (off_t)(off + have));
         if (got < 0)
             return -errno;
         char *nl = memchr(p + have, '\n', (size_t)got);
@@ -201,7 +185,7 @@ static int count_lines(igtcloud__dl_manifest *m, char *chunk, size_t *lines, uin
     *lines = 0;
     *end = 0;
     for (;;) {
-        ssize_t got = read_at(m->fd, chunk, CHUNK, off);
+        ssize_t got = igtcloud__pread_full(m->fd, chunk, CHUNK, (off_t)off);
         if (got < 0)
             return igtcloud__error_set(IGTCLOUD_EIO, "cannot read %s: %s", m->path,
                                        strerror(errno));
@@ -261,7 +245,7 @@ static int load(igtcloud__dl_manifest *m)
             size_t want = cap - len;
             if (want > end - (base + len))
                 want = (size_t)(end - (base + len));
-            ssize_t got = want ? read_at(m->fd, buf + len, want, base + len) : 0;
+            ssize_t got = want ? igtcloud__pread_full(m->fd, buf + len, want, (off_t)(base + len)) : 0;
             if (got < 0) {
                 rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot read %s: %s", m->path,
                                          strerror(errno));
