@@ -7,6 +7,7 @@
 #include "dicom.h"
 #include "objects.h"
 #include "store.h"
+#include "core/fdio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -106,23 +107,6 @@ static int reject(import *im, const char *key, const char *reason)
 {
     json_t *entry = json_pack("{s:s, s:s}", "key", key, "reason", reason);
     return entry ? json_array_append_new(im->rejected, entry) : -1;
-}
-
-/* Read the first bytes of an open object. */
-static int read_head(int fd, unsigned char *buf, size_t want, size_t *got)
-{
-    *got = 0;
-    while (*got < want) {
-        ssize_t n = pread(fd, buf + *got, want - *got, (off_t)*got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        *got += (size_t)n;
-    }
-    return 0;
 }
 
 /* Copy the open object `fd` to object `key` (temporary file + rename). */
@@ -287,7 +271,6 @@ static int file_object(import *im, const char *key)
     sandbox_study_row row;
     unsigned char *head = NULL;
     struct stat st;
-    size_t got = 0;
     int fd = -1, rc = 0, in_tx = 0, created = 0;
     sandbox_store *store = im->sb->store;
     memset(&row, 0, sizeof(row));
@@ -301,11 +284,12 @@ static int file_object(import *im, const char *key)
     size_t want = (unsigned long long)st.st_size < HEADER_READ_MAX ? (size_t)st.st_size
                                                                    : HEADER_READ_MAX;
     head = malloc(want ? want : 1);
-    if (!head || read_head(fd, head, want, &got)) {
+    ssize_t head_len = head ? igtcloud__pread_full(fd, head, want, 0) : -1;
+    if (head_len < 0) {
         rc = head ? reject(im, key, "the object could not be read") : -1;
         goto done;
     }
-    if (sandbox_dicom_read(&h, head, got, (unsigned long long)st.st_size, reason,
+    if (sandbox_dicom_read(&h, head, (size_t)head_len, (unsigned long long)st.st_size, reason,
                            sizeof(reason))) {
         rc = reject(im, key, reason);
         goto done;
