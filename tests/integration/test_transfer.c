@@ -831,6 +831,100 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
     assert_false(side_exists("prefix-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
 }
 
+/*
+ * Lanes that hash take in MD5 work queued while they run: the prefixes of
+ * several ranged downloads arrive one at a time, at different moments, and
+ * join the lanes already hashing others instead of waiting for them or
+ * running alone. Every file is still checked whole: a corrupted object among
+ * them fails, and only it.
+ */
+static void test_transfer__md5_lanes_take_in_work_queued_while_hashing(void **state)
+{
+    (void)state;
+    enum { N = 4, BAD = 2 };
+    const uint64_t size = 4 * MIB + 777;
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.range_size = 1 * MIB;
+    o.range_threshold = 1 * MIB;
+    o.max_requests = 8;
+    o.max_attempts = 2;
+    char src[N][512], dst[N][512], key[N][200];
+    for (int i = 0; i < N; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "joined-%d.bin", i);
+        th_path_in(&env, src[i], sizeof(src[i]), name);
+        snprintf(name, sizeof(name), "joined-%d.out", i);
+        th_path_in(&env, dst[i], sizeof(dst[i]), name);
+        snprintf(key[i], sizeof(key[i]), DEMO_PREFIX "t13/joined-%d.bin", i);
+        assert_int_equal(th_make_file(src[i], size + (uint64_t)i * 4099, (uint32_t)i + 90), 0);
+        th_put_file(&o, src[i], key[i], NULL);
+    }
+    /* Slow lanes (2 ms a 64 KiB round): other files' prefixes surely queue meanwhile. */
+    igtcloud__engine_md5_round_delay_us = 2000;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    for (int i = 0; i < N; i++)
+        TH_PASS(igtcloud_transfer_add_download(t, key[i], dst[i], DEMO_PREFIX,
+                                               (int64_t)(size + (uint64_t)i * 4099), NULL));
+    TH_PASS(igtcloud_transfer_run(t));
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    for (int i = 0; i < N; i++)
+        assert_true(th_same_file(src[i], dst[i]));
+    /* Prefixes reach each file's end as its last range is in: the loop only compares. */
+    assert_true(st.prefix_hashes >= N);
+    if (igtcloud__md5_lanes() > 1) {
+        assert_true(st.md5_joined_running > 0);
+        assert_true(st.md5_side_by_side > 0);
+    } else {
+        assert_int_equal(st.md5_joined_running, 0);
+    }
+
+    /* One byte of one object rots on the server's disk, its times kept. */
+    char object[700];
+    snprintf(object, sizeof(object), "%s/objects/%s", env.sb.data_dir, key[BAD]);
+    struct stat before;
+    assert_int_equal(stat(object, &before), 0);
+    FILE *f = fopen(object, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (long)(2 * MIB + 5), SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, (long)(2 * MIB + 5), SEEK_SET), 0);
+    fputc(c ^ 0x33, f);
+    fclose(f);
+    const struct timespec times[2] = { before.st_atim, before.st_mtim };
+    assert_int_equal(utimensat(AT_FDCWD, object, times, 0), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(unlink(dst[i]), 0);
+
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    for (int i = 0; i < N; i++)
+        TH_PASS(igtcloud_transfer_add_download(t, key[i], dst[i], DEMO_PREFIX,
+                                               (int64_t)(size + (uint64_t)i * 4099), NULL));
+    assert_int_equal(igtcloud_transfer_run(t), IGTCLOUD_EPARTIAL);
+    for (int i = 0; i < N; i++) {
+        igtcloud_transfer_result r;
+        TH_PASS(igtcloud_transfer_result_at(&r, t, (size_t)i));
+        if (i == BAD) {
+            assert_int_equal(r.status, IGTCLOUD_EPROTO);
+            assert_non_null(strstr(r.message, "MD5"));
+        } else {
+            assert_int_equal(r.status, 0);
+        }
+    }
+    igtcloud_transfer_free(t);
+    igtcloud__engine_md5_round_delay_us = 0;
+    for (int i = 0; i < N; i++) {
+        if (i == BAD) {
+            assert_false(th_exists(dst[i]));
+        } else {
+            assert_true(th_same_file(src[i], dst[i]));
+        }
+    }
+}
+
 struct created {
     int calls;
     char upload_id[512];
@@ -1053,6 +1147,7 @@ int main(void)
         cmocka_unit_test(test_transfer__feeder_queues_files_while_the_engine_runs),
         cmocka_unit_test(test_transfer__download_md5_checked_by_a_worker),
         cmocka_unit_test(test_transfer__md5_work_hashed_side_by_side),
+        cmocka_unit_test(test_transfer__md5_lanes_take_in_work_queued_while_hashing),
         cmocka_unit_test(test_transfer__download_checked_by_the_object_crc32c),
         cmocka_unit_test(test_transfer__ranged_download_hashes_prefix_while_ranges_arrive),
         cmocka_unit_test(test_transfer__multipart_created_callback_then_abort),

@@ -25,6 +25,7 @@ typedef struct igtcloud__engine_stats {
     size_t chunks_written_by_workers; /* chunks of downloaded bytes a worker wrote */
     size_t verified_by_crc32c;  /* downloads checked against the object's CRC32C instead of MD5 */
     size_t md5_side_by_side;    /* MD5 tasks a worker hashed together with others (core/md5.h) */
+    size_t md5_joined_running;  /* MD5 tasks taken into a worker's lanes while they hashed others */
     size_t completions_confirmed; /* Completes that met NoSuchUpload: HEADs sent to check */
 } igtcloud__engine_stats;
 
@@ -53,6 +54,12 @@ void igtcloud__transfer_set_feeder(igtcloud_transfer *t, igtcloud__transfer_feed
  * igtcloud_transfer_run() still counts every failure of the run.
  */
 void igtcloud__transfer_set_retire(igtcloud_transfer *t, int on);
+
+/*
+ * Test hook: microseconds a worker sleeps after each round of its MD5 lanes
+ * (0, the default: none), so tests can have tasks queue while lanes hash.
+ */
+extern unsigned igtcloud__engine_md5_round_delay_us;
 
 /* Suffixes of the temporary file and journal beside a download's final name. */
 #define IGTCLOUD__ENGINE_PART_SUFFIX ".igtcloud-part"

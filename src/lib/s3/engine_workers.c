@@ -7,9 +7,9 @@
  * - the MD5 of a downloaded file, checked against its ETag, from the
  *   temporary file (in-order prefixes while ranges still arrive, then the
  *   rest); the file is renamed when the worker's answer is back. A worker
- *   takes up to igtcloud__md5_lanes() MD5 tasks waiting at once and hashes
- *   them side by side (core/md5.h): when the workers fall behind, eight files
- *   cost about what one did;
+ *   hashes up to igtcloud__md5_lanes() MD5 tasks side by side (core/md5.h),
+ *   a lane taking the next task queued as soon as its own is done: eight
+ *   files cost about what one did;
  * - the digests an upload body is sent with (Content-MD5, CRC32C, SHA-256),
  *   computed before its request starts.
  * Workers touch nothing but their task: a dup of the file descriptor, the
@@ -53,7 +53,8 @@ typedef struct verify_task {
     char etag[IGTCLOUD__ETAG_MAX + 1];
     igtcloud__engine_digests digests; /* TASK_BODY: which are wanted, then their values */
     int result;               /* 0 match (or done), 1 mismatch, -errno (or -EIO) when unreadable */
-    int side_by_side;         /* hashed in a batch with other tasks (statistics) */
+    int side_by_side;         /* hashed in a round with other tasks (statistics) */
+    int joined_running;       /* taken into lanes already hashing (statistics) */
 } verify_task;
 
 typedef struct verify_pool {
@@ -67,6 +68,7 @@ typedef struct verify_pool {
     size_t nfree, nchunks, max_chunks;
     const job *writing[VERIFY_THREADS]; /* the file each worker is writing a chunk of, or NULL */
     int started;               /* workers that took their index */
+    int idle;                  /* workers waiting for a task */
     /*
      * With SIMD lanes, a worker hashes MD5 while another does only if two
      * tasks or more wait (a batch of its own): a lone task waits for the
@@ -79,6 +81,8 @@ typedef struct verify_pool {
     int nthreads;
     pthread_t threads[VERIFY_THREADS];
 } verify_pool;
+
+unsigned igtcloud__engine_md5_round_delay_us;
 
 /* Bytes of each file a worker reads per MD5 lane and round; a worker's buffer holds all lanes. */
 #define MD5_MAX_LANES 8
@@ -135,54 +139,6 @@ static int md5_conclude(verify_task *task)
     if (task->kind == TASK_BODY)
         return igtcloud__engine_digests_set_md5(&task->digests, task->md5);
     return 0;
-}
-
-/*
- * n MD5-only tasks (one, or several side by side): each round reads up to
- * LANE_BUF of every unfinished one into its slice of buf and hashes the
- * slices together.
- */
-static void md5_run_batch(verify_task **tasks, size_t n, unsigned char *buf)
-{
-    uint64_t pos[MD5_MAX_LANES];
-    for (size_t i = 0; i < n; i++) {
-        pos[i] = tasks[i]->from;
-        tasks[i]->result = 0;
-        tasks[i]->side_by_side = n > 1;
-        if (tasks[i]->kind == TASK_BODY) {
-            igtcloud__md5_init(&tasks[i]->body_md5);
-            tasks[i]->md5 = &tasks[i]->body_md5;
-        }
-    }
-    for (;;) {
-        igtcloud__md5_ctx *ctx[MD5_MAX_LANES];
-        const unsigned char *data[MD5_MAX_LANES];
-        size_t len[MD5_MAX_LANES], m = 0;
-        for (size_t i = 0; i < n; i++) {
-            verify_task *task = tasks[i];
-            if (task->result < 0 || pos[i] >= task->to)
-                continue;
-            size_t want = task->to - pos[i] < LANE_BUF ? (size_t)(task->to - pos[i]) : LANE_BUF;
-            ssize_t got = read_piece(task->fd, buf + i * LANE_BUF, want, pos[i]);
-            if (got < 0) {
-                task->result = (int)got;
-                continue;
-            }
-            ctx[m] = task->md5;
-            data[m] = buf + i * LANE_BUF;
-            len[m++] = (size_t)got;
-            pos[i] += (uint64_t)got;
-        }
-        if (!m)
-            break;
-        igtcloud__md5_update_many(ctx, data, len, m);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (tasks[i]->result == 0)
-            tasks[i]->result = md5_conclude(tasks[i]);
-        close(tasks[i]->fd);
-        tasks[i]->fd = -1;
-    }
 }
 
 /* A task that is not MD5 alone: a chunk to write, or an upload body's digests (or no buffer). */
@@ -275,30 +231,10 @@ static verify_task *pool_pop(verify_pool *p, int self)
         }
         if (p->stop && !p->write_head)
             return NULL;
+        p->idle++;
         pthread_cond_wait(&p->todo_cond, &p->lock);
+        p->idle--;
     }
-}
-
-/*
- * Into batch (which holds first), more MD5-only tasks from the queue, up to
- * `max` in all; holds p->lock. The workers only batch what waits: when they
- * keep up, every task still runs alone, at once.
- */
-static size_t pool_pop_companions(verify_pool *p, verify_task **batch, size_t max)
-{
-    size_t n = 1;
-    verify_task *prev = NULL, *task = p->todo_head;
-    while (task && n < max) {
-        verify_task *next = task->next;
-        if (md5_only(task)) {
-            queue_remove(&p->todo_head, &p->todo_tail, prev, task);
-            batch[n++] = task;
-        } else {
-            prev = task;
-        }
-        task = next;
-    }
-    return n;
 }
 
 /* A finished task back to the loop, its chunk to the free set; holds p->lock. */
@@ -315,6 +251,118 @@ static void pool_done(verify_pool *p, verify_task *task, CURLM *multi)
     curl_multi_wakeup(multi);
 }
 
+/* A task entering a lane: its digest from where it starts (an upload body's from nothing). */
+static void md5_lane_start(verify_task *task)
+{
+    task->result = 0;
+    if (task->kind == TASK_BODY) {
+        igtcloud__md5_init(&task->body_md5);
+        task->md5 = &task->body_md5;
+    }
+}
+
+/*
+ * The first MD5-only task of the queue, taken out, or NULL; holds p->lock.
+ * None while a chunk waits to be written and no other worker is idle to
+ * write it: the loop may be waiting for that chunk's buffer.
+ */
+static verify_task *pool_take_md5(verify_pool *p)
+{
+    if (p->write_head && p->idle == 0)
+        return NULL;
+    verify_task *prev = NULL;
+    for (verify_task *task = p->todo_head; task; prev = task, task = task->next) {
+        if (md5_only(task)) {
+            queue_remove(&p->todo_head, &p->todo_tail, prev, task);
+            return task;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * MD5-only tasks hashed side by side in up to `lanes` lanes, starting with
+ * `first`; called without p->lock. Each round reads up to LANE_BUF of every
+ * lane's task into the lane's slice of buf and hashes the slices together.
+ * A task goes back to the loop as soon as its bytes are in, and its lane
+ * takes the next MD5 task queued meanwhile: the in-order prefixes of ranged
+ * downloads arrive one at a time, each after the last one's answer, so
+ * hashing only the tasks waiting when a batch started left most of them
+ * alone, at an eighth of the lanes' throughput.
+ */
+static void md5_run_lanes(verify_pool *p, verify_task *first, size_t lanes, unsigned char *buf,
+                          CURLM *multi)
+{
+    verify_task *lane[MD5_MAX_LANES] = { first };
+    uint64_t pos[MD5_MAX_LANES] = { first->from };
+    size_t busy = 1;
+    md5_lane_start(first);
+    for (;;) {
+        if (busy < lanes) {
+            pthread_mutex_lock(&p->lock);
+            for (size_t i = 0; i < lanes && busy < lanes; i++) {
+                if (lane[i])
+                    continue;
+                if (!(lane[i] = pool_take_md5(p)))
+                    break;
+                md5_lane_start(lane[i]);
+                lane[i]->joined_running = 1;
+                pos[i] = lane[i]->from;
+                busy++;
+            }
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (!busy)
+            break;
+        igtcloud__md5_ctx *ctx[MD5_MAX_LANES];
+        const unsigned char *data[MD5_MAX_LANES];
+        size_t len[MD5_MAX_LANES], in_round[MD5_MAX_LANES], m = 0;
+        for (size_t i = 0; i < lanes; i++) {
+            verify_task *task = lane[i];
+            if (!task || task->result < 0 || pos[i] >= task->to)
+                continue;
+            size_t want = task->to - pos[i] < LANE_BUF ? (size_t)(task->to - pos[i]) : LANE_BUF;
+            ssize_t got = read_piece(task->fd, buf + i * LANE_BUF, want, pos[i]);
+            if (got < 0) {
+                task->result = (int)got;
+                continue;
+            }
+            ctx[m] = task->md5;
+            data[m] = buf + i * LANE_BUF;
+            len[m] = (size_t)got;
+            in_round[m++] = i;
+            pos[i] += (uint64_t)got;
+        }
+        if (m)
+            igtcloud__md5_update_many(ctx, data, len, m);
+        if (igtcloud__engine_md5_round_delay_us)
+            usleep(igtcloud__engine_md5_round_delay_us);
+        for (size_t k = 0; m > 1 && k < m; k++)
+            lane[in_round[k]]->side_by_side = 1;
+
+        verify_task *finished[MD5_MAX_LANES];
+        size_t nfinished = 0;
+        for (size_t i = 0; i < lanes; i++) {
+            verify_task *task = lane[i];
+            if (!task || (task->result == 0 && pos[i] < task->to))
+                continue;
+            if (task->result == 0)
+                task->result = md5_conclude(task);
+            close(task->fd);
+            task->fd = -1;
+            finished[nfinished++] = task;
+            lane[i] = NULL;
+            busy--;
+        }
+        if (nfinished) {
+            pthread_mutex_lock(&p->lock);
+            for (size_t k = 0; k < nfinished; k++)
+                pool_done(p, finished[k], multi);
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+}
+
 static void *verify_worker(void *arg)
 {
     igtcloud_transfer *t = arg;
@@ -328,19 +376,17 @@ static void *verify_worker(void *arg)
     int self = p->started++;
     p->md5_batching = buf && lanes > 1;
     for (;;) {
-        verify_task *batch[MD5_MAX_LANES];
-        batch[0] = pool_pop(p, self);
-        if (!batch[0])
+        verify_task *task = pool_pop(p, self);
+        if (!task)
             break;
-        int hashing = md5_only(batch[0]);
-        size_t n = buf && lanes > 1 && hashing ? pool_pop_companions(p, batch, lanes) : 1;
+        int hashing = md5_only(task);
         p->md5_hashers += hashing;
         pthread_mutex_unlock(&p->lock);
 
         if (buf && hashing)
-            md5_run_batch(batch, n, buf);
+            md5_run_lanes(p, task, lanes, buf, multi);
         else
-            verify_run(batch[0], buf);
+            verify_run(task, buf);
 
         pthread_mutex_lock(&p->lock);
         if (p->writing[self]) {
@@ -353,8 +399,8 @@ static void *verify_worker(void *arg)
             if (p->todo_head)
                 pthread_cond_broadcast(&p->todo_cond); /* MD5 tasks that waited for it */
         }
-        for (size_t i = 0; i < n; i++)
-            pool_done(p, batch[i], multi);
+        if (!(buf && hashing))
+            pool_done(p, task, multi);
     }
     pthread_mutex_unlock(&p->lock);
     free(buf);
@@ -702,6 +748,7 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
         job *j = d->job;
         t->nverifying--;
         t->stats.md5_side_by_side += (size_t)d->side_by_side;
+        t->stats.md5_joined_running += (size_t)d->joined_running;
         if (d->kind == TASK_WRITE) {
             req *r = d->req;
             r->writes_pending--;
