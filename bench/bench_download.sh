@@ -10,6 +10,7 @@ STUDIES=${STUDIES:-200} FILES=${FILES:-50} SMALL=${SMALL:-262144} BIG=${BIG:-3} 
 # shellcheck source=bench/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 bench_work
+bench_server_dir $((STUDIES * FILES * SMALL + BIG * BIGSIZE))
 
 big_files=$(for i in $(seq 1 "$BIG"); do printf '%s{"name": "big-%d.bin", "size": %d}' "$([[ $i -gt 1 ]] && echo ,)" "$i" "$BIGSIZE"; done)
 cat >"$work/seed.json" <<JSON

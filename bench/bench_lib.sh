@@ -7,15 +7,35 @@ bench_work() {
   command -v aws >/dev/null || { echo "awscli is required (apt-get install awscli)"; exit 1; }
   work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-bench.XXXXXX")
   pid= login_pid=
-  trap '[[ -n $login_pid ]] && kill $login_pid 2>/dev/null; [[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+  server_tmp=
+  trap '[[ -n $login_pid ]] && kill $login_pid 2>/dev/null; [[ -n $pid ]] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work" ${server_tmp:+"$server_tmp"}' EXIT
+}
+
+# bench_server_dir NEED_BYTES: set $server_dir, where the sandbox keeps its
+# objects: BENCH_SERVER_DIR, else a folder in /dev/shm when that is a tmpfs
+# with NEED_BYTES and 1 GiB more free, else $work. The sandbox stands in for a
+# remote cloud, so its disk should not be the client's (see bench_transfer.sh:
+# on this machine's ext4 without a journal, creating files after many
+# deletions costs the sandbox CPU that depends on what ran before).
+bench_server_dir() {
+  local need_kib=$(( $1 / 1024 + 1024 * 1024 ))
+  server_dir=${BENCH_SERVER_DIR:-}
+  if [[ -z $server_dir && $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]] &&
+     (( $(df -Pk /dev/shm | awk 'NR==2 {print $4}') >= need_kib )); then
+    server_tmp=$(mktemp -d /dev/shm/igtcloud-bench-sandbox.XXXXXX)
+    server_dir=$server_tmp
+  fi
+  server_dir=${server_dir:-$work}
+  echo "sandbox objects in $server_dir"
 }
 
 # bench_start_sandbox BUILD_DIR WORK: start the sandbox seeded from WORK/seed.json,
-# set $pid and $api, log in as bench/bench for the credential calls ($jwt, $csrf).
+# its objects in $server_dir (bench_server_dir) or WORK, set $pid and $api, log
+# in as bench/bench for the credential calls ($jwt, $csrf).
 bench_start_sandbox() {
   local build=$1 work=$2 line
   mkfifo "$work/ready"
-  "$build/src/sandbox/igtcloud-sandbox" --listen 127.0.0.1:0 --data "$work/cloud" --seed "$work/seed.json" \
+  "$build/src/sandbox/igtcloud-sandbox" --listen 127.0.0.1:0 --data "${server_dir:-$work}/cloud" --seed "$work/seed.json" \
     >"$work/ready" 2>"$work/sandbox.err" &
   pid=$!
   read -r line <"$work/ready"

@@ -11,6 +11,7 @@ CHECKSUM=${CHECKSUM:-crc32c}
 # shellcheck source=bench/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 bench_work
+bench_server_dir $((2 * (STUDIES * FILES * SMALL + BIG * BIGSIZE)))
 
 # An empty project with two institutes; the studies are created by the upload.
 cat >"$work/seed.json" <<JSON
