@@ -139,7 +139,10 @@ CFG
       for dir_ in up down; do
         local ak=$uak sk=$usk tok=$utok
         [ "$dir_" = down ] && { ak=$dak; sk=$dsk; tok=$dtok; }
-        local r
+        # Every download starts from nothing, each repeat too: a file written
+        # over one still cached reuses its pages, a new one allocates them.
+        local r clean=
+        [ "$dir_" = down ] && clean=$dest
         case $tool in
           igtcloud)
             if [ "$dir_" = up ]; then
@@ -152,12 +155,12 @@ CFG
             local src=$dir dst=s3://$bucket/$key
             [ "$dir_" = down ] && { src=s3://$bucket/$key; dst=$dest; }
             r=$(AWS_CONFIG_FILE=$WORK/aws.cfg AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$tok \
-                measure $AWS --endpoint-url "$ep" s3 cp --recursive --only-show-errors "${AWS_SSE[@]}" "$src" "$dst") ;;
+                MEASURE_CLEAN=$clean measure $AWS --endpoint-url "$ep" s3 cp --recursive --only-show-errors "${AWS_SSE[@]}" "$src" "$dst") ;;
           rclone)
             local src=$dir dst=:s3:$bucket/$key
             [ "$dir_" = down ] && { src=:s3:$bucket/$key; dst=$dest; }
             local tokarg=(); [ -n "$tok" ] && tokarg=(--s3-session-token="$tok")
-            r=$(unset AWS_CA_BUNDLE; export RCLONE_CONFIG=/dev/null; measure "$RCLONE" --s3-provider=Other \
+            r=$(unset AWS_CA_BUNDLE; export RCLONE_CONFIG=/dev/null; MEASURE_CLEAN=$clean measure "$RCLONE" --s3-provider=Other \
                 --s3-endpoint="$ep" --s3-access-key-id="$ak" --s3-secret-access-key="$sk" "${tokarg[@]}" \
                 "${RCLONE_SSE[@]}" --s3-force-path-style=true --s3-no-check-bucket --s3-no-head --s3-list-version=2 --no-check-dest --transfers "$REQ" --checkers "$REQ" \
                 --s3-upload-concurrency 8 --s3-chunk-size 8M --multi-thread-streams 8 --multi-thread-cutoff 16M \
