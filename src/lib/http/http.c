@@ -17,6 +17,9 @@ struct igtcloud__http_client {
     long timeout_override;
     int follow_redirects;
     volatile sig_atomic_t *cancel;
+    const char *sink_url;          /* igtcloud__http_client_set_body_sink */
+    igtcloud__http_body_fn sink;
+    void *sink_payload;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -118,8 +121,25 @@ void igtcloud__http_client_set_timeout(igtcloud__http_client *client, long secon
     client->timeout_override = seconds > 0 ? seconds : 0;
 }
 
+void igtcloud__http_client_set_body_sink(igtcloud__http_client *client, const char *url,
+                                         igtcloud__http_body_fn fn, void *payload)
+{
+    client->sink_url = fn ? url : NULL;
+    client->sink = url ? fn : NULL;
+    client->sink_payload = fn ? payload : NULL;
+}
+
+/* Where the body of this request goes: not decided before its first byte. */
+enum { BODY_UNDECIDED, BODY_BUFFER, BODY_SINK };
+
 struct transfer {
     igtcloud__http_response *res;
+    CURL *curl;
+    igtcloud__http_body_fn sink;   /* the client's sink, when it is for this URL */
+    void *sink_payload;
+    int body_to;
+    int sink_rc;                   /* the sink's error */
+    size_t streamed;               /* bytes handed to the sink */
     int oom;
     int too_big;
 };
@@ -168,6 +188,21 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct transfer *t = userdata;
     size_t n = size * nmemb;
+    if (t->body_to == BODY_UNDECIDED) {
+        /* The status line and headers are in by the first byte of the body. */
+        long status = 0;
+        curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+        t->body_to = t->sink && status >= 200 && status <= 299 ? BODY_SINK : BODY_BUFFER;
+    }
+    if (t->body_to == BODY_SINK) {
+        int rc = t->sink(ptr, n, t->sink_payload);
+        if (rc) {
+            t->sink_rc = rc;
+            return 0;
+        }
+        t->streamed += n;
+        return n;
+    }
     if (t->res->body.size + n > IGTCLOUD__HTTP_MAX_BODY) {
         t->too_big = 1;
         return 0;
@@ -255,9 +290,17 @@ int igtcloud__http_request(igtcloud__http_response *out, igtcloud__http_client *
 {
     int rc = 0;
     struct curl_slist *list = NULL;
-    struct transfer t = { out, 0, 0 };
-    char shown[512];
     CURL *curl = client->curl;
+    struct transfer t;
+    char shown[512];
+
+    memset(&t, 0, sizeof(t));
+    t.res = out;
+    t.curl = curl;
+    if (client->sink && strcmp(client->sink_url, url) == 0) {
+        t.sink = client->sink;
+        t.sink_payload = client->sink_payload;
+    }
 
     igtcloud__http_response_init(out);
     url_for_messages(shown, sizeof(shown), url);
@@ -325,6 +368,10 @@ int igtcloud__http_request(igtcloud__http_response *out, igtcloud__http_client *
     clock_gettime(CLOCK_MONOTONIC, &end);
     double elapsed = (double)(end.tv_sec - start.tv_sec) +
                      (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+    if (t.sink_rc) {
+        rc = t.sink_rc; /* the sink set the message */
+        goto done;
+    }
     if (t.oom) {
         rc = igtcloud__error_oom();
         goto done;
@@ -340,8 +387,9 @@ int igtcloud__http_request(igtcloud__http_response *out, igtcloud__http_client *
         goto done;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->status);
-    igtcloud__http_debug(client, "< %ld %s %s (%.3f s, %zu bytes)", out->status, method,
-                         shown, elapsed, out->body.size);
+    igtcloud__http_debug(client, "< %ld %s %s (%.3f s, %zu bytes%s)", out->status, method,
+                         shown, elapsed, out->body.size + t.streamed,
+                         t.body_to == BODY_SINK ? ", streamed" : "");
 
 done:
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);

@@ -78,6 +78,25 @@ void igtcloud__http_debug(igtcloud__http_client *client, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
+ * Where the body of a successful answer goes instead of res->body: `fn` is
+ * handed its bytes as they arrive, so a large answer (a listing) is never
+ * held whole. It returns 0 to go on, or a negative igtcloud_status with the
+ * error set, which stops the request and becomes its result.
+ */
+typedef int (*igtcloud__http_body_fn)(const char *data, size_t len, void *payload);
+
+/*
+ * Stream the body of 2xx answers to requests for exactly `url` to `fn`
+ * (igtcloud__http_request then leaves res->body empty for them, and no size
+ * limit applies); answers with another status, and requests for any other
+ * URL, fill res->body as usual, so error messages and the session's own
+ * calls (a refresh made on the way to the listing) are unaffected. `url` is
+ * borrowed until the sink is removed with fn NULL.
+ */
+void igtcloud__http_client_set_body_sink(igtcloud__http_client *client, const char *url,
+                                         igtcloud__http_body_fn fn, void *payload);
+
+/*
  * Perform one request. `headers` is a NULL-terminated list of "Name: value"
  * (may be NULL); body may be NULL. Returns 0 whenever an HTTP response arrived,
  * whatever its status, and fills *out (which the caller disposes); otherwise
