@@ -1,9 +1,12 @@
 /*
  * Download planning inputs from the network and the disk: the completion
  * manifest's lines, the whole manifest as its index reads it (checked
- * against reading every line, the last one for a path winning), and
- * study / file-listing JSON turned into study folders (which must never
- * escape the target) through the public catalog.
+ * against reading every line, the last one for a path winning), study /
+ * file-listing JSON turned into study folders (which must never escape the
+ * target) through the public catalog, and listings parsed as they arrive
+ * (api/json_stream), in chunks cut from the input, which must hand over
+ * exactly what the whole document parsed at once holds, or refuse exactly
+ * what it refuses; the studies they hold must survive the spool's records.
  */
 #include <fcntl.h>
 #include <stddef.h>
@@ -15,6 +18,9 @@
 #include <unistd.h>
 
 #include "igtcloud/catalog.h"
+#include "igtcloud/error.h"
+#include "api/catalog_int.h"
+#include "api/json_stream.h"
 #include "core/safepath.h"
 #include "tools/download_int.h"
 
@@ -116,6 +122,148 @@ static void check_index(const uint8_t *data, size_t size)
     free(lines);
 }
 
+/* What a stream handed over: [member or null, index or -1, value] rows, and the member names. */
+typedef struct streamed {
+    json_t *rows;
+    json_t *names;
+    int twice;      /* a member was named twice */
+} streamed;
+
+static int collect(json_t *value, const char *member, size_t index, void *payload)
+{
+    streamed *st = payload;
+    json_t *row = json_pack("[s?, I, O]", member,
+                            index == IGTCLOUD__JSON_STREAM_WHOLE ? (json_int_t)-1
+                                                                 : (json_int_t)index,
+                            value);
+    if (!row || json_array_append_new(st->rows, row))
+        abort();
+    return 0;
+}
+
+static int collect_name(const char *member, void *payload)
+{
+    streamed *st = payload;
+    if (json_object_get(st->names, member))
+        st->twice = 1;
+    json_object_set_new(st->names, member, json_true());
+    return 0;
+}
+
+/* What the whole parse holds, as the stream hands it over; NULL: not of this shape. */
+static json_t *whole_rows(const json_t *doc, igtcloud__json_stream_shape shape)
+{
+    json_t *rows = json_array();
+    size_t i;
+    json_t *v;
+    if (shape == IGTCLOUD__JSON_STREAM_ARRAY ? !json_is_array(doc) : !json_is_object(doc)) {
+        json_decref(rows);
+        return NULL;
+    }
+    if (shape == IGTCLOUD__JSON_STREAM_ARRAY) {
+        json_array_foreach(doc, i, v)
+            json_array_append_new(rows, json_pack("[n, I, O]", (json_int_t)i, v));
+        return rows;
+    }
+    const char *key;
+    json_t *member;
+    json_object_foreach((json_t *)doc, key, member) {
+        if (!json_is_array(member)) {
+            json_array_append_new(rows, json_pack("[s, I, O]", key, (json_int_t)-1, member));
+            continue;
+        }
+        json_array_foreach(member, i, v)
+            json_array_append_new(rows, json_pack("[s, I, O]", key, (json_int_t)i, v));
+    }
+    return rows;
+}
+
+/* A study survives its record in the spool: every field read back as it was. */
+static void check_record(const json_t *obj)
+{
+    igtcloud_study *a = NULL, *b = NULL;
+    igtcloud__buf rec = IGTCLOUD_BUF_INIT;
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text || igtcloud_study_from_json(&a, text, strlen(text)) != 0 ||
+        igtcloud__study_pack(&rec, a) != 0 || igtcloud__study_unpack(&b, rec.ptr, rec.size) != 0)
+        abort();
+    int64_t da = 0, db = 0;
+    if (strcmp(igtcloud_study_json(a), igtcloud_study_json(b)) != 0 ||
+        strcmp(igtcloud_study_id(a), igtcloud_study_id(b)) != 0 ||
+        strcmp(igtcloud_study_human_id(a), igtcloud_study_human_id(b)) != 0 ||
+        strcmp(igtcloud_study_institute_id(a), igtcloud_study_institute_id(b)) != 0 ||
+        strcmp(igtcloud_study_type(a), igtcloud_study_type(b)) != 0 ||
+        strcmp(igtcloud_study_s3_prefix(a), igtcloud_study_s3_prefix(b)) != 0 ||
+        strcmp(igtcloud_study_key(a), igtcloud_study_key(b)) != 0 ||
+        igtcloud_study_date(&da, a) != igtcloud_study_date(&db, b) || da != db)
+        abort();
+    free(text);
+    igtcloud__buf_dispose(&rec);
+    igtcloud_study_free(a);
+    igtcloud_study_free(b);
+}
+
+/*
+ * The data as a listing's body, fed to the stream in chunks whose sizes come
+ * from the data itself, in both shapes: it must agree with json_loadb on the
+ * whole body.
+ */
+static void check_stream(const uint8_t *data, size_t size)
+{
+    json_t *doc = json_loadb((const char *)data, size, 0, NULL);
+    uint32_t seed = 2166136261u;
+    for (size_t i = 0; i < size; i++)
+        seed = (seed ^ data[i]) * 16777619u;
+    for (int shape = 0; shape < 2; shape++) {
+        streamed st = { json_array(), json_object(), 0 };
+        igtcloud__json_stream s;
+        igtcloud__json_stream_init(&s, (igtcloud__json_stream_shape)shape, "listing", collect,
+                                   &st);
+        s.member_fn = collect_name;
+        int rc = 0;
+        for (size_t at = 0; !rc && at < size;) {
+            seed = seed * 1103515245u + 12345u;
+            size_t len = (seed >> 16) % 8 == 0 ? 1 + (seed >> 8) % 512 : 1 + (seed >> 20) % 8;
+            if (len > size - at)
+                len = size - at;
+            /* Each chunk in its own allocation, so a read past its end is seen. */
+            char *chunk = malloc(len);
+            if (!chunk)
+                abort();
+            memcpy(chunk, data + at, len);
+            rc = igtcloud__json_stream_feed(&s, chunk, len);
+            free(chunk);
+            at += len;
+        }
+        if (!rc)
+            rc = igtcloud__json_stream_finish(&s);
+        igtcloud__json_stream_dispose(&s);
+        json_t *want = doc ? whole_rows(doc, (igtcloud__json_stream_shape)shape) : NULL;
+        if (rc) {
+            const char *m = igtcloud_error_last()->message;
+            if (want || strncmp(m, "listing: ", 9) != 0 || strchr(m, '\n'))
+                abort(); /* refused what the whole parse takes, or a bad message */
+        } else if (!want) {
+            abort(); /* took what the whole parse refuses */
+        } else if (!st.twice && !json_equal(st.rows, want)) {
+            abort(); /* (a member named twice: the whole parse keeps its last value only) */
+        }
+        if (!rc && shape == IGTCLOUD__JSON_STREAM_ARRAY) {
+            size_t i;
+            json_t *row;
+            json_array_foreach(st.rows, i, row) {
+                json_t *v = json_array_get(row, 2);
+                if (json_is_object(v))
+                    check_record(v);
+            }
+        }
+        json_decref(want);
+        json_decref(st.rows);
+        json_decref(st.names);
+    }
+    json_decref(doc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *rel;
@@ -127,6 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     check_index(data, size);
+    check_stream(data, size);
     igtcloud_study *study = NULL;
     if (igtcloud_study_from_json(&study, (const char *)data, size) == 0) {
         char folder[4096];

@@ -2,9 +2,12 @@
  * The catalog: projects, institutes, studies and file listings of the data
  * service (PROTOCOL.md section 4). Each entity keeps the fields callers use
  * plus its compact JSON text, all in one allocation, so that large listings
- * stay small once parsed.
+ * stay small once parsed. Listings are parsed as their answer arrives
+ * (json_stream.h), one entry at a time, so the answer is never held whole:
+ * at the peak, memory holds the entries kept and one entry being read.
  */
 #include "api/catalog_int.h"
+#include "api/json_stream.h"
 #include "auth/session_int.h"
 #include "core/error.h"
 #include "core/isotime.h"
@@ -32,13 +35,26 @@ int igtcloud__catalog_put_segment(igtcloud__buf *out, const char *segment)
     return rc;
 }
 
-int igtcloud__catalog_get_json(json_t **out, igtcloud_session *session, const char *path,
-                               const char *what)
+/* The session's connection hands a listing's body here as it arrives. */
+static int feed_stream(const char *data, size_t len, void *payload)
+{
+    return igtcloud__json_stream_feed(payload, data, len);
+}
+
+int igtcloud__catalog_get_stream(igtcloud_session *session, const char *path,
+                                 igtcloud__json_stream *stream)
 {
     igtcloud__http_response res;
-    json_t *doc = NULL;
-    int rc = igtcloud__session_request(&res, session, "GET", path, NULL);
+    igtcloud__buf url = IGTCLOUD_BUF_INIT;
+    igtcloud__http_response_init(&res);
+    /* The URL igtcloud__session_request asks for: only its answer is streamed. */
+    int rc = igtcloud__buf_printf(&url, "%s%s", session->base, path);
+    if (rc)
+        return rc;
+    igtcloud__http_client_set_body_sink(session->http, url.ptr, feed_stream, stream);
+    rc = igtcloud__session_request(&res, session, "GET", path, NULL);
     if (!rc && res.status == 401) {
+        /* Nothing reached the stream: only a 2xx answer is streamed. */
         igtcloud__http_response_dispose(&res);
         rc = igtcloud_session_refresh(session);
         if (!rc)
@@ -46,24 +62,17 @@ int igtcloud__catalog_get_json(json_t **out, igtcloud_session *session, const ch
         else
             igtcloud__http_response_init(&res);
     }
+    igtcloud__http_client_set_body_sink(session->http, NULL, NULL, NULL);
     if (rc)
         goto done;
     if (res.status < 200 || res.status > 299) {
-        rc = igtcloud__session_error(&res, what);
+        rc = igtcloud__session_error(&res, stream->what);
         goto done;
     }
-    json_error_t jerr;
-    doc = json_loadb(res.body.ptr ? res.body.ptr : "", res.body.size, 0, &jerr);
-    if (!doc) {
-        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: the answer is not JSON (%s)", what,
-                                 jerr.text);
-        goto done;
-    }
-    *out = doc;
-    doc = NULL;
+    rc = igtcloud__json_stream_finish(stream);
 done:
-    json_decref(doc);
     igtcloud__http_response_dispose(&res);
+    igtcloud__buf_dispose(&url);
     return rc;
 }
 
@@ -182,7 +191,7 @@ typedef struct entity {
 
 typedef struct entity_list {
     entity **items;
-    size_t count;
+    size_t count, alloc;
 } entity_list;
 
 struct igtcloud_project { entity e; };
@@ -282,52 +291,86 @@ static const entity_kind institutes = { "listing institutes", "an institute", "i
                                         place_from_json };
 static const entity_kind studies = { "listing studies", "a study", NULL, study_from_json };
 
+/* Each entry of a listing, in its compact form; the callee owns it. */
+typedef int (*entity_fn)(entity *e, void *payload);
+
+typedef struct entity_walk {
+    const entity_kind *kind;
+    const char *name;    /* keep only the first entry of this name, or NULL */
+    int found;
+    entity_fn fn;
+    void *payload;
+} entity_walk;
+
+/* One element of the listing's array, as the stream hands it over. */
+static int walk_entry(json_t *item, const char *member, size_t index, void *payload)
+{
+    entity_walk *w = payload;
+    entity *e = NULL;
+    (void)member;
+    if (w->name && w->found)
+        return 0; /* the first of the name is kept; what follows is not looked at */
+    if (!json_is_object(item) ||
+        (w->kind->id && !json_is_string(json_object_get(item, w->kind->id))))
+        return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: entry %zu is not %s", w->kind->what,
+                                   index, w->kind->noun);
+    if (w->name && strcmp(str_field(item, "name"), w->name) != 0)
+        return 0;
+    w->found = 1;
+    int rc = w->kind->from_json(&e, item);
+    return rc ? rc : w->fn(e, w->payload);
+}
+
 /*
- * GET the listing at `path`, a JSON array of `kind` entries; with `name`,
- * keep only the first entry of that name. Each entry is turned into its
- * compact form and dropped from the tree right away, so the parsed tree and
- * the compact list do not both hold every entry at the peak.
+ * GET the listing at `path`, a JSON array of `kind` entries, and hand each
+ * entry (with `name`, only the first entry of that name) to `fn` in its
+ * compact form. The answer is parsed as it arrives (json_stream.h): at the
+ * peak, memory holds one entry's text and tree besides what `fn` keeps.
  */
+static int entity_walk_fetch(igtcloud_session *session, const char *path,
+                             const entity_kind *kind, const char *name, entity_fn fn,
+                             void *payload)
+{
+    entity_walk w = { kind, name, 0, fn, payload };
+    igtcloud__json_stream stream;
+    igtcloud__json_stream_init(&stream, IGTCLOUD__JSON_STREAM_ARRAY, kind->what, walk_entry, &w);
+    int rc = igtcloud__catalog_get_stream(session, path, &stream);
+    igtcloud__json_stream_dispose(&stream);
+    return rc;
+}
+
+/* entity_fn keeping every entry in a list. */
+static int list_keep(entity *e, void *payload)
+{
+    entity_list *list = payload;
+    if (list->count == list->alloc) {
+        size_t n = list->alloc ? list->alloc * 2 : 16;
+        entity **grown = realloc(list->items, n * sizeof(*grown));
+        if (!grown) {
+            entity_free(e);
+            return igtcloud__error_oom();
+        }
+        list->items = grown;
+        list->alloc = n;
+    }
+    list->items[list->count++] = e;
+    return 0;
+}
+
+/* The listing at `path` as a list (entity_walk_fetch). */
 static int entity_list_fetch(entity_list **out, igtcloud_session *session, const char *path,
                              const entity_kind *kind, const char *name)
 {
-    json_t *doc = NULL;
-    entity_list *list = NULL;
-    int rc = igtcloud__catalog_get_json(&doc, session, path, kind->what);
-    if (rc)
-        goto done;
-    if (!json_is_array(doc)) {
-        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: the answer is not an array", kind->what);
-        goto done;
-    }
-    list = calloc(1, sizeof(*list));
-    if (!list || !(list->items = calloc(json_array_size(doc) + 1, sizeof(*list->items)))) {
-        rc = igtcloud__error_oom();
-        goto done;
-    }
-    for (size_t i = 0; i < json_array_size(doc); i++) {
-        json_t *item = json_array_get(doc, i);
-        if (!json_is_object(item) ||
-            (kind->id && !json_is_string(json_object_get(item, kind->id)))) {
-            rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: entry %zu is not %s", kind->what, i,
-                                     kind->noun);
-            goto done;
-        }
-        if (name && strcmp(str_field(item, "name"), name) != 0)
-            continue;
-        if ((rc = kind->from_json(&list->items[list->count], item)))
-            goto done;
-        list->count++;
-        json_array_set_new(doc, i, json_null());
-        if (name)
-            break;
+    entity_list *list = calloc(1, sizeof(*list));
+    if (!list)
+        return igtcloud__error_oom();
+    int rc = entity_walk_fetch(session, path, kind, name, list_keep, list);
+    if (rc) {
+        entity_list_free(list);
+        return rc;
     }
     *out = list;
-    list = NULL;
-done:
-    entity_list_free(list);
-    json_decref(doc);
-    return rc;
+    return 0;
 }
 
 /* ---- projects ------------------------------------------------------------ */
@@ -494,6 +537,17 @@ void igtcloud_study_list_free(igtcloud_study_list *list)
     entity_list_free(list ? &list->l : NULL);
 }
 
+/* The path of an institute's studies. */
+static int studies_path(igtcloud__buf *path, const char *institute_id)
+{
+    int rc;
+    if ((rc = igtcloud__buf_puts(path, "/api/data/hospitals/")) ||
+        (rc = igtcloud__catalog_put_segment(path, institute_id)) ||
+        (rc = igtcloud__buf_puts(path, "/studies")))
+        return rc;
+    return 0;
+}
+
 int igtcloud_study_list_fetch(igtcloud_study_list **out, igtcloud_session *session,
                               const char *institute_id)
 {
@@ -502,15 +556,84 @@ int igtcloud_study_list_fetch(igtcloud_study_list **out, igtcloud_session *sessi
     int rc;
     if (!out || !session || !institute_id)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or institute");
-    if ((rc = igtcloud__buf_puts(&path, "/api/data/hospitals/")) ||
-        (rc = igtcloud__catalog_put_segment(&path, institute_id)) ||
-        (rc = igtcloud__buf_puts(&path, "/studies")) ||
+    if ((rc = studies_path(&path, institute_id)) ||
         (rc = entity_list_fetch(&list, session, path.ptr, &studies, NULL)))
         goto done;
     *out = (igtcloud_study_list *)list;
 done:
     igtcloud__buf_dispose(&path);
     return rc;
+}
+
+typedef struct study_walk {
+    igtcloud__study_fn fn;
+    void *payload;
+} study_walk;
+
+static int study_hand_over(entity *e, void *payload)
+{
+    study_walk *w = payload;
+    return w->fn((igtcloud_study *)e, w->payload);
+}
+
+int igtcloud__study_walk_fetch(igtcloud_session *session, const char *institute_id,
+                               igtcloud__study_fn fn, void *payload)
+{
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
+    study_walk w = { fn, payload };
+    if (!session || !institute_id)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or institute");
+    int rc = studies_path(&path, institute_id);
+    if (!rc)
+        rc = entity_walk_fetch(session, path.ptr, &studies, NULL, study_hand_over, &w);
+    igtcloud__buf_dispose(&path);
+    return rc;
+}
+
+/*
+ * A study as a record of bytes: its date (8 bytes, this machine's order),
+ * whether it has one (1 byte), then its fields, each NUL-terminated, in
+ * S_* order. Records live in the process's own temporary files only.
+ */
+#define RECORD_HEAD 9
+
+int igtcloud__study_pack(igtcloud__buf *out, const igtcloud_study *study)
+{
+    unsigned char head[RECORD_HEAD];
+    int64_t date = study->e.date;
+    memcpy(head, &date, sizeof(date));
+    head[8] = study->e.has_date ? 1 : 0;
+    int rc = igtcloud__buf_put(out, head, sizeof(head));
+    for (size_t i = 0; !rc && i < S_COUNT; i++)
+        rc = igtcloud__buf_put(out, study->e.f[i], strlen(study->e.f[i]) + 1);
+    return rc;
+}
+
+int igtcloud__study_unpack(igtcloud_study **out, const char *data, size_t len)
+{
+    const char *fields[S_COUNT];
+    int64_t date;
+    size_t at = RECORD_HEAD;
+    if (len < RECORD_HEAD)
+        goto corrupt;
+    memcpy(&date, data, sizeof(date));
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const char *end = at < len ? memchr(data + at, '\0', len - at) : NULL;
+        if (!end)
+            goto corrupt;
+        fields[i] = data + at;
+        at = (size_t)(end - data) + 1;
+    }
+    if (at != len)
+        goto corrupt;
+    entity *e = NULL;
+    int rc = entity_new(&e, fields, S_COUNT, date, data[8] != 0);
+    if (!rc)
+        *out = (igtcloud_study *)e;
+    return rc;
+corrupt:
+    return igtcloud__error_set(IGTCLOUD_EIO, "a study read back from its temporary file is "
+                               "damaged (%zu bytes)", len);
 }
 
 size_t igtcloud_study_list_count(const igtcloud_study_list *list)
@@ -618,45 +741,115 @@ static int arena_put(size_t *off, igtcloud__buf *arena, const char *s)
     return igtcloud__buf_put(arena, s, strlen(s) + 1);
 }
 
-/* Append the entries of one array of File objects. */
-static int add_files(igtcloud_file_list *list, const json_t *array, igtcloud_category category,
-                     const char *what)
+/* Append one File object, entry `index` of its category's array. */
+static int add_file(igtcloud_file_list *list, const json_t *f, igtcloud_category category,
+                    size_t index, const char *what)
 {
-    if (!array)
-        return 0;
-    if (!json_is_array(array))
-        return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: '%s' is not an array", what,
-                                   igtcloud_category_name(category));
-    size_t i;
-    json_t *f;
-    json_array_foreach(array, i, f) {
-        const char *key = json_string_value(json_object_get(f, "key"));
-        const char *name = json_string_value(json_object_get(f, "fileName"));
-        if (!json_is_object(f) || !key || !name)
-            return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: entry %zu has no key or fileName",
-                                       what, i);
-        if (list->count == list->alloc) {
-            size_t n = list->alloc ? list->alloc * 2 : 64;
-            file_entry *grown = realloc(list->items, n * sizeof(*grown));
-            if (!grown)
-                return igtcloud__error_oom();
-            list->items = grown;
-            list->alloc = n;
-        }
-        file_entry *e = &list->items[list->count];
-        json_t *size = json_object_get(f, "fileSize");
-        e->category = category;
-        e->size = json_is_integer(size) ? (int64_t)json_integer_value(size) : -1;
-        e->completed = json_is_true(json_object_get(f, "isCompleted"));
-        e->is_new = json_is_true(json_object_get(f, "isNew"));
-        int rc;
-        if ((rc = arena_put(&e->key, &list->arena, key)) ||
-            (rc = arena_put(&e->name, &list->arena, name)) ||
-            (rc = arena_put(&e->type, &list->arena, str_field(f, "type"))) ||
-            (rc = arena_put(&e->upload_id, &list->arena, str_field(f, "uploadId"))))
-            return rc;
-        list->count++;
+    const char *key = json_string_value(json_object_get(f, "key"));
+    const char *name = json_string_value(json_object_get(f, "fileName"));
+    if (!json_is_object(f) || !key || !name)
+        return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: entry %zu has no key or fileName", what,
+                                   index);
+    if (list->count == list->alloc) {
+        size_t n = list->alloc ? list->alloc * 2 : 64;
+        file_entry *grown = realloc(list->items, n * sizeof(*grown));
+        if (!grown)
+            return igtcloud__error_oom();
+        list->items = grown;
+        list->alloc = n;
     }
+    file_entry *e = &list->items[list->count];
+    json_t *size = json_object_get(f, "fileSize");
+    e->category = category;
+    e->size = json_is_integer(size) ? (int64_t)json_integer_value(size) : -1;
+    e->completed = json_is_true(json_object_get(f, "isCompleted"));
+    e->is_new = json_is_true(json_object_get(f, "isNew"));
+    int rc;
+    if ((rc = arena_put(&e->key, &list->arena, key)) ||
+        (rc = arena_put(&e->name, &list->arena, name)) ||
+        (rc = arena_put(&e->type, &list->arena, str_field(f, "type"))) ||
+        (rc = arena_put(&e->upload_id, &list->arena, str_field(f, "uploadId"))))
+        return rc;
+    list->count++;
+    return 0;
+}
+
+/* One answer of a files endpoint being read: which members are wanted. */
+typedef struct files_walk {
+    igtcloud_file_list *list;
+    const char *const *members;
+    const igtcloud_category *categories;  /* 0: the member is not wanted */
+    size_t n;
+    const char *what;
+    unsigned int seen;                    /* bit i: members[i] was named */
+} files_walk;
+
+static int wanted_member(const files_walk *w, const char *member)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->categories[i] && strcmp(w->members[i], member) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* A member's name: a wanted one named twice is refused (the whole parse would keep the last). */
+static int files_member(const char *member, void *payload)
+{
+    files_walk *w = payload;
+    int i = wanted_member(w, member);
+    if (i < 0)
+        return 0;
+    if (w->seen & (1u << i))
+        return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: '%s' is named twice", w->what, member);
+    w->seen |= 1u << i;
+    return 0;
+}
+
+static int files_value(json_t *value, const char *member, size_t index, void *payload)
+{
+    files_walk *w = payload;
+    int i = wanted_member(w, member);
+    if (i < 0)
+        return 0;
+    if (index == IGTCLOUD__JSON_STREAM_WHOLE)
+        return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: '%s' is not an array", w->what,
+                                   igtcloud_category_name(w->categories[i]));
+    return add_file(w->list, value, w->categories[i], index, w->what);
+}
+
+static size_t member_rank(igtcloud_category category, const igtcloud_category *cats, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cats[i] == category)
+            return i;
+    return n;
+}
+
+/*
+ * Put entries [first, count) in the order of the members asked for (dicom
+ * before annotations), keeping the API's order within each member: the
+ * order of the listing when its members were looked up one by one in the
+ * parsed answer, whatever order the answer names them in.
+ */
+static int order_by_member(igtcloud_file_list *list, size_t first, const igtcloud_category *cats,
+                           size_t n)
+{
+    size_t count = list->count - first, k = 0;
+    int sorted = 1;
+    for (size_t i = first + 1; i < list->count && sorted; i++)
+        sorted = member_rank(list->items[i - 1].category, cats, n) <=
+                 member_rank(list->items[i].category, cats, n);
+    if (sorted)
+        return 0;
+    file_entry *copy = malloc(count * sizeof(*copy));
+    if (!copy)
+        return igtcloud__error_oom();
+    memcpy(copy, list->items + first, count * sizeof(*copy));
+    for (size_t m = 0; m < n; m++)
+        for (size_t i = 0; i < count; i++)
+            if (member_rank(copy[i].category, cats, n) == m)
+                list->items[first + k++] = copy[i];
+    free(copy);
     return 0;
 }
 
@@ -664,17 +857,15 @@ static int fetch_files(igtcloud_file_list *list, igtcloud_session *session, cons
                        const char *const *members, const igtcloud_category *categories,
                        size_t n, const char *what)
 {
-    json_t *doc = NULL;
-    int rc = igtcloud__catalog_get_json(&doc, session, path, what);
-    if (rc)
-        return rc;
-    if (!json_is_object(doc))
-        rc = igtcloud__error_set(IGTCLOUD_EPROTO, "%s: the answer is not an object", what);
-    for (size_t i = 0; !rc && i < n; i++) {
-        if (categories[i])
-            rc = add_files(list, json_object_get(doc, members[i]), categories[i], what);
-    }
-    json_decref(doc);
+    files_walk w = { list, members, categories, n, what, 0 };
+    igtcloud__json_stream stream;
+    size_t first = list->count;
+    igtcloud__json_stream_init(&stream, IGTCLOUD__JSON_STREAM_OBJECT, what, files_value, &w);
+    stream.member_fn = files_member;
+    int rc = igtcloud__catalog_get_stream(session, path, &stream);
+    igtcloud__json_stream_dispose(&stream);
+    if (!rc)
+        rc = order_by_member(list, first, categories, n);
     return rc;
 }
 

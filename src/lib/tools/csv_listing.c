@@ -1,8 +1,9 @@
 /*
  * The CSV listing (PROTOCOL.md section 5, `csv`): institutes -> studies ->
  * rows, written through the formatting of tools/csv.c. Studies are listed
- * one institute at a time and rows are written as they are made, so memory
- * follows the largest institute's study list, not the whole project.
+ * one institute at a time into a spool (catalog_int.h: an unlinked
+ * temporary file) and read back one at a time, and rows are written as they
+ * are made, so memory holds one study, whatever the institute's size.
  */
 #include "igtcloud/csv.h"
 #include "api/catalog_int.h"
@@ -147,7 +148,8 @@ int igtcloud_csv_write(igtcloud_csv_summary *out, igtcloud_session *session, con
 {
     igtcloud_csv_options defaults = IGTCLOUD_CSV_OPTIONS_INIT;
     igtcloud_institute_list *institutes = NULL;
-    igtcloud_study_list *studies = NULL;
+    igtcloud__study_spool *studies = NULL;
+    igtcloud_study *study = NULL;
     igtcloud__buf name = IGTCLOUD_BUF_INIT, path = IGTCLOUD_BUF_INIT;
     listing l;
     int rc;
@@ -181,16 +183,22 @@ int igtcloud_csv_write(igtcloud_csv_summary *out, igtcloud_session *session, con
 
     for (size_t i = 0; i < igtcloud_institute_list_count(institutes); i++) {
         const igtcloud_institute *inst = igtcloud_institute_list_at(institutes, i);
-        igtcloud_study_list_free(studies);
+        igtcloud__study_spool_free(studies);
         studies = NULL;
-        if ((rc = igtcloud_study_list_fetch(&studies, session, igtcloud_institute_id(inst))))
+        if ((rc = igtcloud__study_spool_fetch(&studies, session, igtcloud_institute_id(inst), 0)))
             goto done;
-        for (size_t s = 0; s < igtcloud_study_list_count(studies); s++) {
+        for (;;) {
+            if ((rc = igtcloud__study_spool_next(&study, studies)) || !study)
+                break;
             if (l.fd < 0 && (rc = open_listing(&l)))
                 goto done;
-            if ((rc = list_study(&l, session, igtcloud_study_list_at(studies, s))))
+            if ((rc = list_study(&l, session, study)))
                 goto done;
+            igtcloud_study_free(study);
+            study = NULL;
         }
+        if (rc)
+            goto done;
     }
     if (l.fd >= 0 && fsync(l.fd) != 0 && errno != EINVAL) {
         rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot write %s: %s", l.path, strerror(errno));
@@ -207,7 +215,8 @@ done:
     igtcloud__buf_dispose(&l.out);
     igtcloud__buf_dispose(&name);
     igtcloud__buf_dispose(&path);
-    igtcloud_study_list_free(studies);
+    igtcloud_study_free(study);
+    igtcloud__study_spool_free(studies);
     igtcloud_institute_list_free(institutes);
     return rc;
 }

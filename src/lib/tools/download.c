@@ -80,9 +80,8 @@ typedef struct dl_run {
     const igtcloud_institute_list *institutes;
     size_t next_institute;
     const igtcloud_institute *institute;
-    igtcloud_study_list *feed_studies;
+    igtcloud__study_spool *feed_studies; /* read back one study at a time */
     const char *feed_inst;
-    size_t feed_next;
     int more;                          /* plan_next may have more */
     int feed_rc;                       /* a fatal error while planning from the engine */
     char feed_msg[512];                /* ... and its message */
@@ -422,12 +421,20 @@ static int engine_file(const igtcloud_transfer_result *res, void *payload)
 static int plan_next(dl_run *r)
 {
     for (;;) {
-        if (r->feed_studies && r->feed_next < igtcloud_study_list_count(r->feed_studies)) {
-            const igtcloud_study *study = igtcloud_study_list_at(r->feed_studies, r->feed_next++);
-            int rc = plan_study(r, r->feed_inst, study);
+        igtcloud_study *study = NULL;
+        int rc = r->feed_studies ? igtcloud__study_spool_next(&study, r->feed_studies) : 0;
+        if (study) {
+            rc = plan_study(r, r->feed_inst, study);
+            igtcloud_study_free(study);
             return rc ? rc : 1;
         }
-        igtcloud_study_list_free(r->feed_studies);
+        if (rc) {
+            /* The spool could not be read back: the rest of this institute is lost. */
+            if (is_fatal(rc))
+                return rc;
+            fail_item(r, r->feed_inst, "", rc);
+        }
+        igtcloud__study_spool_free(r->feed_studies);
         r->feed_studies = NULL;
         const igtcloud_institute *inst = NULL;
         if (r->institutes && r->next_institute < igtcloud_institute_list_count(r->institutes)) {
@@ -438,8 +445,7 @@ static int plan_next(dl_run *r)
         }
         if (!inst)
             return 0;
-        int rc = open_institute(r, inst);
-        if (rc)
+        if ((rc = open_institute(r, inst)))
             return rc;
     }
 }
@@ -796,12 +802,13 @@ done:
 
 /*
  * Make `inst` the institute being planned (plan_next): its name checked and
- * its studies listed. A refused name or a failed listing is reported and
+ * its studies listed into a spool, so the run keeps no study in memory but
+ * the one being planned. A refused name or a failed listing is reported and
  * planning goes on with the next institute; only a fatal error is returned.
  */
 static int open_institute(dl_run *r, const igtcloud_institute *inst)
 {
-    igtcloud_study_list *studies = NULL;
+    igtcloud__study_spool *studies = NULL;
     const char *name = igtcloud_institute_name(inst);
     const char *problem = institute_problem(r, name);
     if (problem) {
@@ -812,7 +819,7 @@ static int open_institute(dl_run *r, const igtcloud_institute *inst)
         fail_item(r, igtcloud_institute_id(inst), "", IGTCLOUD_EINVALID);
         return 0;
     }
-    int rc = igtcloud_study_list_fetch(&studies, r->session, igtcloud_institute_id(inst));
+    int rc = igtcloud__study_spool_fetch(&studies, r->session, igtcloud_institute_id(inst), 0);
     if (rc) {
         if (is_fatal(rc))
             return rc;
@@ -821,7 +828,6 @@ static int open_institute(dl_run *r, const igtcloud_institute *inst)
     }
     r->feed_studies = studies;
     r->feed_inst = name;
-    r->feed_next = 0;
     return 0;
 }
 
@@ -909,7 +915,7 @@ static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
     igtcloud_transfer_free(r->t);
     r->t = NULL;
     free_live(r);
-    igtcloud_study_list_free(r->feed_studies);
+    igtcloud__study_spool_free(r->feed_studies);
     r->feed_studies = NULL;
     int mrc = igtcloud__dl_manifest_close(&r->manifest);
     if (!rc)

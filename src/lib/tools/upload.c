@@ -137,7 +137,7 @@ void igtcloud_upload_free(igtcloud_upload *u)
     }
     free(u->roots);
     for (size_t i = 0; i < u->ninsts; i++)
-        igtcloud_study_list_free(u->insts[i].studies);
+        igtcloud__study_spool_free(u->insts[i].studies);
     free(u->insts);
     for (size_t i = 0; i < u->nstudies; i++)
         igtcloud__upload_study_free(u->studies[i]);

@@ -22,6 +22,7 @@
 #include "igtcloud/catalog.h"
 #include "igtcloud/upload.h"
 #include "api/api_async.h"
+#include "api/catalog_int.h"
 
 /*
  * Local checks of upload (upload_check.c), kept apart so the fuzz target
@@ -117,7 +118,7 @@ typedef struct root {
 
 typedef struct uinst {
     const igtcloud_institute *inst;  /* borrowed from the institutes list */
-    igtcloud_study_list *studies;    /* fetched when first needed */
+    igtcloud__study_spool *studies;  /* fetched when first needed, freed after matching */
 } uinst;
 
 typedef struct ustudy {

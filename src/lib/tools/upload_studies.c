@@ -6,6 +6,7 @@
 #include "igtcloud/upload.h"
 
 #include "igtcloud/catalog.h"
+#include "api/catalog_int.h"
 #include "api/upload_api.h"
 #include "core/error.h"
 #include "tools/layout.h"
@@ -29,35 +30,31 @@ static int type_has_patient(const char *type)
     return strcmp(type, "EpdStudy") != 0 && strcmp(type, "IGuideUStudy") != 0;
 }
 
-/* The existing study a folder stands for, or NULL. */
-static const igtcloud_study *match_study(const igtcloud_study_list *studies, const json_t *local,
-                                         const char *name, int hierarchical)
+/*
+ * The existing study a folder stands for, into *out (owned by the caller;
+ * NULL when none): read back from the institute's spool, which keeps a
+ * look-up index of a few bytes a study rather than the studies.
+ */
+static int match_study(igtcloud_study **out, igtcloud__study_spool *studies, const json_t *local,
+                       const char *name, int hierarchical)
 {
-    size_t n = igtcloud_study_list_count(studies);
     const char *id = local ? jstr(local, "studyDatabaseId") : NULL;
-    for (size_t i = 0; id && i < n; i++) {
-        const igtcloud_study *s = igtcloud_study_list_at(studies, i);
-        if (strcmp(igtcloud_study_id(s), id) == 0)
-            return s;
-    }
+    int rc = 0;
+    *out = NULL;
+    if (id && ((rc = igtcloud__study_spool_find(out, studies, IGTCLOUD__STUDY_BY_ID, id)) || *out))
+        return rc;
     const char *key = local ? igtcloud__layout_study_key(local) : NULL;
-    if (key && (!id || strcmp(key, id) != 0)) {
-        const igtcloud_study *s = igtcloud_study_list_find_key(studies, key);
-        if (s)
-            return s;
-    }
+    if (key && (!id || strcmp(key, id) != 0) &&
+        ((rc = igtcloud__study_spool_find(out, studies, IGTCLOUD__STUDY_BY_KEY, key)) || *out))
+        return rc;
     if (local && (id || key))
-        return NULL;
+        return 0;
     /* A folder as download writes it ("patient---study"), then the study key. */
-    char folder[1024];
-    for (size_t i = 0; i < n; i++) {
-        const igtcloud_study *s = igtcloud_study_list_at(studies, i);
-        if (igtcloud_study_folder(folder, sizeof(folder), s, hierarchical) == 0 &&
-            strcmp(folder, name) == 0)
-            return s;
-    }
-    igtcloud_error_clear();
-    return igtcloud_study_list_find_key(studies, name);
+    igtcloud__study_match by = hierarchical ? IGTCLOUD__STUDY_BY_TREE_FOLDER
+                                            : IGTCLOUD__STUDY_BY_FLAT_FOLDER;
+    if ((rc = igtcloud__study_spool_find(out, studies, by, name)) || *out)
+        return rc;
+    return igtcloud__study_spool_find(out, studies, IGTCLOUD__STUDY_BY_KEY, name);
 }
 
 /* The body of a new study: study.json without server-owned fields, or one from the name. */
@@ -105,8 +102,9 @@ static int inst_studies(igtcloud_upload *u, uinst *inst)
 {
     if (inst->studies)
         return 0;
-    return igtcloud_study_list_fetch(&inst->studies, u->session,
-                                     igtcloud_institute_id(inst->inst));
+    return igtcloud__study_spool_fetch(&inst->studies, u->session,
+                                       igtcloud_institute_id(inst->inst),
+                                       IGTCLOUD__STUDY_SPOOL_INDEX);
 }
 
 /* The sizes of the complete files of a listing, by fileName. */
@@ -139,27 +137,30 @@ static int study_files(igtcloud_upload *u, ustudy *st)
     return rc;
 }
 
-/* Find every study (read-only); nothing is created here. */
+/*
+ * Find every study (read-only); nothing is created here. The institutes'
+ * spools (a file each) are needed only here: they are freed on the way out.
+ */
 int igtcloud__upload_find_studies(igtcloud_upload *u)
 {
-    for (size_t i = 0; i < u->nstudies; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < u->nstudies && !rc; i++) {
         ustudy *st = u->studies[i];
-        int rc = inst_studies(u, st->inst);
-        if (rc)
-            return rc;
-        const igtcloud_study *found = match_study(st->inst->studies, st->local, st->name,
-                                                  u->o.hierarchical);
-        if (!found)
+        if ((rc = inst_studies(u, st->inst)) ||
+            (rc = match_study(&st->remote, st->inst->studies, st->local, st->name,
+                              u->o.hierarchical)) ||
+            !st->remote)
             continue;
-        if ((rc = igtcloud_study_dup(&st->remote, found)))
-            return rc;
         u->sum.studies_found++;
         igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_STUDY_FOUND, st->folder, NULL, st, 0, 0,
-                              igtcloud_study_human_id(found));
-        if ((rc = study_files(u, st)))
-            return rc;
+                              igtcloud_study_human_id(st->remote));
+        rc = study_files(u, st);
     }
-    return 0;
+    for (size_t i = 0; i < u->ninsts; i++) {
+        igtcloud__study_spool_free(u->insts[i].studies);
+        u->insts[i].studies = NULL;
+    }
+    return rc;
 }
 
 /* POST a study; the created study (with studyDatabaseId and s3Prefix) into *out. */
@@ -201,7 +202,7 @@ int igtcloud_upload_study_find_or_create(char **out_json, int *created, igtcloud
                                          const char *name, const char *study_json)
 {
     json_t *local = NULL, *body = NULL;
-    igtcloud_study_list *studies = NULL;
+    igtcloud__study_spool *studies = NULL;
     igtcloud_study *made = NULL;
     char *text = NULL;
     int rc = 0;
@@ -212,12 +213,12 @@ int igtcloud_upload_study_find_or_create(char **out_json, int *created, igtcloud
         (rc = igtcloud__upload_study_check(&local, study_json, strlen(study_json), "study.json")))
         return rc;
     int hierarchical = strchr(name, '/') != NULL;
-    if ((rc = igtcloud_study_list_fetch(&studies, s, institute_id)))
+    if ((rc = igtcloud__study_spool_fetch(&studies, s, institute_id,
+                                          IGTCLOUD__STUDY_SPOOL_INDEX)) ||
+        (rc = match_study(&made, studies, local, name, hierarchical)))
         goto done;
-    const igtcloud_study *found = match_study(studies, local, name, hierarchical);
-    if (found) {
-        rc = igtcloud_study_dup(&made, found);
-    } else {
+    int found = made != NULL;
+    if (!found) {
         body = study_body(local, study_type ? study_type : "Study", name, hierarchical);
         rc = body ? post_study(&made, s, institute_id, body) : igtcloud__error_oom();
     }
@@ -229,10 +230,10 @@ int igtcloud_upload_study_find_or_create(char **out_json, int *created, igtcloud
     }
     *out_json = text;
     if (created)
-        *created = found == NULL;
+        *created = !found;
 done:
     json_decref(local);
-    igtcloud_study_list_free(studies);
+    igtcloud__study_spool_free(studies);
     igtcloud_study_free(made);
     json_decref(body);
     return rc;
