@@ -31,7 +31,7 @@ typedef struct spool_slot {
 
 struct igtcloud__study_spool {
     int fd;
-    const char *dir;      /* where the file is (for messages) */
+    char *dir;            /* where the file is (for messages) */
     uint64_t size;        /* bytes in the file */
     size_t count;
     igtcloud__buf out;    /* records not yet written */
@@ -74,7 +74,9 @@ static int tmp_error(const igtcloud__study_spool *sp, const char *doing)
 static int open_file(igtcloud__study_spool *sp)
 {
     const char *dir = getenv("TMPDIR");
-    sp->dir = dir && *dir ? dir : "/tmp";
+    sp->dir = strdup(dir && *dir ? dir : "/tmp");
+    if (!sp->dir)
+        return igtcloud__error_oom();
 #ifdef O_TMPFILE
     sp->fd = open(sp->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (sp->fd >= 0)
@@ -272,5 +274,6 @@ void igtcloud__study_spool_free(igtcloud__study_spool *spool)
     igtcloud__buf_dispose(&spool->out);
     igtcloud__buf_dispose(&spool->in);
     free(spool->slots);
+    free(spool->dir);
     free(spool);
 }
