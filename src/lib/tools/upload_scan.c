@@ -34,6 +34,12 @@ static int join(igtcloud__buf *out, const char *a, const char *b)
 /* ------------------------------------------------------------------ */
 /* Phase 2: the local walk and checks                                  */
 
+/* Names in strcmp order (qsort: a folder of 100,000 files sorts in milliseconds). */
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 typedef struct walk_dir {
     dev_t dev;
     ino_t ino;
@@ -193,12 +199,8 @@ static int walk(igtcloud_upload *u, const char *dir, const char *prefix, ustudy 
         }
         n++;
     }
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-            char *t = names[j];
-            names[j] = names[j - 1];
-            names[j - 1] = t;
-        }
+    if (n > 1)
+        qsort(names, n, sizeof(*names), compare_names);
     for (size_t i = 0; i < n && rc == 0; i++) {
         if ((rc = join(&path, dir, names[i])))
             break;
@@ -381,12 +383,8 @@ static int list_subdirs(igtcloud_upload *u, char ***out, size_t *count, const ch
     }
     closedir(d);
     igtcloud__buf_dispose(&p);
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-            char *t = names[j];
-            names[j] = names[j - 1];
-            names[j - 1] = t;
-        }
+    if (n > 1)
+        qsort(names, n, sizeof(*names), compare_names);
     if (rc) {
         for (size_t i = 0; i < n; i++)
             free(names[i]);
