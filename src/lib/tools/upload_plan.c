@@ -263,8 +263,11 @@ static int look_again(igtcloud_upload *u, ufile *f, ustudy *st)
     int status = 0;
     if (stat(f->path, &sb) != 0) {
         status = IGTCLOUD_EIO;
-        snprintf(msg, sizeof(msg), "%s after the local checks; not uploaded",
-                 errno == ENOENT ? "removed" : strerror(errno));
+        if (errno == ENOENT)
+            snprintf(msg, sizeof(msg), "removed after the local checks; not uploaded");
+        else
+            snprintf(msg, sizeof(msg), "cannot be read after the local checks (%s); not uploaded",
+                     strerror(errno));
     } else if (!S_ISREG(sb.st_mode)) {
         status = IGTCLOUD_EIO;
         snprintf(msg, sizeof(msg), "no longer a regular file after the local checks; not "
