@@ -158,6 +158,8 @@ void igtcloud_upload_free(igtcloud_upload *u)
         free(u->sources[i].dir);
     free(u->sources);
     igtcloud__up_list_reader_dispose(&u->plan_rd);
+    igtcloud__buf_dispose(&u->plan_path);
+    igtcloud__buf_dispose(&u->plan_key);
     igtcloud__up_list_close(&u->list);
     igtcloud__up_journal_close(&u->journal);
     igtcloud_project_free(u->project);

@@ -252,6 +252,7 @@ typedef struct ufile {
     int state;
     int retried;       /* changed once already: after the checks, or while it was sent */
     char *journal_id;  /* the upload id journaled for this run, or NULL */
+    char names[];      /* path, rel and key, each NUL-terminated */
 } ufile;
 
 /* Files of one owner registered with one call, queued once it answered. */
@@ -295,6 +296,7 @@ struct igtcloud_upload {
     int plan_reading;
     int plan_more;           /* owners left to plan */
     igtcloud__up_list_reader plan_rd;
+    igtcloud__buf plan_path, plan_key; /* the file being planned */
     ubatch *filling;         /* files planned, not yet sent for registration */
     ubatch *bhead, *btail;   /* registrations sent, in order; queued once answered */
     size_t batches_out;      /* of which not answered */
@@ -358,13 +360,14 @@ int igtcloud__upload_study_create(igtcloud_upload *u, ustudy *st);
 
 /* upload_plan.c: a new file of the run (in u->live), or NULL (out of memory). */
 ufile *igtcloud__upload_file_new(igtcloud_upload *u, const char *path, const char *rel,
-                                 ustudy *st);
+                                 const char *key, ustudy *st);
 
 /* upload_plan.c: free a file of the run; NULL is a no-op. */
 void igtcloud__upload_file_release(igtcloud_upload *u, ufile *f);
 
-/* upload_plan.c: the S3 key of a file of a study found or created (or of the project). */
-int igtcloud__upload_make_key(igtcloud_upload *u, ufile *f);
+/* upload_plan.c: the S3 key of `rel` of a study found or created (NULL: of the project). */
+int igtcloud__upload_key(igtcloud__buf *out, const igtcloud_upload *u, const ustudy *st,
+                         const char *rel);
 
 /* upload_plan.c: the S3 prefix a file's credentials are asked for. */
 const char *igtcloud__upload_file_prefix(const igtcloud_upload *u, const ufile *f);

@@ -24,19 +24,19 @@
 /* Files of the run                                                    */
 
 ufile *igtcloud__upload_file_new(igtcloud_upload *u, const char *path, const char *rel,
-                                 ustudy *st)
+                                 const char *key, ustudy *st)
 {
-    ufile *f = calloc(1, sizeof(*f));
+    /* One allocation: the struct, then its path, name and key. */
+    size_t lp = strlen(path) + 1, lr = strlen(rel) + 1, lk = strlen(key) + 1;
+    ufile *f = calloc(1, sizeof(*f) + lp + lr + lk);
     if (!f)
         return NULL;
-    f->path = strdup(path);
-    f->rel = strdup(rel);
-    if (!f->path || !f->rel) {
-        free(f->path);
-        free(f->rel);
-        free(f);
-        return NULL;
-    }
+    f->path = f->names;
+    f->rel = f->path + lp;
+    f->key = f->rel + lr;
+    memcpy(f->path, path, lp);
+    memcpy(f->rel, rel, lr);
+    memcpy(f->key, key, lk);
     f->study = st;
     f->next = u->live;
     if (u->live)
@@ -55,9 +55,6 @@ void igtcloud__upload_file_release(igtcloud_upload *u, ufile *f)
         u->live = f->next;
     if (f->next)
         f->next->prev = f->prev;
-    free(f->path);
-    free(f->rel);
-    free(f->key);
     free(f->journal_id);
     free(f);
 }
@@ -73,18 +70,18 @@ const char *igtcloud__upload_file_prefix(const igtcloud_upload *u, const ufile *
                     : igtcloud_project_s3_prefix(u->project);
 }
 
-int igtcloud__upload_make_key(igtcloud_upload *u, ufile *f)
+int igtcloud__upload_key(igtcloud__buf *out, const igtcloud_upload *u, const ustudy *st,
+                         const char *rel)
 {
-    igtcloud__buf k = IGTCLOUD_BUF_INIT;
-    const char *prefix = igtcloud__upload_file_prefix(u, f);
+    const char *prefix = st ? igtcloud_study_s3_prefix(st->remote)
+                            : igtcloud_project_s3_prefix(u->project);
     if (!*prefix)
         return igtcloud__error_set(IGTCLOUD_EPROTO, "%s has no s3Prefix",
-                                   f->study ? "the study" : "the project");
-    if (igtcloud__buf_printf(&k, "%s%s%s", prefix,
-                             f->study ? igtcloud__upload_category_folder(u) : "", f->rel))
+                                   st ? "the study" : "the project");
+    igtcloud__buf_clear(out);
+    if (igtcloud__buf_printf(out, "%s%s%s", prefix,
+                             st ? igtcloud__upload_category_folder(u) : "", rel))
         return igtcloud__error_oom();
-    free(f->key);
-    f->key = igtcloud__buf_detach(&k);
     return 0;
 }
 
@@ -253,8 +250,8 @@ static int post_filling(igtcloud_upload *u)
  * it fails alone; changed since it was checked (size, modification time or
  * inode), it is checked again and sent as it is now, and it has then used
  * its one change: it fails if it changes again while it is sent. Returns 0
- * when f is to be sent, 1 when it failed (and was released), or a negative
- * code for a failure of the run.
+ * when f is to be sent, 1 when it failed (reported), or a negative code for
+ * a failure of the run.
  */
 static int look_again(igtcloud_upload *u, ufile *f, ustudy *st)
 {
@@ -290,55 +287,65 @@ static int look_again(igtcloud_upload *u, ufile *f, ustudy *st)
     if (!status)
         return 0;
     igtcloud__upload_fail_file(u, f, status, msg);
-    igtcloud__upload_file_release(u, f);
     return 1;
 }
 
-/* Plan one record of st's (NULL: the project's): 1 when a registration batch was sent. */
+/*
+ * Plan one record of st's (NULL: the project's): 1 when a registration batch
+ * was sent. The file is described in the run's scratch buffers; only a file
+ * to send gets a ufile of its own (skipped and failed ones cost no
+ * allocation, so a re-run or a dry run over many files churns no memory).
+ */
 static int plan_record(igtcloud_upload *u, ustudy *st, const usource *src,
                        const igtcloud__up_record *rec, const json_t *index)
 {
-    igtcloud__buf path = IGTCLOUD_BUF_INIT;
-    int rc = record_path(&path, src, rec->rel);
-    ufile *f = rc ? NULL : igtcloud__upload_file_new(u, path.ptr, rec->rel, st);
-    igtcloud__buf_dispose(&path);
-    if (!f)
-        return rc ? rc : igtcloud__error_oom();
-    f->size = rec->size;
-    f->mtime.tv_sec = (time_t)rec->mtime_sec;
-    f->mtime.tv_nsec = rec->mtime_nsec;
-    f->ino = (ino_t)rec->ino;
+    ufile tmp;
+    int rc = record_path(&u->plan_path, src, rec->rel);
+    if (rc)
+        return rc;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.path = u->plan_path.ptr;
+    tmp.rel = (char *)rec->rel;
+    tmp.study = st;
+    tmp.size = rec->size;
+    tmp.mtime.tv_sec = (time_t)rec->mtime_sec;
+    tmp.mtime.tv_nsec = rec->mtime_nsec;
+    tmp.ino = (ino_t)rec->ino;
     u->left_files -= u->left_files ? 1 : 0;
     u->left_bytes -= u->left_bytes >= rec->size ? rec->size : u->left_bytes;
-    if (!u->o.dry_run && (rc = look_again(u, f, st)))
+    if (!u->o.dry_run && (rc = look_again(u, &tmp, st)))
         return rc < 0 ? rc : 0;
     /* A dry run's study to be created has no prefix yet: its files have no key. */
-    if ((!st || st->remote) && (rc = igtcloud__upload_make_key(u, f))) {
-        igtcloud__upload_file_release(u, f);
-        return rc;
-    }
-    if ((!st || st->remote) && igtcloud__upload_remote_complete(index, f->rel, f->size)) {
-        u->sum.files_skipped++;
-        igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_SKIPPED, f->path, f->key, st, f->size,
-                              0, "already complete with the same size");
-        igtcloud__upload_file_release(u, f);
-        return 0;
+    if (!st || st->remote) {
+        if ((rc = igtcloud__upload_key(&u->plan_key, u, st, tmp.rel)))
+            return rc;
+        tmp.key = u->plan_key.ptr;
+        if (igtcloud__upload_remote_complete(index, tmp.rel, tmp.size)) {
+            u->sum.files_skipped++;
+            igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_SKIPPED, tmp.path, tmp.key, st,
+                                  tmp.size, 0, "already complete with the same size");
+            return 0;
+        }
     }
     if (u->o.dry_run) {
         u->sum.files_uploaded++;
-        u->sum.bytes_uploaded += f->size;
-        igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_PLANNED, f->path, f->key, st, f->size,
-                              0, "would be uploaded (dry run)");
-        igtcloud__upload_file_release(u, f);
+        u->sum.bytes_uploaded += tmp.size;
+        igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_PLANNED, tmp.path, tmp.key, st,
+                              tmp.size, 0, "would be uploaded (dry run)");
         return 0;
     }
-    if (!u->filling && !(u->filling = calloc(1, sizeof(*u->filling)))) {
+    ufile *f = igtcloud__upload_file_new(u, tmp.path, tmp.rel, tmp.key, st);
+    if (!f || (!u->filling && !(u->filling = calloc(1, sizeof(*u->filling))))) {
         igtcloud__upload_file_release(u, f);
         return igtcloud__error_oom();
     }
+    f->size = tmp.size;
+    f->mtime = tmp.mtime;
+    f->ino = tmp.ino;
+    f->retried = tmp.retried;
+    f->state = F_QUEUED;
     ubatch *b = u->filling;
     b->study = st;
-    f->state = F_QUEUED;
     if (b->tail)
         b->tail->link = f;
     else
@@ -433,15 +440,16 @@ static int fail_record(igtcloud_upload *u, const usource *src, const igtcloud__u
                        void *payload)
 {
     (void)payload;
-    igtcloud__buf path = IGTCLOUD_BUF_INIT;
-    int rc = record_path(&path, src, rec->rel);
-    ufile *f = rc ? NULL : igtcloud__upload_file_new(u, path.ptr, rec->rel, src->study);
-    igtcloud__buf_dispose(&path);
-    if (!f)
-        return rc ? rc : igtcloud__error_oom();
-    f->size = rec->size;
-    igtcloud__upload_fail_file(u, f, IGTCLOUD_ERROR, "not uploaded");
-    igtcloud__upload_file_release(u, f);
+    ufile tmp;
+    int rc = record_path(&u->plan_path, src, rec->rel);
+    if (rc)
+        return rc;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.path = u->plan_path.ptr;
+    tmp.rel = (char *)rec->rel;
+    tmp.study = src->study;
+    tmp.size = rec->size;
+    igtcloud__upload_fail_file(u, &tmp, IGTCLOUD_ERROR, "not uploaded");
     return 0;
 }
 
