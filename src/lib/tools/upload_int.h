@@ -250,7 +250,7 @@ typedef struct ufile {
     struct timespec mtime;
     ino_t ino;
     int state;
-    int retried;       /* changed once already: after the checks, or while it was sent */
+    int retried;       /* re-sent once after changing during the upload */
     char *journal_id;  /* the upload id journaled for this run, or NULL */
     char names[];      /* path, rel and key, each NUL-terminated */
 } ufile;

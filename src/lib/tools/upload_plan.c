@@ -248,8 +248,8 @@ static int post_filling(igtcloud_upload *u)
 /*
  * A file planned now is looked at again: gone, or no longer a regular file,
  * it fails alone; changed since it was checked (size, modification time or
- * inode), it is checked again and sent as it is now, and it has then used
- * its one change: it fails if it changes again while it is sent. Returns 0
+ * inode), it is checked again and registered and sent as it is now (and,
+ * like any file, sent once more if it changes while it is sent). Returns 0
  * when f is to be sent, 1 when it failed (reported), or a negative code for
  * a failure of the run.
  */
@@ -279,7 +279,6 @@ static int look_again(igtcloud_upload *u, ufile *f, ustudy *st)
             snprintf(msg, sizeof(msg), "changed after the local checks: %s; not uploaded",
                      igtcloud_error_last()->message);
         }
-        f->retried = 1;
         f->size = (uint64_t)sb.st_size;
         f->mtime = sb.st_mtim;
         f->ino = sb.st_ino;
@@ -342,7 +341,6 @@ static int plan_record(igtcloud_upload *u, ustudy *st, const usource *src,
     f->size = tmp.size;
     f->mtime = tmp.mtime;
     f->ino = tmp.ino;
-    f->retried = tmp.retried;
     f->state = F_QUEUED;
     ubatch *b = u->filling;
     b->study = st;
