@@ -8,18 +8,22 @@
  *
  * An upload run collects local roots with the igtcloud_upload_add_*() calls
  * (nothing is read or sent yet), then igtcloud_upload_run() does, in order:
- * 1. look-ups only (project, institutes, studies, remote file lists);
+ * 1. look-ups only (project, institutes, studies, the project's files);
  * 2. a full local check of everything it will send: unreadable files,
  *    symlink loops, special files, `study.json` (valid JSON, right types),
  *    annotation JSON files; any problem stops the run before anything is
  *    written on the server;
  * 3. study creation (from `study.json`, else from the folder name with the
- *    institute's studyType), file registration, the bytes through one
- *    transfer engine (PUT with `x-amz-server-side-encryption: AES256`,
- *    multipart for large files), `$file-upload-completed` for each file that
- *    arrived whole and unchanged, and, when asked, the electronic record state.
+ *    institute's studyType), then study by study its remote file list, file
+ *    registration, the bytes through one transfer engine (PUT with
+ *    `x-amz-server-side-encryption: AES256`, multipart for large files),
+ *    `$file-upload-completed` for each file that arrived whole and
+ *    unchanged, and, when asked, the electronic record state.
  * A remote file that is already complete with the local size is skipped. A
- * file that fails, or changes while it is sent, is never marked complete.
+ * file that fails, or changes while it is sent, is never marked complete; a
+ * file that changed after the checks of step 2 is checked again (or fails
+ * alone) before it is sent. The run's memory does not grow with the number
+ * of files (the files checked are listed in a temporary file).
  */
 
 #include <stddef.h>

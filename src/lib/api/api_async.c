@@ -386,6 +386,19 @@ void igtcloud__api_async_harvest(igtcloud__api_async *q, int wait)
     pthread_mutex_unlock(&q->lock);
 }
 
+void igtcloud__api_async_harvest_until(igtcloud__api_async *q, const int *flag)
+{
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->lock);
+    harvest_locked(q);
+    while (!*flag && q->nused > 0) {
+        wait_slice(&q->done, &q->lock);
+        harvest_locked(q);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
 void igtcloud__api_async_lock(igtcloud__api_async *q)
 {
     if (q)

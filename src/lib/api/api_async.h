@@ -66,6 +66,13 @@ int igtcloud__api_async_post(igtcloud__api_async *q, const char *path, const cha
  */
 void igtcloud__api_async_harvest(igtcloud__api_async *q, int wait);
 
+/*
+ * Report finished calls until *flag is non-zero (a `done` callback sets it,
+ * on this thread) or no call is left, waiting as needed: for one call's
+ * answer without waiting for every other.
+ */
+void igtcloud__api_async_harvest_until(igtcloud__api_async *q, const int *flag);
+
 /* Hold the session lock around any other use of the session while calls may run. */
 void igtcloud__api_async_lock(igtcloud__api_async *q);
 void igtcloud__api_async_unlock(igtcloud__api_async *q);

@@ -1,8 +1,11 @@
 /*
  * Upload runs (include/igtcloud/upload.h): the public API, the look-ups, and
- * the run itself: roots -> look-ups -> local checks (upload_scan.c) ->
- * studies (upload_studies.c) -> registration -> one transfer -> completion
- * (upload_transfer.c) -> submit. Also the single calls of upload.h.
+ * the run itself: roots -> look-ups -> the check pass (upload_scan.c, every
+ * file's record into the list) -> studies (upload_studies.c) -> the send
+ * pass: each study's files planned from the list and registered
+ * (upload_plan.c) as one transfer moves them and completion follows
+ * (upload_transfer.c) -> files that changed while sent, once more -> submit.
+ * Also the single calls of upload.h.
  */
 #include "igtcloud/upload.h"
 
@@ -88,6 +91,8 @@ int igtcloud_upload_new(igtcloud_upload **out, igtcloud_session *session, const 
     if (!u)
         return igtcloud__error_oom();
     u->journal.fd = -1;
+    u->list.fd = -1;
+    u->project_first = u->project_last = NO_SOURCE;
     igtcloud_upload_options init = IGTCLOUD_UPLOAD_OPTIONS_INIT;
     u->o = init;
     if (opts)
@@ -139,22 +144,27 @@ void igtcloud_upload_free(igtcloud_upload *u)
     for (size_t i = 0; i < u->ninsts; i++)
         igtcloud__study_spool_free(u->insts[i].studies);
     free(u->insts);
+    /* No callback reports a file after these: what a run cut short left is freed below. */
+    igtcloud_transfer_free(u->transfer);
+    igtcloud__api_async_free(u->completions);
+    igtcloud__upload_free_batches(u);
+    while (u->live)
+        igtcloud__upload_file_release(u, u->live);
     for (size_t i = 0; i < u->nstudies; i++)
         igtcloud__upload_study_free(u->studies[i]);
     free(u->studies);
-    for (size_t i = 0; i < u->nfiles; i++) {
-        free(u->files[i].path);
-        free(u->files[i].rel);
-        free(u->files[i].key);
-        free(u->files[i].journal_id);
-    }
-    free(u->files);
+    free(u->owners);
+    for (size_t i = 0; i < u->nsources; i++)
+        free(u->sources[i].dir);
+    free(u->sources);
+    igtcloud__up_list_reader_dispose(&u->plan_rd);
+    igtcloud__buf_dispose(&u->plan_path);
+    igtcloud__buf_dispose(&u->plan_key);
+    igtcloud__up_list_close(&u->list);
     igtcloud__up_journal_close(&u->journal);
     igtcloud_project_free(u->project);
     igtcloud_institute_list_free(u->institutes);
     json_decref(u->project_files);
-    igtcloud_transfer_free(u->transfer);
-    igtcloud__api_async_free(u->completions);
     if (u->password) {
         OPENSSL_cleanse(u->password, strlen(u->password));
         free(u->password);
@@ -339,30 +349,10 @@ static int submit(igtcloud_upload *u)
     return 0;
 }
 
-/* Files that changed during their upload: sent once more when stable, else failed. */
-static int retry_changed(igtcloud_upload *u, int *again)
-{
-    *again = 0;
-    for (size_t i = 0; i < u->nfiles; i++) {
-        ufile *f = &u->files[i];
-        if (f->state != F_PLANNED || !f->key)
-            continue;
-        struct stat sb;
-        if (f->retried || stat(f->path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            igtcloud__upload_fail_file(u, f, IGTCLOUD_EIO, "the file changed while it was "
-                                                           "uploaded; not marked complete");
-            continue;
-        }
-        f->retried = 1;
-        f->size = (uint64_t)sb.st_size;
-        f->mtime = sb.st_mtim;
-        f->ino = sb.st_ino;
-        f->state = F_QUEUED;
-        *again = 1;
-    }
-    return 0;
-}
-
+/*
+ * A dry run: the studies that would be created, then each file that would
+ * be sent (or is skipped), planned from the list as a real run would.
+ */
 static int dry_run_report(igtcloud_upload *u)
 {
     for (size_t i = 0; i < u->nstudies; i++) {
@@ -371,16 +361,26 @@ static int dry_run_report(igtcloud_upload *u)
             igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_STUDY_CREATED, st->folder, NULL, st,
                                   0, 0, "would be created (dry run)");
     }
-    for (size_t i = 0; i < u->nfiles; i++) {
-        ufile *f = &u->files[i];
-        if (f->state == F_QUEUED || (f->state == F_PLANNED && f->study && !f->study->remote)) {
-            u->sum.files_uploaded++;
-            u->sum.bytes_uploaded += f->size;
-            igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_PLANNED, f->path, f->key,
-                                  f->study, f->size, 0, "would be uploaded (dry run)");
-        }
-    }
-    return 0;
+    int rc;
+    igtcloud__upload_plan_start(u);
+    while ((rc = igtcloud__upload_plan_step(u)) == 1 && !u->cancelled)
+        ;
+    return rc < 0 ? rc : 0;
+}
+
+/*
+ * The list of the files checked lives beside the journal (the state folder
+ * is made for a real run, which journals anyway; a dry run uses it only if
+ * it exists), else in $TMPDIR or /tmp.
+ */
+static void open_list(igtcloud_upload *u)
+{
+    igtcloud__buf dir = IGTCLOUD_BUF_INIT;
+    int rc = igtcloud__up_state_dir(&dir, !u->o.dry_run);
+    igtcloud_error_clear();
+    igtcloud__up_list_close(&u->list);
+    igtcloud__up_list_open(&u->list, rc == 0 ? dir.ptr : NULL);
+    igtcloud__buf_dispose(&dir);
 }
 
 int igtcloud_upload_run(igtcloud_upload *u)
@@ -390,22 +390,21 @@ int igtcloud_upload_run(igtcloud_upload *u)
     if (u->o.submit && (!u->password || !*u->password))
         return igtcloud__error_set(IGTCLOUD_EINVALID, "submit needs the user's password");
     int rc = lookups(u);
-    if (rc == 0)
+    if (rc == 0) {
+        open_list(u);
         rc = igtcloud__upload_scan(u);
-    int has_project_files = 0;
-    for (size_t i = 0; rc == 0 && i < u->nfiles; i++)
-        has_project_files |= u->files[i].study == NULL;
-    if (rc == 0 && has_project_files) {
-        igtcloud_file_list *list = NULL;
-        rc = igtcloud_file_list_fetch_project(&list, u->session, u->project);
-        if (rc == 0)
-            rc = igtcloud__upload_index_files(&u->project_files, list);
-        igtcloud_file_list_free(list);
     }
+    /*
+     * The project's files are listed before anything is written, as a user
+     * not allowed to write them is told so before any study is created; the
+     * index is kept until they are planned. A study's files are listed
+     * when they are planned.
+     */
+    const json_t *project_index = NULL;
+    if (rc == 0 && u->project_nfiles > 0)
+        rc = igtcloud__upload_owner_index(u, NULL, &project_index);
     if (rc == 0)
         rc = igtcloud__upload_find_studies(u);
-    if (rc == 0)
-        rc = igtcloud__upload_plan_files(u);
     if (rc || u->o.dry_run) {
         if (rc == 0)
             rc = dry_run_report(u);
@@ -436,28 +435,18 @@ int igtcloud_upload_run(igtcloud_upload *u)
         igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_STUDY_CREATED, st->folder, NULL, st, 0, 0,
                               igtcloud_study_human_id(st->remote));
     }
-    if ((rc = igtcloud__upload_plan_files(u)) || (rc = igtcloud__upload_new_transfer(u)) ||
-        (rc = igtcloud__upload_register_all(u)))
-        return rc;
-    for (int round = 0; round < 2; round++) {
-        if ((rc = igtcloud__upload_move(u)))
-            break;
-        int again = 0;
-        retry_changed(u, &again);
-        if (!again)
-            break;
-        /* The size may differ now: register again before sending. */
-        if ((rc = igtcloud__upload_register_all(u)))
-            break;
-    }
+    if ((rc = igtcloud__upload_new_transfer(u)) == 0)
+        rc = igtcloud__upload_send(u);
+    /* Files that changed while they were sent: once more, then (changed again) failed. */
+    for (int again = 1; rc == 0 && again && !u->cancelled;)
+        rc = igtcloud__upload_send_changed(u, &again);
     if (rc == IGTCLOUD_ECANCELLED || u->cancelled)
         return igtcloud__error_set(IGTCLOUD_ECANCELLED, "upload cancelled; run it again to "
                                                         "finish (complete files are skipped)");
     if (rc)
         return rc;
-    for (size_t i = 0; i < u->nfiles; i++)
-        if (u->files[i].state == F_PLANNED || u->files[i].state == F_QUEUED)
-            igtcloud__upload_fail_file(u, &u->files[i], IGTCLOUD_ERROR, "not uploaded");
+    if ((rc = igtcloud__upload_fail_unsent(u)))
+        return rc;
     if (u->o.submit && (rc = submit(u)))
         return rc;
     if (u->sum.files_failed || u->sum.studies_failed)

@@ -176,6 +176,17 @@ done:
     return rc;
 }
 
+int igtcloud__up_state_dir(igtcloud__buf *out, int create)
+{
+    struct stat st;
+    int rc = state_dir(out);
+    if (rc == 0 && create)
+        rc = make_dirs(out->ptr);
+    else if (rc == 0 && (stat(out->ptr, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = igtcloud__error_set(IGTCLOUD_ENOTFOUND, "no state folder %s", out->ptr);
+    return rc;
+}
+
 int igtcloud__up_journal_open(igtcloud__up_journal *j)
 {
     igtcloud__buf dir = IGTCLOUD_BUF_INIT;
@@ -186,7 +197,7 @@ int igtcloud__up_journal_open(igtcloud__up_journal *j)
     j->fd = -1;
     if (!(j->entries = json_object()))
         return igtcloud__error_oom();
-    if ((rc = state_dir(&dir)) || (rc = make_dirs(dir.ptr)))
+    if ((rc = igtcloud__up_state_dir(&dir, 1)))
         goto done;
     if (igtcloud__buf_printf(&dir, "/%s", JOURNAL_NAME)) {
         rc = igtcloud__error_oom();

@@ -1,7 +1,9 @@
 /*
- * Upload's local tree (phase 2 of a run): walking the roots' folders,
- * the study folders in them and their files, with the local checks that
- * must pass before anything is sent.
+ * Upload's check pass (phase 2 of a run): walking the roots' folders, the
+ * study folders in them and their files, with the local checks that must
+ * pass before anything is sent. Each file checked becomes a record of the
+ * run's list (upload_list.c), read back by the send pass; here only the
+ * studies, the sources of their files and their counts are kept.
  */
 #include "core/buf.h"
 #include "core/error.h"
@@ -32,13 +34,19 @@ static int join(igtcloud__buf *out, const char *a, const char *b)
 /* ------------------------------------------------------------------ */
 /* Phase 2: the local walk and checks                                  */
 
+/* Names in strcmp order (qsort: a folder of 100,000 files sorts in milliseconds). */
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 typedef struct walk_dir {
     dev_t dev;
     ino_t ino;
 } walk_dir;
 
-static int add_file(igtcloud_upload *u, const char *path, const char *rel, ustudy *st,
-                    const struct stat *sb)
+int igtcloud__upload_check_file(igtcloud_upload *u, const char *path, const char *rel,
+                                const ustudy *st)
 {
     if (igtcloud__safepath_check(rel))
         return igtcloud__error_set(IGTCLOUD_EINVALID, "%s: the name cannot be used as a key "
@@ -61,31 +69,83 @@ static int add_file(igtcloud_upload *u, const char *path, const char *rel, ustud
                 return rc;
         }
     }
-    if (u->nfiles == u->afiles) {
-        size_t n = u->afiles ? 2 * u->afiles : 64;
-        ufile *f = realloc(u->files, n * sizeof(*f));
-        if (!f)
-            return igtcloud__error_oom();
-        u->files = f;
-        u->afiles = n;
-    }
-    ufile *f = &u->files[u->nfiles];
-    memset(f, 0, sizeof(*f));
-    f->path = strdup(path);
-    f->rel = strdup(rel);
-    if (!f->path || !f->rel) {
-        free(f->path);
-        free(f->rel);
-        return igtcloud__error_oom();
-    }
-    f->study = st;
-    f->size = (uint64_t)sb->st_size;
-    f->mtime = sb->st_mtim;
-    f->ino = sb->st_ino;
-    u->nfiles++;
-    if (st)
-        st->nfiles++;
     return 0;
+}
+
+/* A checked file: its record goes to the list, its size to its owner's counts. */
+static int add_file(igtcloud_upload *u, const char *path, const char *rel, ustudy *st,
+                    const struct stat *sb)
+{
+    int rc = igtcloud__upload_check_file(u, path, rel, st);
+    if (rc == 0)
+        rc = igtcloud__up_list_add(&u->list, rel, sb);
+    if (rc)
+        return rc;
+    if (st) {
+        st->nfiles++;
+        st->bytes += (uint64_t)sb->st_size;
+    } else {
+        u->project_nfiles++;
+        u->project_bytes += (uint64_t)sb->st_size;
+    }
+    return 0;
+}
+
+/* Studies and project files are planned in the order they were first met. */
+static int add_owner(igtcloud_upload *u, ustudy *st)
+{
+    if (u->nowners == u->aowners) {
+        size_t n = u->aowners ? 2 * u->aowners : 16;
+        ustudy **o = realloc(u->owners, n * sizeof(*o));
+        if (!o)
+            return igtcloud__error_oom();
+        u->owners = o;
+        u->aowners = n;
+    }
+    u->owners[u->nowners++] = st;
+    return 0;
+}
+
+/*
+ * Start a source of files for st (NULL: project files): a folder walked, or
+ * (single) one file; its records are those added until end_source.
+ */
+static int begin_source(igtcloud_upload *u, ustudy *st, const char *dir, int single,
+                        size_t *out)
+{
+    if (!st && u->project_first == NO_SOURCE && add_owner(u, NULL))
+        return igtcloud__error_oom();
+    if (u->nsources == u->asources) {
+        size_t n = u->asources ? 2 * u->asources : 16;
+        usource *s = realloc(u->sources, n * sizeof(*s));
+        if (!s)
+            return igtcloud__error_oom();
+        u->sources = s;
+        u->asources = n;
+    }
+    usource *src = &u->sources[u->nsources];
+    memset(src, 0, sizeof(*src));
+    if (!(src->dir = strdup(dir)))
+        return igtcloud__error_oom();
+    src->study = st;
+    src->single = single;
+    src->from = src->to = igtcloud__up_list_tell(&u->list);
+    src->next = NO_SOURCE;
+    size_t i = u->nsources++;
+    size_t *first = st ? &st->first_source : &u->project_first;
+    size_t *last = st ? &st->last_source : &u->project_last;
+    if (*first == NO_SOURCE)
+        *first = i;
+    else
+        u->sources[*last].next = i;
+    *last = i;
+    *out = i;
+    return 0;
+}
+
+static void end_source(igtcloud_upload *u, size_t i)
+{
+    u->sources[i].to = igtcloud__up_list_tell(&u->list);
 }
 
 /*
@@ -139,12 +199,8 @@ static int walk(igtcloud_upload *u, const char *dir, const char *prefix, ustudy 
         }
         n++;
     }
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-            char *t = names[j];
-            names[j] = names[j - 1];
-            names[j - 1] = t;
-        }
+    if (n > 1)
+        qsort(names, n, sizeof(*names), compare_names);
     for (size_t i = 0; i < n && rc == 0; i++) {
         if ((rc = join(&path, dir, names[i])))
             break;
@@ -183,6 +239,19 @@ done:
     return rc;
 }
 
+/* Walk one folder of st (NULL: project files) as a source of its own. */
+static int walk_source(igtcloud_upload *u, const char *dir, ustudy *st, const char *skip_top)
+{
+    walk_dir chain[WALK_DEPTH_MAX];
+    size_t src = NO_SOURCE;
+    int rc = begin_source(u, st, dir, 0, &src);
+    if (rc == 0)
+        rc = walk(u, dir, "", st, chain, 0, skip_top);
+    if (src != NO_SOURCE)
+        end_source(u, src);
+    return rc;
+}
+
 static int is_dir(const char *path)
 {
     struct stat sb;
@@ -212,7 +281,8 @@ static int new_study(ustudy **out, igtcloud_upload *u, uinst *inst, const char *
     s->inst = inst;
     s->name = strdup(name);
     s->folder = strdup(folder);
-    if (!s->name || !s->folder) {
+    s->first_source = s->last_source = NO_SOURCE;
+    if (!s->name || !s->folder || add_owner(u, s)) {
         igtcloud__upload_study_free(s);
         return igtcloud__error_oom();
     }
@@ -225,7 +295,6 @@ static int new_study(ustudy **out, igtcloud_upload *u, uinst *inst, const char *
 static int scan_study(igtcloud_upload *u, uinst *inst, const char *folder, const char *name)
 {
     igtcloud__buf p = IGTCLOUD_BUF_INIT, sub = IGTCLOUD_BUF_INIT;
-    walk_dir chain[WALK_DEPTH_MAX];
     ustudy *st = NULL;
     char *text = NULL;
     size_t len = 0;
@@ -265,8 +334,7 @@ static int scan_study(igtcloud_upload *u, uinst *inst, const char *folder, const
     }
     if (only && !*only)
         goto done;
-    rc = only ? walk(u, sub.ptr, "", st, chain, 0, NULL)
-              : walk(u, folder, "", st, chain, 0, "study.json");
+    rc = only ? walk_source(u, sub.ptr, st, NULL) : walk_source(u, folder, st, "study.json");
 done:
     free(text);
     igtcloud__buf_dispose(&p);
@@ -315,12 +383,8 @@ static int list_subdirs(igtcloud_upload *u, char ***out, size_t *count, const ch
     }
     closedir(d);
     igtcloud__buf_dispose(&p);
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-            char *t = names[j];
-            names[j] = names[j - 1];
-            names[j - 1] = t;
-        }
+    if (n > 1)
+        qsort(names, n, sizeof(*names), compare_names);
     if (rc) {
         for (size_t i = 0; i < n; i++)
             free(names[i]);
@@ -376,7 +440,6 @@ static int scan_tree(igtcloud_upload *u, const root *r)
 {
     char **names = NULL;
     size_t n = 0;
-    walk_dir chain[WALK_DEPTH_MAX];
     igtcloud__buf p = IGTCLOUD_BUF_INIT;
     int rc = list_subdirs(u, &names, &n, r->path, NULL);
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -385,7 +448,7 @@ static int scan_tree(igtcloud_upload *u, const root *r)
         if (strcmp(names[i], "files") == 0) {
             /* Project files go with every run that names no single institute. */
             if (!r->institute)
-                rc = walk(u, p.ptr, "", NULL, chain, 0, NULL);
+                rc = walk_source(u, p.ptr, NULL, NULL);
             continue;
         }
         uinst *inst = igtcloud__upload_find_inst(u, names[i]);
@@ -406,7 +469,6 @@ static int scan_tree(igtcloud_upload *u, const root *r)
 int igtcloud__upload_scan(igtcloud_upload *u)
 {
     int rc = 0;
-    walk_dir chain[WALK_DEPTH_MAX];
     for (size_t i = 0; rc == 0 && i < u->nroots; i++) {
         const root *r = &u->roots[i];
         uinst *inst = r->institute ? igtcloud__upload_find_inst(u, r->institute) : NULL;
@@ -415,7 +477,7 @@ int igtcloud__upload_scan(igtcloud_upload *u)
             rc = scan_tree(u, r);
             break;
         case ROOT_PROJECT:
-            rc = walk(u, r->path, "", NULL, chain, 0, NULL);
+            rc = walk_source(u, r->path, NULL, NULL);
             break;
         case ROOT_INSTITUTE:
             rc = scan_institute(u, inst, r->path);
@@ -432,12 +494,15 @@ int igtcloud__upload_scan(igtcloud_upload *u)
         case ROOT_FILE: {
             ustudy *st = NULL;
             struct stat sb;
+            size_t src = NO_SOURCE;
             rc = new_study(&st, u, inst, r->name, "");
             if (rc == 0 && stat(r->path, &sb) != 0)
                 rc = igtcloud__error_set(IGTCLOUD_EIO, "cannot read %s: %s", r->path,
                                          strerror(errno));
-            if (rc == 0)
+            if (rc == 0 && (rc = begin_source(u, st, r->path, 1, &src)) == 0)
                 rc = add_file(u, r->path, r->rel, st, &sb);
+            if (src != NO_SOURCE)
+                end_source(u, src);
             break;
         }
         }

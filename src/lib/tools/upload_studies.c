@@ -125,7 +125,7 @@ int igtcloud__upload_index_files(json_t **out, const igtcloud_file_list *list)
     return 0;
 }
 
-static int study_files(igtcloud_upload *u, ustudy *st)
+int igtcloud__upload_study_files(igtcloud_upload *u, ustudy *st)
 {
     igtcloud_file_list *list = NULL;
     unsigned int category = u->o.category == IGTCLOUD_UPLOAD_ANNOTATIONS
@@ -154,7 +154,7 @@ int igtcloud__upload_find_studies(igtcloud_upload *u)
         u->sum.studies_found++;
         igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_STUDY_FOUND, st->folder, NULL, st, 0, 0,
                               igtcloud_study_human_id(st->remote));
-        rc = study_files(u, st);
+        /* Its remote files are listed when its own are planned (upload_plan.c). */
     }
     for (size_t i = 0; i < u->ninsts; i++) {
         igtcloud__study_spool_free(u->insts[i].studies);
