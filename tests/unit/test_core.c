@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +253,33 @@ static void test_core__pread_full(void **state)
     fclose(f);
 }
 
+/* open_unnamed makes a usable file that leaves no name in its folder. */
+static void test_core__open_unnamed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/igtcloud-unnamed.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int fd = igtcloud__open_unnamed(dir, "stem");
+    assert_true(fd >= 0);
+    assert_int_equal(igtcloud__pwrite_all(fd, "record", 6, 100), 0);
+    char buf[8];
+    assert_int_equal(igtcloud__pread_full(fd, buf, sizeof(buf), 100), 6);
+    assert_memory_equal(buf, "record", 6);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int names = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        names += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    assert_int_equal(names, 0);
+    close(fd);
+    assert_int_equal(rmdir(dir), 0);
+    /* A folder that is not there: -1 and the reason. */
+    assert_int_equal(igtcloud__open_unnamed("/nonexistent-igtcloud-dir", "stem"), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
 static void md5_hex(char out[33], igtcloud__md5_ctx *c)
 {
     unsigned char d[16];
@@ -363,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_core__error_names_and_single_line),
         cmocka_unit_test(test_core__write_all_and_pwrite_all),
         cmocka_unit_test(test_core__pread_full),
+        cmocka_unit_test(test_core__open_unnamed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

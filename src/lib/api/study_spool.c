@@ -5,7 +5,6 @@
  * igtcloud__study_pack's bytes); memory keeps nothing per study for a walk,
  * or 24 bytes with the look-up index.
  */
-#define _GNU_SOURCE /* O_TMPFILE */
 #include "api/catalog_int.h"
 #include "core/error.h"
 #include "core/fdio.h"
@@ -77,26 +76,8 @@ static int open_file(igtcloud__study_spool *sp)
     sp->dir = strdup(dir && *dir ? dir : "/tmp");
     if (!sp->dir)
         return igtcloud__error_oom();
-#ifdef O_TMPFILE
-    sp->fd = open(sp->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (sp->fd >= 0)
-        return 0;
-#endif
-    /* No O_TMPFILE here (or not on this file system): a named file, unlinked at once. */
-    igtcloud__buf path = IGTCLOUD_BUF_INIT;
-    int rc = igtcloud__buf_printf(&path, "%s/igtcloud-studies.XXXXXX", sp->dir);
-    if (rc)
-        return rc;
-    sp->fd = mkstemp(path.ptr);
-    if (sp->fd < 0) {
-        rc = tmp_error(sp, "create");
-    } else {
-        unlink(path.ptr);
-        if (fcntl(sp->fd, F_SETFD, FD_CLOEXEC) != 0)
-            rc = tmp_error(sp, "create");
-    }
-    igtcloud__buf_dispose(&path);
-    return rc;
+    sp->fd = igtcloud__open_unnamed(sp->dir, "igtcloud-studies");
+    return sp->fd < 0 ? tmp_error(sp, "create") : 0;
 }
 
 static int flush_out(igtcloud__study_spool *sp)

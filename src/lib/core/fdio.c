@@ -1,6 +1,10 @@
+#define _GNU_SOURCE /* O_TMPFILE, mkostemp */
 #include "core/fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* write(), or pwrite() at offset when offset >= 0, until all of data is out. */
@@ -53,4 +57,27 @@ ssize_t igtcloud__pread_full(int fd, void *buf, size_t len, off_t offset)
         got += (size_t)n;
     }
     return (ssize_t)got;
+}
+
+int igtcloud__open_unnamed(const char *dir, const char *stem)
+{
+#ifdef O_TMPFILE
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+#endif
+    int len = snprintf(NULL, 0, "%s/%s.XXXXXX", dir, stem);
+    char *path = len > 0 ? malloc((size_t)len + 1) : NULL;
+    if (!path) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(path, (size_t)len + 1, "%s/%s.XXXXXX", dir, stem);
+    int made = mkostemp(path, O_CLOEXEC);
+    if (made >= 0)
+        unlink(path);
+    int saved = errno;
+    free(path);
+    errno = saved;
+    return made;
 }

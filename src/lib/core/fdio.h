@@ -20,4 +20,12 @@ int igtcloud__pwrite_all(int fd, const void *data, size_t len, off_t offset);
  */
 ssize_t igtcloud__pread_full(int fd, void *buf, size_t len, off_t offset);
 
+/*
+ * A new file in `dir` that has no name, read-write, close-on-exec, 0600:
+ * O_TMPFILE, or on file systems without it a file named after `stem` made
+ * with mkostemp and unlinked at once. Nothing is left behind however the
+ * process ends. Returns the descriptor, or -1 with errno set.
+ */
+int igtcloud__open_unnamed(const char *dir, const char *stem);
+
 #endif

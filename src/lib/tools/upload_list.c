@@ -5,7 +5,6 @@
  * run cost no memory between the two passes, whatever their number; only
  * a write buffer and a read buffer are held.
  */
-#define _GNU_SOURCE /* O_TMPFILE, mkostemp */
 #include "tools/upload_int.h"
 
 #include "core/error.h"
@@ -30,29 +29,6 @@ typedef struct list_head {
     uint64_t ino;
 } list_head;
 
-/* An unnamed file in `dir`, readable and writable by us only; -1 when none can be made. */
-static int open_unnamed(const char *dir)
-{
-    int fd = -1;
-#ifdef O_TMPFILE
-    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-#endif
-    /* File systems without O_TMPFILE: a named file, unlinked at once. */
-    size_t len = strlen(dir);
-    char *tmpl = malloc(len + sizeof("/igtcloud-upload-list.XXXXXX"));
-    if (!tmpl)
-        return -1;
-    memcpy(tmpl, dir, len);
-    memcpy(tmpl + len, "/igtcloud-upload-list.XXXXXX", sizeof("/igtcloud-upload-list.XXXXXX"));
-    fd = mkostemp(tmpl, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(tmpl);
-    free(tmpl);
-    return fd;
-}
-
 int igtcloud__up_list_open(igtcloud__up_list *l, const char *dir)
 {
     memset(l, 0, sizeof(*l));
@@ -62,7 +38,7 @@ int igtcloud__up_list_open(igtcloud__up_list *l, const char *dir)
     l->fd = -1;
     for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && l->fd < 0; i++)
         if (where[i])
-            l->fd = open_unnamed(where[i]);
+            l->fd = igtcloud__open_unnamed(where[i], "igtcloud-upload-list");
     /* Without any writable folder the records stay in memory: the run still works. */
     return 0;
 }
