@@ -68,3 +68,15 @@ start_sandbox() {
   api=${line#ready api=}; api=${api%% *}
   s3=${line##* s3=}
 }
+
+# peak_rss OUT ERR PROGRAM ARGS...: run PROGRAM (stdin inherited, stdout to
+# OUT, stderr to ERR) and print "<exit code> <peak RSS in KiB>" (peakrss.c,
+# built into $work on first use with $CC). Measured from wait4() of a process
+# of its own: the peak of a child of python3 would count python's pages too.
+peak_rss() {
+  if [[ ! -x $work/peakrss ]]; then
+    "${CC:-cc}" -std=c11 -O1 -o "$work/peakrss" "$(dirname "${BASH_SOURCE[0]}")/peakrss.c" ||
+      fail "cannot build peakrss"
+  fi
+  "$work/peakrss" "$@"
+}

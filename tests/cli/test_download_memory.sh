@@ -45,12 +45,8 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 # $work/OUT); sets $kib to its peak RSS and fails unless it exits 0.
 peak() {
   local out=$work/$1 line; shift
-  line=$(echo demo | python3 -c '
-import resource, subprocess, sys
-with open(sys.argv[1], "w") as err:
-    rc = subprocess.call(sys.argv[2:], stderr=err)
-print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
-    "$out" "$IGTCLOUD" download --domain "$api" -u demo --password-stdin -q "$@")
+  line=$(echo demo | peak_rss /dev/null "$out" \
+    "$IGTCLOUD" download --domain "$api" -u demo --password-stdin -q "$@")
   [[ ${line%% *} -eq 0 ]] || fail "download $*: exit ${line%% *}: $(cat "$out")"
   kib=${line##* }
 }

@@ -47,30 +47,10 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 
 # peak OUT COMMAND ARGS...: run igtcloud COMMAND ARGS (password on stdin,
 # stderr to $work/OUT); sets $kib to its peak RSS and fails unless it exits 0.
-# The peak is the process's own VmHWM, read while it runs: the kernel's
-# ru_maxrss of a child also counts the memory of the parent it was forked
-# from (python's 10-14 MB here), which would hide what a small run uses.
 peak() {
   local out=$work/$1 cmd=$2 line; shift 2
-  line=$(echo demo | python3 -c '
-import subprocess, sys, time
-def hwm(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for l in f:
-                if l.startswith("VmHWM:"):
-                    return int(l.split()[1])
-    except OSError:
-        pass
-    return 0
-with open(sys.argv[1], "w") as err:
-    p = subprocess.Popen(sys.argv[2:], stderr=err, stdout=subprocess.DEVNULL)
-    top = 0
-    while p.poll() is None:
-        top = max(top, hwm(p.pid))  # only grows; gone once the process has exited
-        time.sleep(0.005)
-print(p.returncode, top)' \
-    "$out" "$IGTCLOUD" "$cmd" --domain "$api" -u demo --password-stdin "$@")
+  line=$(echo demo | peak_rss /dev/null "$out" \
+    "$IGTCLOUD" "$cmd" --domain "$api" -u demo --password-stdin "$@")
   [[ ${line%% *} -eq 0 ]] || fail "$cmd $*: exit ${line%% *}: $(cat "$out")"
   kib=${line##* }
 }

@@ -55,48 +55,13 @@ start_sandbox "$work/sb/cloud" --seed "$work/sb/seed.json" --log-requests "$work
 # it ignore the variable).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 
-# The peak RSS of a command, from wait4(): a process of its own started by a
-# small program, since a child of python3 (or of any large process) starts
-# with its parent's pages counted in its peak (the kernel keeps the peak
-# across exec), which would hide the peaks measured here below python's.
-cat >"$work/peakrss.c" <<'EOF'
-#define _DEFAULT_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-/* peakrss OUT ERR PROGRAM ARGS...: "<exit code> <peak RSS in KiB>" */
-int main(int argc, char **argv)
-{
-    int status;
-    struct rusage ru;
-    if (argc < 4)
-        return 2;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int out = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-            _exit(126);
-        execv(argv[3], argv + 3);
-        _exit(127);
-    }
-    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid)
-        return 2;
-    printf("%d %ld\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-           ru.ru_maxrss);
-    return 0;
-}
-EOF
-"${CC:-cc}" -std=c11 -O1 -o "$work/peakrss" "$work/peakrss.c" || fail "cannot build peakrss"
 
 # peak NAME LOCAL PROJECT [ARGS...]: run igtcloud upload (password on stdin,
 # stdout to $work/NAME.out, stderr to $work/NAME.err); sets $kib to its peak
 # RSS and fails unless it exits 0.
 peak() {
   local name=$1 line; shift
-  line=$(echo demo | "$work/peakrss" "$work/$name.out" "$work/$name.err" \
+  line=$(echo demo | peak_rss "$work/$name.out" "$work/$name.err" \
     "$IGTCLOUD" upload --domain "$api" -u demo --password-stdin "$@")
   [[ ${line%% *} -eq 0 ]] || fail "upload $*: exit ${line%% *}: $(tail -5 "$work/$name.err")"
   kib=${line##* }
