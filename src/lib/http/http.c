@@ -184,6 +184,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+size_t igtcloud__http_max_body = IGTCLOUD__HTTP_MAX_BODY;
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct transfer *t = userdata;
@@ -203,7 +205,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
         t->streamed += n;
         return n;
     }
-    if (t->res->body.size + n > IGTCLOUD__HTTP_MAX_BODY) {
+    if (t->res->body.size + n > igtcloud__http_max_body) {
         t->too_big = 1;
         return 0;
     }

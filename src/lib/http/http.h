@@ -109,4 +109,7 @@ int igtcloud__http_request(igtcloud__http_response *out, igtcloud__http_client *
 /* Largest response body accepted (bytes). */
 #define IGTCLOUD__HTTP_MAX_BODY ((size_t)256 * 1024 * 1024)
 
+/* Test hook: the limit buffered bodies are held to (IGTCLOUD__HTTP_MAX_BODY). */
+extern size_t igtcloud__http_max_body;
+
 #endif
