@@ -401,6 +401,9 @@ int igtcloud__upload_plan_step(igtcloud_upload *u);
 /* upload_plan.c: send the registration of a batch of files (api_async). */
 int igtcloud__upload_post_batch(igtcloud_upload *u, ubatch *b);
 
+/* upload_plan.c: add f (queued, of b's owner) at the end of registration batch b. */
+void igtcloud__upload_batch_add(ubatch *b, ufile *f);
+
 /* upload_plan.c: fail (and report) the files of the studies that could not be created. */
 int igtcloud__upload_fail_unsent(igtcloud_upload *u);
 

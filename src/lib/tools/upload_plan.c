@@ -174,6 +174,18 @@ static void registered(void *item, int status, const char *message, void *payloa
     }
 }
 
+void igtcloud__upload_batch_add(ubatch *b, ufile *f)
+{
+    b->study = f->study;
+    if (b->tail)
+        b->tail->link = f;
+    else
+        b->head = f;
+    b->tail = f;
+    b->n++;
+    b->bytes += f->size;
+}
+
 int igtcloud__upload_post_batch(igtcloud_upload *u, ubatch *b)
 {
     char *owner = owner_path(u, b->study), *body = NULL;
@@ -343,14 +355,7 @@ static int plan_record(igtcloud_upload *u, ustudy *st, const usource *src,
     f->ino = tmp.ino;
     f->state = F_QUEUED;
     ubatch *b = u->filling;
-    b->study = st;
-    if (b->tail)
-        b->tail->link = f;
-    else
-        b->head = f;
-    b->tail = f;
-    b->n++;
-    b->bytes += f->size;
+    igtcloud__upload_batch_add(b, f);
     if (b->n < UPLOAD_REGISTER_BATCH)
         return 0;
     rc = post_filling(u);

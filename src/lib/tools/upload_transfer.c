@@ -602,14 +602,7 @@ int igtcloud__upload_send_changed(igtcloud_upload *u, int *again)
                 rc = igtcloud__error_oom();
                 break;
             }
-            b->study = f->study;
-            if (b->tail)
-                b->tail->link = f;
-            else
-                b->head = f;
-            b->tail = f;
-            b->n++;
-            b->bytes += f->size;
+            igtcloud__upload_batch_add(b, f);
             if (b->n == UPLOAD_REGISTER_BATCH) {
                 rc = igtcloud__upload_post_batch(u, b);
                 b = NULL;
