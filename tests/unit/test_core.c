@@ -20,6 +20,7 @@
 #include "core/isotime.h"
 #include "core/md5.h"
 #include "core/random.h"
+#include "core/spill.h"
 
 static void test_core__buf_grows_and_stays_terminated(void **state)
 {
@@ -280,6 +281,45 @@ static void test_core__open_unnamed(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* A spill gives back what was put, at any offset, from its file or from memory. */
+static void test_core__spill_round_trip(void **state)
+{
+    (void)state;
+    enum { N = 3 * IGTCLOUD__SPILL_CHUNK + 123 };
+    unsigned char *data = malloc(N);
+    assert_non_null(data);
+    for (size_t i = 0; i < N; i++)
+        data[i] = (unsigned char)(i * 31 + i / 7);
+    for (int in_memory = 0; in_memory < 2; in_memory++) {
+        igtcloud__spill s;
+        igtcloud__spill_init(&s, in_memory ? -1 : igtcloud__open_unnamed("/tmp", "spill-test"));
+        assert_true(in_memory || s.fd >= 0);
+        for (size_t at = 0; at < N; at += 1000)
+            assert_int_equal(igtcloud__spill_put(&s, data + at, N - at < 1000 ? N - at : 1000), 0);
+        assert_true(s.size == N);
+        assert_int_equal(igtcloud__spill_flush(&s), 0);
+        igtcloud__spill_window w;
+        memset(&w, 0, sizeof(w));
+        const char *p;
+        /* Across the window's edges, forward and back, and longer than a chunk. */
+        const size_t offs[] = { 0, 65530, 5, N - 10, 70000, 1 };
+        const size_t lens[] = { 10, 100, IGTCLOUD__SPILL_CHUNK + 9, 10, 1, N - 1 };
+        for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+            assert_int_equal(igtcloud__spill_read(&p, &s, &w, offs[k], lens[k], N), 0);
+            assert_memory_equal(p, data + offs[k], lens[k]);
+        }
+        /* Past the limit given, or past what was put: EIO. */
+        assert_int_equal(igtcloud__spill_read(&p, &s, &w, 100, 10, 105), -1);
+        assert_int_equal(errno, EIO);
+        assert_int_equal(igtcloud__spill_read(&p, &s, &w, N - 5, 10, UINT64_MAX), -1);
+        assert_int_equal(errno, EIO);
+        igtcloud__buf_dispose(&w.buf);
+        igtcloud__spill_close(&s);
+        assert_int_equal(s.fd, -1);
+    }
+    free(data);
+}
+
 static void md5_hex(char out[33], igtcloud__md5_ctx *c)
 {
     unsigned char d[16];
@@ -393,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_core__write_all_and_pwrite_all),
         cmocka_unit_test(test_core__pread_full),
         cmocka_unit_test(test_core__open_unnamed),
+        cmocka_unit_test(test_core__spill_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

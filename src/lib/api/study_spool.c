@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/fdio.h"
 #include "core/hash.h"
+#include "core/spill.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +20,6 @@
 
 uint32_t igtcloud__study_spool_hash_mask = UINT32_MAX;
 
-/* Records are written and read through buffers of this size (a larger record: its size). */
-#define SPOOL_BUFFER ((size_t)64 * 1024)
-
 /* A study of the index: where its record starts, and the hashes of what it is looked up by. */
 typedef struct spool_slot {
     uint64_t offset;
@@ -29,13 +27,11 @@ typedef struct spool_slot {
 } spool_slot;
 
 struct igtcloud__study_spool {
-    int fd;
+    igtcloud__spill file; /* the records */
+    igtcloud__spill_window in;
+    igtcloud__buf record; /* the study being added, packed */
     char *dir;            /* where the file is (for messages) */
-    uint64_t size;        /* bytes in the file */
     size_t count;
-    igtcloud__buf out;    /* records not yet written */
-    igtcloud__buf in;     /* the bytes of the file at in_offset */
-    uint64_t in_offset;
     uint64_t next;        /* offset of the record igtcloud__study_spool_next reads */
     int indexed;
     spool_slot *slots;
@@ -65,8 +61,11 @@ static const char *match_value(char *buf, size_t size, const igtcloud_study *stu
 
 static int tmp_error(const igtcloud__study_spool *sp, const char *doing)
 {
+    if (errno == ENOMEM)
+        return igtcloud__error_oom();
     return igtcloud__error_set(IGTCLOUD_EIO, "cannot %s the temporary file of studies in %s: %s",
-                               doing, sp->dir, strerror(errno));
+                               doing, sp->dir, errno == EIO ? "shorter than written"
+                                                            : strerror(errno));
 }
 
 /* An unlinked file in $TMPDIR (else /tmp): nothing is left behind, however the process ends. */
@@ -76,17 +75,8 @@ static int open_file(igtcloud__study_spool *sp)
     sp->dir = strdup(dir && *dir ? dir : "/tmp");
     if (!sp->dir)
         return igtcloud__error_oom();
-    sp->fd = igtcloud__open_unnamed(sp->dir, "igtcloud-studies");
-    return sp->fd < 0 ? tmp_error(sp, "create") : 0;
-}
-
-static int flush_out(igtcloud__study_spool *sp)
-{
-    if (igtcloud__write_all(sp->fd, sp->out.ptr, sp->out.size) != 0)
-        return tmp_error(sp, "write");
-    sp->size += sp->out.size;
-    igtcloud__buf_clear(&sp->out);
-    return 0;
+    igtcloud__spill_init(&sp->file, igtcloud__open_unnamed(sp->dir, "igtcloud-studies"));
+    return sp->file.fd < 0 ? tmp_error(sp, "create") : 0;
 }
 
 static int index_study(igtcloud__study_spool *sp, const igtcloud_study *study, uint64_t offset)
@@ -114,26 +104,23 @@ static int index_study(igtcloud__study_spool *sp, const igtcloud_study *study, u
 static int spool_add(igtcloud_study *study, void *payload)
 {
     igtcloud__study_spool *sp = payload;
-    size_t at = sp->out.size;
-    uint32_t len32 = 0;
-    int rc = igtcloud__buf_put(&sp->out, &len32, sizeof(len32));
-    if (!rc)
-        rc = igtcloud__study_pack(&sp->out, study);
-    if (!rc && sp->out.size - at - sizeof(len32) > UINT32_MAX)
+    uint64_t at = sp->file.size;
+    igtcloud__buf_clear(&sp->record);
+    int rc = igtcloud__study_pack(&sp->record, study);
+    if (!rc && sp->record.size > UINT32_MAX)
         rc = igtcloud__error_set(IGTCLOUD_EPROTO, "listing studies: study %zu is too large",
                                  sp->count);
     if (!rc) {
-        len32 = (uint32_t)(sp->out.size - at - sizeof(len32));
-        memcpy(sp->out.ptr + at, &len32, sizeof(len32));
-        if (sp->indexed)
-            rc = index_study(sp, study, sp->size + at);
+        uint32_t len32 = (uint32_t)sp->record.size;
+        if (igtcloud__spill_put(&sp->file, &len32, sizeof(len32)) ||
+            igtcloud__spill_put(&sp->file, sp->record.ptr, sp->record.size))
+            rc = tmp_error(sp, "write");
     }
+    if (!rc && sp->indexed)
+        rc = index_study(sp, study, at);
     igtcloud_study_free(study);
-    if (!rc) {
+    if (!rc)
         sp->count++;
-        if (sp->out.size >= SPOOL_BUFFER)
-            rc = flush_out(sp);
-    }
     return rc;
 }
 
@@ -143,19 +130,20 @@ int igtcloud__study_spool_fetch(igtcloud__study_spool **out, igtcloud_session *s
     igtcloud__study_spool *sp = calloc(1, sizeof(*sp));
     if (!sp)
         return igtcloud__error_oom();
-    sp->fd = -1;
+    sp->file.fd = -1;
     sp->indexed = (flags & IGTCLOUD__STUDY_SPOOL_INDEX) != 0;
     int rc = open_file(sp);
     if (!rc)
         rc = igtcloud__study_walk_fetch(session, institute_id, spool_add, sp);
-    if (!rc)
-        rc = flush_out(sp);
+    if (!rc && igtcloud__spill_flush(&sp->file))
+        rc = tmp_error(sp, "write");
     if (rc) {
         igtcloud__study_spool_free(sp);
         return rc;
     }
-    /* Written once, read many times: the writer's buffer is no longer needed. */
-    igtcloud__buf_dispose(&sp->out);
+    /* Written once, read many times: the writer's buffers are no longer needed. */
+    igtcloud__buf_dispose(&sp->file.pending);
+    igtcloud__buf_dispose(&sp->record);
     *out = sp;
     return 0;
 }
@@ -165,31 +153,11 @@ size_t igtcloud__study_spool_count(const igtcloud__study_spool *spool)
     return spool ? spool->count : 0;
 }
 
-/* Point *p at `len` bytes of the file at `offset`, read into the input buffer if need be. */
+/* Point *p at `len` bytes of the file at `offset`. */
 static int file_bytes(const char **p, igtcloud__study_spool *sp, uint64_t offset, size_t len)
 {
-    if (offset > sp->size || len > sp->size - offset)
-        return igtcloud__error_set(IGTCLOUD_EIO, "the temporary file of studies in %s is "
-                                   "damaged (a record past its end)", sp->dir);
-    if (offset < sp->in_offset || offset + len > sp->in_offset + sp->in.size) {
-        uint64_t left = sp->size - offset;
-        size_t want = len > SPOOL_BUFFER ? len : SPOOL_BUFFER;
-        if (want > left)
-            want = (size_t)left;
-        igtcloud__buf_clear(&sp->in);
-        int rc = igtcloud__buf_grow(&sp->in, want);
-        if (rc)
-            return rc;
-        ssize_t got = igtcloud__pread_full(sp->fd, sp->in.ptr, want, (off_t)offset);
-        if (got < 0)
-            return tmp_error(sp, "read");
-        if ((size_t)got < len)
-            return igtcloud__error_set(IGTCLOUD_EIO, "the temporary file of studies in %s is "
-                                       "shorter than written", sp->dir);
-        sp->in.size = (size_t)got;
-        sp->in_offset = offset;
-    }
-    *p = sp->in.ptr + (offset - sp->in_offset);
+    if (igtcloud__spill_read(p, &sp->file, &sp->in, offset, len, sp->file.size))
+        return tmp_error(sp, "read");
     return 0;
 }
 
@@ -215,7 +183,7 @@ static int read_study(igtcloud_study **out, igtcloud__study_spool *sp, uint64_t 
 int igtcloud__study_spool_next(igtcloud_study **out, igtcloud__study_spool *spool)
 {
     *out = NULL;
-    if (!spool || spool->next >= spool->size)
+    if (!spool || spool->next >= spool->file.size)
         return 0;
     return read_study(out, spool, spool->next, &spool->next);
 }
@@ -250,10 +218,9 @@ void igtcloud__study_spool_free(igtcloud__study_spool *spool)
 {
     if (!spool)
         return;
-    if (spool->fd >= 0)
-        close(spool->fd);
-    igtcloud__buf_dispose(&spool->out);
-    igtcloud__buf_dispose(&spool->in);
+    igtcloud__spill_close(&spool->file);
+    igtcloud__buf_dispose(&spool->in.buf);
+    igtcloud__buf_dispose(&spool->record);
     free(spool->slots);
     free(spool->dir);
     free(spool);

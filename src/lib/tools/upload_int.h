@@ -28,6 +28,7 @@
 #include "api/api_async.h"
 #include "api/catalog_int.h"
 #include "core/buf.h"
+#include "core/spill.h"
 
 /*
  * Local checks of upload (upload_check.c), kept apart so the fuzz target
@@ -121,12 +122,7 @@ int igtcloud__up_state_dir(igtcloud__buf *out, int create);
  * file (in the folder given, else $TMPDIR, else /tmp), written and read in
  * 64 KiB chunks; when no such file can be made they stay in memory.
  */
-typedef struct igtcloud__up_list {
-    int fd;                /* the unnamed file, or -1: every record is in `pending` */
-    igtcloud__buf pending; /* records not yet written to the file */
-    uint64_t size;         /* bytes of every record added */
-    uint64_t written;      /* of which in the file */
-} igtcloud__up_list;
+typedef igtcloud__spill igtcloud__up_list;
 
 /* One record as read back; `rel` is valid until the reader's next call. */
 typedef struct igtcloud__up_record {
@@ -141,12 +137,11 @@ typedef struct igtcloud__up_record {
 typedef struct igtcloud__up_list_reader {
     igtcloud__up_list *list;
     uint64_t off, end;     /* the next record, and the end of the range */
-    igtcloud__buf buf;     /* bytes of the file from buf_off */
-    uint64_t buf_off;
+    igtcloud__spill_window win;
     igtcloud__buf rel;     /* the last record's name */
 } igtcloud__up_list_reader;
 
-#define IGTCLOUD__UP_LIST_READER_INIT { NULL, 0, 0, IGTCLOUD_BUF_INIT, 0, IGTCLOUD_BUF_INIT }
+#define IGTCLOUD__UP_LIST_READER_INIT { NULL, 0, 0, { IGTCLOUD_BUF_INIT, 0 }, IGTCLOUD_BUF_INIT }
 
 /* Open an empty list; `dir` (may be NULL) is tried first for its file. Never fails. */
 int igtcloud__up_list_open(igtcloud__up_list *l, const char *dir);
