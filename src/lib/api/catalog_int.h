@@ -42,6 +42,23 @@ int igtcloud__study_walk_fetch(igtcloud_session *session, const char *institute_
                                igtcloud__study_fn fn, void *payload);
 
 /*
+ * A study's (or the project's) files as igtcloud_file_list_fetch_study (or
+ * _project) lists them, handed to `fn` one at a time as the answer is
+ * parsed instead of kept: memory holds one entry at a time. Within one
+ * answer the entries come in the answer's order (the study's "files"
+ * answer first, then the auxiliary one, whose members come in the order the
+ * answer names them: the list orders dicom before annotations, this does
+ * not). `info`'s strings are valid during the call. fn returns 0 to go on;
+ * anything else stops the listing and is returned.
+ */
+typedef int (*igtcloud__file_fn)(const igtcloud_file_info *info, void *payload);
+
+int igtcloud__file_walk_study(igtcloud_session *session, const igtcloud_study *study,
+                              unsigned int categories, igtcloud__file_fn fn, void *payload);
+int igtcloud__file_walk_project(igtcloud_session *session, const igtcloud_project *project,
+                                igtcloud__file_fn fn, void *payload);
+
+/*
  * A study as bytes and back (all of its compact form: the fields, the date,
  * the JSON text), for studies kept in a temporary file. unpack returns 0,
  * IGTCLOUD_ENOMEM, or IGTCLOUD_EIO for bytes that are not one record.
