@@ -82,7 +82,7 @@ typedef struct sandbox_s3_req {
     int nheaders;
     char *header_names[SANDBOX_S3_MAX_RESPONSE_HEADERS];
     char *header_values[SANDBOX_S3_MAX_RESPONSE_HEADERS];
-    char range_log[96];              /* the Range header, for the request log */
+    char range_log[96];              /* the Range header (or "part N"), for the request log */
     unsigned long long body_sent;    /* for fault callbacks */
 } sandbox_s3_req;
 

@@ -246,6 +246,8 @@ static int part_range(sandbox_s3_req *req, const sandbox_s3_object *meta, const 
                         "Part number must be an integer between 1 and 10000, inclusive");
         return -1;
     }
+    /* Logged where a Range would be: "part N". */
+    snprintf(req->range_log, sizeof(req->range_log), "part %lu", number);
     igtcloud__buf runs = IGTCLOUD_BUF_INIT;
     unsigned long long length = 0;
     int rc = sandbox_s3_object_parts(req->sb, req->key, &runs);

@@ -18,6 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strlen(etag) == 0 || strlen(etag) > IGTCLOUD__ETAG_MAX)
             __builtin_trap();
         (void)igtcloud__wire_etag_is_md5(etag);
+        uint32_t parts = 0;
+        if (igtcloud__wire_etag_parts(etag, &parts) && (parts < 1 || parts > 10000))
+            __builtin_trap();
     }
     int64_t when;
     (void)igtcloud__wire_http_date(&when, text, size);

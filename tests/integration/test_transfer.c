@@ -738,21 +738,8 @@ static void test_transfer__md5_work_hashed_side_by_side(void **state)
      * Corrupt one byte of a few stored objects, keeping their times: the
      * sandbox keeps the ETag of a file it finds unchanged (size, mtime, inode).
      */
-    for (int i = 0; i < BAD; i++) {
-        char stored[8400];
-        snprintf(stored, sizeof(stored), "%s/objects/%s", env.sb.data_dir, key[i * 13]);
-        struct stat before;
-        assert_int_equal(stat(stored, &before), 0);
-        FILE *f = fopen(stored, "r+b");
-        assert_non_null(f);
-        assert_int_equal(fseek(f, (long)(size[i * 13] / 2), SEEK_SET), 0);
-        int c = fgetc(f);
-        assert_int_equal(fseek(f, (long)(size[i * 13] / 2), SEEK_SET), 0);
-        fputc(c ^ 0x20, f);
-        assert_int_equal(fclose(f), 0);
-        const struct timespec times[2] = { before.st_atim, before.st_mtim };
-        assert_int_equal(utimensat(AT_FDCWD, stored, times, 0), 0);
-    }
+    for (int i = 0; i < BAD; i++)
+        assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key[i * 13], (long)(size[i * 13] / 2)), 0);
     assert_int_equal(igtcloud_transfer_run(down), IGTCLOUD_EPARTIAL);
     for (int i = 0; i < N; i++) {
         igtcloud_transfer_result r;
@@ -806,19 +793,7 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
      * One byte in the second range rots on the server's disk. The sandbox
      * keeps the ETag of an object whose size and mtime did not change.
      */
-    char object[700];
-    snprintf(object, sizeof(object), "%s/objects/" DEMO_PREFIX "t9/prefix.bin", env.sb.data_dir);
-    struct stat before;
-    assert_int_equal(stat(object, &before), 0);
-    FILE *f = fopen(object, "r+b");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, (long)(MIB + 17), SEEK_SET), 0);
-    int c = fgetc(f);
-    assert_int_equal(fseek(f, (long)(MIB + 17), SEEK_SET), 0);
-    fputc(c ^ 0x5a, f);
-    fclose(f);
-    const struct timespec times[2] = { before.st_atim, before.st_mtim };
-    assert_int_equal(utimensat(AT_FDCWD, object, times, 0), 0);
+    assert_int_equal(test_rot_stored_byte(env.sb.data_dir, DEMO_PREFIX "t9/prefix.bin", (long)(MIB + 17)), 0);
 
     assert_int_equal(th_run_download(&t, &o, DEMO_PREFIX "t9/prefix.bin", bad, (int64_t)size),
                      IGTCLOUD_EPARTIAL);
@@ -829,6 +804,69 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
     igtcloud_transfer_free(t);
     assert_false(th_exists(bad));
     assert_false(side_exists("prefix-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
+}
+
+/*
+ * A multipart object (ETag "<md5 of the parts' MD5s>-4") is checked part by
+ * part: part 1's HEAD gives the part size, and the in-order hashing ends a
+ * part's digest at each part boundary, which the 3 MiB ranges cross. Both
+ * when fetched in ranges and in one GET; and a byte rotten on the server's
+ * disk fails the download, with no file left under its name.
+ */
+static void test_transfer__multipart_download_checked_part_by_part(void **state)
+{
+    (void)state;
+    const char *key = DEMO_PREFIX "t20/parts.bin";
+    char src[512], dst[512], whole[512], bad[512];
+    th_path_in(&env, src, sizeof(src), "parts.bin");
+    th_path_in(&env, dst, sizeof(dst), "parts.out");
+    th_path_in(&env, whole, sizeof(whole), "parts-whole.out");
+    th_path_in(&env, bad, sizeof(bad), "parts-bad.out");
+    const uint64_t size = 15 * MIB + 12345; /* parts of 5 MiB: 5, 5, 5 and 12345 bytes */
+    assert_int_equal(th_make_file(src, size, 20), 0);
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.multipart_threshold = 6 * MIB;
+    o.part_size = 5 * MIB;
+    o.range_threshold = 3 * MIB;
+    o.range_size = 3 * MIB;
+    o.max_requests = 4;
+    th_put_file(&o, src, key, NULL);
+    int heads_before = th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", "t20/parts.bin");
+
+    igtcloud_transfer *t = NULL;
+    igtcloud__engine_stats st;
+    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    assert_int_equal(st.verified_by_parts, 1);
+    assert_int_equal(st.parts_unverified, 0);
+    assert_true(st.prefix_hashes >= 4); /* a piece per part at least */
+    assert_int_equal(th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", "t20/parts.bin"),
+                     heads_before + 1);
+
+    /* In one GET (below the range threshold): checked the same way once it is in. */
+    igtcloud_transfer_options one = o;
+    one.range_threshold = 64 * MIB;
+    TH_PASS(th_run_download(&t, &one, key, whole, (int64_t)size));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, whole));
+    assert_int_equal(st.verified_by_parts, 1);
+
+    /* A byte of part 3 rots on the server's disk: the parts' MD5s no longer make the ETag. */
+    assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, (long)(10 * MIB + 77)), 0);
+    assert_int_equal(th_run_download(&t, &o, key, bad, (int64_t)size), IGTCLOUD_EPARTIAL);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, IGTCLOUD_EPROTO);
+    assert_non_null(strstr(r.message, "multipart ETag"));
+    igtcloud__engine_get_stats(&st, t);
+    assert_int_equal(st.verified_by_parts, 0);
+    igtcloud_transfer_free(t);
+    assert_false(th_exists(bad));
+    assert_false(side_exists("parts-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
 }
 
 /*
@@ -1150,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_transfer__md5_lanes_take_in_work_queued_while_hashing),
         cmocka_unit_test(test_transfer__download_checked_by_the_object_crc32c),
         cmocka_unit_test(test_transfer__ranged_download_hashes_prefix_while_ranges_arrive),
+        cmocka_unit_test(test_transfer__multipart_download_checked_part_by_part),
         cmocka_unit_test(test_transfer__multipart_created_callback_then_abort),
         cmocka_unit_test(test_transfer__journal_of_another_boot_is_not_trusted),
         cmocka_unit_test(test_transfer__full_disk_fails_the_file_cleanly),

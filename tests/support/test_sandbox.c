@@ -163,3 +163,20 @@ char *test_sandbox_log(const test_sandbox *sb)
         text[len] = '\0';
     return text;
 }
+
+int test_rot_stored_byte(const char *data_dir, const char *key, long at)
+{
+    char object[8400];
+    struct stat before;
+    snprintf(object, sizeof(object), "%s/objects/%s", data_dir, key);
+    if (stat(object, &before) != 0)
+        return -1;
+    FILE *f = fopen(object, "r+b");
+    if (!f)
+        return -1;
+    int c = fseek(f, at, SEEK_SET) == 0 ? fgetc(f) : EOF;
+    int bad = c == EOF || fseek(f, at, SEEK_SET) != 0 || fputc(c ^ 0x5a, f) == EOF;
+    bad |= fclose(f) != 0;
+    const struct timespec times[2] = { before.st_atim, before.st_mtim };
+    return bad || utimensat(AT_FDCWD, object, times, 0) != 0 ? -1 : 0;
+}

@@ -39,4 +39,11 @@ void test_remove_tree(const char *path);
 /* Create a fresh temp folder under TMPDIR into out (size >= 256). */
 int test_make_temp_dir(char *out, size_t size, const char *tag);
 
+/*
+ * Flip byte `at` of object `key` on the sandbox's disk (data_dir/objects/key),
+ * keeping the file's times, size and inode: the sandbox then keeps the ETag
+ * it recorded, as a disk's silent corruption would. 0, or -1.
+ */
+int test_rot_stored_byte(const char *data_dir, const char *key, long at);
+
 #endif

@@ -41,6 +41,20 @@ static void test_s3_wire__etag(void **state)
     v = "\"9e107d9d372bb6826bd81d3542a419d6-12\"";
     assert_int_equal(igtcloud__wire_etag(e, v, strlen(v)), 0);
     assert_false(igtcloud__wire_etag_is_md5(e));
+    uint32_t parts = 0;
+    assert_true(igtcloud__wire_etag_parts(e, &parts));
+    assert_int_equal(parts, 12);
+    assert_true(igtcloud__wire_etag_parts("9e107d9d372bb6826bd81d3542a419d6-10000", &parts));
+    assert_int_equal(parts, 10000);
+    assert_true(igtcloud__wire_etag_parts("9E107D9D372BB6826BD81D3542A419D6-1", &parts));
+    assert_int_equal(parts, 1);
+    const char *not_parts[] = { "9e107d9d372bb6826bd81d3542a419d6", "9e107d9d372bb6826bd81d3542a419d6-",
+                                "9e107d9d372bb6826bd81d3542a419d6-0", "9e107d9d372bb6826bd81d3542a419d6-01",
+                                "9e107d9d372bb6826bd81d3542a419d6-10001", "9e107d9d372bb6826bd81d3542a419d6-1x",
+                                "9e107d9d372bb6826bd81d3542a419dg-2", "9e107d9d372bb6826bd81d3542a419d-12",
+                                "9e107d9d372bb6826bd81d3542a419d6-123456" };
+    for (size_t i = 0; i < sizeof(not_parts) / sizeof(not_parts[0]); i++)
+        assert_false(igtcloud__wire_etag_parts(not_parts[i], &parts));
     v = "W/\"abc\"";
     assert_int_equal(igtcloud__wire_etag(e, v, strlen(v)), 0);
     assert_string_equal(e, "abc");

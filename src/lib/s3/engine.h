@@ -27,6 +27,8 @@ typedef struct igtcloud__engine_stats {
     size_t md5_side_by_side;    /* MD5 tasks a worker hashed together with others (core/md5.h) */
     size_t md5_joined_running;  /* MD5 tasks taken into a worker's lanes while they hashed others */
     size_t completions_confirmed; /* Completes that met NoSuchUpload: HEADs sent to check */
+    size_t verified_by_parts;   /* downloads checked against a multipart ETag, part by part */
+    size_t parts_unverified;    /* multipart downloads whose part size could not be learned */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);

@@ -91,6 +91,10 @@ void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j)
         igtcloud__engine_download_verified(t, j, igtcloud__engine_verify_here(t, j));
         return;
     }
+    if (igtcloud__engine_parts_wanted(j)) {
+        igtcloud__engine_parts_check(t, j); /* igtcloud__engine_download_verified() in the end */
+        return;
+    }
     download_rename(j);
 }
 
@@ -101,7 +105,9 @@ void igtcloud__engine_download_verified(igtcloud_transfer *t, job *j, int v)
     if (v) {
         if (v > 0)
             igtcloud__engine_job_error(j, IGTCLOUD_EPROTO, 0, NULL,
-                      "download of %s: MD5 of the data differs from the ETag", j->key);
+                      "download of %s: %s", j->key,
+                      j->mp_state == MP_KNOWN ? "the MD5 of its parts differs from the multipart ETag"
+                                              : "MD5 of the data differs from the ETag");
         else
             igtcloud__engine_job_error(j, v, 0, NULL, "download of %s: %s", j->key, igtcloud_error_last()->message);
         igtcloud__engine_discard_partial(j);
@@ -164,6 +170,7 @@ int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
     j->md5_pos = 0;
     j->md5_range = 0;
     j->md5_broken = 0;
+    igtcloud__engine_parts_reset(j);
     j->crc32c_known = 0;
     j->finished = 0;
     j->md5_on_loop = t->verify_failed;
@@ -292,6 +299,7 @@ static int download_try_resume(igtcloud_transfer *t, job *j)
     j->ranged = 1;
     j->next_range = 0;
     j->md5_on_loop = t->verify_failed;
+    igtcloud__engine_parts_reset(j);
     t->stats.ranges_resumed += jr.ndone;
     t->progress.bytes_done += (uint64_t)jr.ndone * jr.range_size > jr.size
                                   ? jr.size

@@ -49,7 +49,11 @@
 
 enum job_kind { JK_UPLOAD = 1, JK_DOWNLOAD, JK_READ, JK_STAT, JK_ABORT };
 enum job_state { JS_QUEUED = 0, JS_ACTIVE, JS_DONE };
-enum req_kind { RK_PUT = 1, RK_CREATE, RK_PART, RK_COMPLETE, RK_ABORT, RK_LIST, RK_GET, RK_HEAD };
+/* RK_PARTS: HEAD ?partNumber=1 of a download, to learn its part size (engine_parts.c). */
+enum req_kind { RK_PUT = 1, RK_CREATE, RK_PART, RK_COMPLETE, RK_ABORT, RK_LIST, RK_GET, RK_HEAD,
+                RK_PARTS };
+/* A download's check against a multipart ETag (engine_parts.c). */
+enum parts_state { MP_UNASKED = 0, MP_ASKED, MP_KNOWN, MP_CONFIRMING, MP_NONE };
 
 typedef struct job job;
 typedef struct req req;
@@ -133,6 +137,20 @@ struct job {
     uint32_t crc32c;
     uint64_t crc32c_pos;
     int md5_broken;       /* a prefix could not be hashed: the final check reads it all */
+    /*
+     * A multipart ETag is the MD5 of the parts' MD5s and their number: with
+     * the part size (a HEAD of part 1), the in-order hashing ends each
+     * part's digest at its boundary (engine_parts.c).
+     */
+    int mp_state;         /* enum parts_state */
+    uint32_t mp_count;    /* parts, as the ETag says */
+    uint32_t mp_rolled;   /* parts whose digest went into mp_outer ... */
+    uint64_t mp_rolled_end; /* ... and the bytes they cover */
+    uint64_t mp_part_size;  /* of every part but the last, as part 1 says ... */
+    uint64_t *mp_sizes;   /* ... or every part's, learned one by one (MP_CONFIRMING) */
+    uint32_t mp_confirm_left; /* HEADs of parts 2..N not answered yet */
+    int mp_confirm_failed;
+    igtcloud__md5_ctx *mp_outer;
     int finished;         /* download_finish ran (the verification may be pending) */
     int verifying;        /* a worker is computing the MD5 of the temporary file */
 
@@ -171,6 +189,7 @@ struct req {
     char content_range[96];
     char last_modified[64];
     char checksum_crc32c[16];
+    uint32_t parts_count; /* x-amz-mp-parts-count, 0 when absent */
     int has_length;
     uint64_t content_length;
     igtcloud__buf body;
@@ -327,6 +346,8 @@ int igtcloud__engine_download_start(igtcloud_transfer *t, job *j);
 
 void igtcloud__engine_verify_stop(igtcloud_transfer *t);
 int igtcloud__engine_verify_submit(igtcloud_transfer *t, job *j);
+/* Hand the bytes from j's digest position to `to` to a worker; -1 when it must be done here. */
+int igtcloud__engine_verify_submit_prefix(igtcloud_transfer *t, job *j, uint64_t to);
 void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block);
 void igtcloud__engine_verify_advance(igtcloud_transfer *t, job *j);
 int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j);
@@ -337,5 +358,22 @@ int igtcloud__engine_write_received(igtcloud_transfer *t, req *r, const char *da
 /* curl is done with r: 1 when its outcome must wait for its chunks (collect finishes it). */
 int igtcloud__engine_writes_park(igtcloud_transfer *t, req *r, CURLcode cc);
 void igtcloud__engine_write_release(igtcloud_transfer *t, req *r);
+
+/*
+ * Multipart ETags (engine_parts.c). wanted: j is a download whose ETag is a
+ * multipart one not given up on. ask: HEAD its part 1 once. answer: a HEAD
+ * of a part came back (ok) or failed for good.
+ * boundary: where the part the in-order digest is in ends. roll: end the digest of
+ * each part the hashing reached the end of. check: the download is complete
+ * on disk: hash what is left and compare, or wait; it calls
+ * igtcloud__engine_download_verified once. reset: forget it all (a restart).
+ */
+int igtcloud__engine_parts_wanted(const job *j);
+void igtcloud__engine_parts_ask(igtcloud_transfer *t, job *j);
+void igtcloud__engine_parts_answer(igtcloud_transfer *t, const req *r, int ok);
+uint64_t igtcloud__engine_parts_boundary(const job *j);
+void igtcloud__engine_parts_roll(job *j);
+void igtcloud__engine_parts_check(igtcloud_transfer *t, job *j);
+void igtcloud__engine_parts_reset(job *j);
 
 #endif

@@ -49,6 +49,10 @@ static void job_release(job *j)
     free(j->unjournaled);
     j->unjournaled = NULL;
     j->nunjournaled = 0;
+    free(j->mp_outer);
+    j->mp_outer = NULL;
+    free(j->mp_sizes);
+    j->mp_sizes = NULL;
     if (j->md5) {
         free(j->md5);
         j->md5 = NULL;
@@ -325,8 +329,8 @@ void igtcloud__engine_job_settle(igtcloud_transfer *t, job *j)
     if (j->kind == JK_DOWNLOAD && j->ranged && j->journal.ndone == j->journal.count) {
         if (!j->finished)
             igtcloud__engine_download_finish(t, j);
-        if (j->verifying)
-            return; /* settled again when the worker's answer is collected */
+        if (j->verifying || j->pending > 0)
+            return; /* settled again when the worker's (or part 1's HEAD) answer is in */
         igtcloud__engine_job_done(t, j);
         return;
     }

@@ -29,6 +29,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
         r->etag[0] = r->request_id[0] = r->bucket_region[0] = '\0';
         r->content_range[0] = r->last_modified[0] = r->checksum_crc32c[0] = '\0';
         r->has_length = 0;
+        r->parts_count = 0;
         return n;
     }
     const char *colon = memchr(data, ':', n);
@@ -63,6 +64,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
         COPY(r->last_modified);
     } else if (IS("x-amz-checksum-crc32c")) {
         COPY(r->checksum_crc32c);
+    } else if (IS("x-amz-mp-parts-count")) {
+        uint64_t count;
+        r->parts_count = igtcloud__wire_u64(&count, v, vlen) == 0 && count <= 10000 ? (uint32_t)count : 0;
     } else if (IS("content-length")) {
         r->has_length = igtcloud__wire_u64(&r->content_length, v, vlen) == 0;
     }
@@ -415,6 +419,8 @@ static int build_query(igtcloud__buf *q, const req *r)
         if (igtcloud__buf_puts(q, "uploadId="))
             return IGTCLOUD_ENOMEM;
         return igtcloud__sigv4_uri_encode(q, j->upload_id, strlen(j->upload_id), 0);
+    case RK_PARTS:
+        return igtcloud__buf_printf(q, "partNumber=%" PRIu32, r->index + 1);
     case RK_LIST:
         if (igtcloud__buf_printf(q, "max-parts=1000&part-number-marker=%" PRIu32 "&uploadId=",
                                  j->list_marker))
@@ -554,6 +560,7 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
         method = "DELETE";
         break;
     case RK_HEAD:
+    case RK_PARTS:
         method = "HEAD";
         break;
     case RK_GET: {
@@ -587,7 +594,7 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
     else if (r->kind == RK_GET && j->kind == JK_DOWNLOAD)
         hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-mode", "ENABLED" }; /* learn_crc32c */
     char if_match[IGTCLOUD__ETAG_MAX + 3];
-    if (r->kind == RK_GET && j->etag[0] && (range[0] || r->attempt > 0)) {
+    if ((r->kind == RK_GET && j->etag[0] && (range[0] || r->attempt > 0)) || r->kind == RK_PARTS) {
         snprintf(if_match, sizeof(if_match), "\"%s\"", j->etag);
         hs[nh++] = (igtcloud__sigv4_header){ "If-Match", if_match };
     }
@@ -636,6 +643,7 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
     r->etag[0] = r->request_id[0] = r->bucket_region[0] = r->content_range[0] = '\0';
     r->last_modified[0] = '\0';
     r->has_length = 0;
+    r->parts_count = 0;
     igtcloud__buf_clear(&r->body);
     r->attempt_bytes = 0;
     r->checked = r->local_error = r->proto_error = r->stalled = 0;

@@ -72,6 +72,7 @@ const char *igtcloud__engine_op_name(int kind)
     case RK_LIST: return "ListParts";
     case RK_GET: return "GET";
     case RK_HEAD: return "HEAD";
+    case RK_PARTS: return "HEAD";
     default: return "request";
     }
 }
@@ -207,6 +208,9 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
                 j->last_modified = lm;
         }
         return 0;
+    case RK_PARTS:
+        igtcloud__engine_parts_answer(t, r, 1);
+        return 0;
     case RK_GET:
         if (!r->checked && igtcloud__engine_check_get(t, r)) {
             r->proto_error = 1;
@@ -282,10 +286,15 @@ static const char *explain(const char *code)
     return "";
 }
 
-static void req_failed_final(req *r, int code, igtcloud__s3_error_body *xml,
+static void req_failed_final(igtcloud_transfer *t, req *r, int code, igtcloud__s3_error_body *xml,
                              const char *why)
 {
     job *j = r->job;
+    if (r->kind == RK_PARTS) {
+        /* Part 1 stays unknown: the download is checked by its size, as without the HEAD. */
+        igtcloud__engine_parts_answer(t, r, 0);
+        return;
+    }
     char what[1200];
     if (j->kind == JK_UPLOAD)
         snprintf(what, sizeof(what), "%s (from %s)", j->key, j->path);
@@ -349,7 +358,7 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
     if (r->stalled)
         outcome = IGTCLOUD__XFER_TIMEOUT;
     if (r->local_error) {
-        req_failed_final(r, r->local_status ? r->local_status : IGTCLOUD_EIO, &xml, r->local_msg);
+        req_failed_final(t, r, r->local_status ? r->local_status : IGTCLOUD_EIO, &xml, r->local_msg);
         igtcloud__engine_req_retire(t, r);
         igtcloud__engine_job_settle(t, j);
         return;
@@ -371,7 +380,7 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
             }
             return;
         }
-        req_failed_final(r, IGTCLOUD_EPROTO, &xml, r->local_msg);
+        req_failed_final(t, r, IGTCLOUD_EPROTO, &xml, r->local_msg);
         igtcloud__engine_req_retire(t, r);
         igtcloud__engine_job_settle(t, j);
         return;
@@ -386,7 +395,7 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
         }
         if (s < 0) {
             int code = !r->local_error ? IGTCLOUD_EPROTO : r->local_status ? r->local_status : IGTCLOUD_EIO;
-            req_failed_final(r, code, &xml,
+            req_failed_final(t, r, code, &xml,
                              r->local_msg[0] ? r->local_msg : "bad response");
             igtcloud__engine_req_retire(t, r);
             igtcloud__engine_job_settle(t, j);
@@ -453,7 +462,7 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
     int code = outcome == IGTCLOUD__XFER_OK ? status_for_s3(r->status, xml.code)
                                             : status_for_outcome(outcome);
     if (t->cancel) {
-        req_failed_final(r, IGTCLOUD_ECANCELLED, &xml, "cancelled");
+        req_failed_final(t, r, IGTCLOUD_ECANCELLED, &xml, "cancelled");
         igtcloud__engine_req_retire(t, r);
         igtcloud__engine_job_settle(t, j);
         return;
@@ -475,7 +484,7 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
             igtcloud__engine_enqueue(t, r, 0);
             return;
         }
-        req_failed_final(r, code, &xml, why);
+        req_failed_final(t, r, code, &xml, why);
         igtcloud__engine_req_retire(t, r);
         igtcloud__engine_job_settle(t, j);
         return;
@@ -500,9 +509,9 @@ void igtcloud__engine_req_finished(igtcloud_transfer *t, req *r, CURLcode cc)
             char msg[sizeof(why_buf) + 48];
             snprintf(msg, sizeof(msg), "%s; retry budget of the run exhausted",
                      why ? why : (xml.code[0] ? xml.code : "failed"));
-            req_failed_final(r, code, &xml, xml.code[0] ? NULL : msg);
+            req_failed_final(t, r, code, &xml, xml.code[0] ? NULL : msg);
         } else {
-            req_failed_final(r, code, &xml, why);
+            req_failed_final(t, r, code, &xml, why);
         }
         igtcloud__engine_req_retire(t, r);
         igtcloud__engine_job_settle(t, j);

@@ -516,6 +516,14 @@ int igtcloud__engine_verify_submit(igtcloud_transfer *t, job *j)
     return verify_submit(t, j, j->size, 1);
 }
 
+int igtcloud__engine_verify_submit_prefix(igtcloud_transfer *t, job *j, uint64_t to)
+{
+    if (verify_submit(t, j, to, 0))
+        return -1;
+    t->stats.prefix_hashes++;
+    return 0;
+}
+
 /* The MD5 check on the loop's thread, when no worker can take it (0, 1, or < 0). */
 int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j)
 {
@@ -537,16 +545,24 @@ int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j)
  */
 void igtcloud__engine_verify_advance(igtcloud_transfer *t, job *j)
 {
+    int parts = igtcloud__engine_parts_wanted(j);
     if (j->md5_on_loop || j->md5_broken || j->verifying || j->failing || !j->ranged ||
-        !igtcloud__wire_etag_is_md5(j->etag))
+        (!parts && !igtcloud__wire_etag_is_md5(j->etag)))
         return;
+    if (parts && j->mp_state != MP_KNOWN) {
+        igtcloud__engine_parts_ask(t, j); /* its answer calls this again */
+        return;
+    }
     while (j->md5_range < j->journal.count && j->journal.done[j->md5_range])
         j->md5_range++;
     uint64_t end = (uint64_t)j->md5_range * j->journal.range_size;
     if (end > j->size)
         end = j->size;
-    if (end > j->md5_pos && verify_submit(t, j, end, 0) == 0)
-        t->stats.prefix_hashes++;
+    /* A multipart ETag's digests end at part boundaries: a piece never crosses one. */
+    if (parts && end > igtcloud__engine_parts_boundary(j))
+        end = igtcloud__engine_parts_boundary(j);
+    if (end > j->md5_pos)
+        igtcloud__engine_verify_submit_prefix(t, j, end);
 }
 
 /*
@@ -783,14 +799,21 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
                 igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path,
                                     strerror(-d->result));
             igtcloud__engine_download_verified(t, j, d->result < 0 ? IGTCLOUD_EIO : d->result);
-        } else if (d->result < 0) {
-            /* The prefix digest is unusable: the final check hashes it all. */
-            free(j->md5);
-            j->md5 = NULL;
-            j->md5_broken = 1;
         } else {
-            j->md5_pos = d->to;
-            igtcloud__engine_verify_advance(t, j); /* the final check comes as the job settles */
+            if (d->result < 0) {
+                /* The prefix digest is unusable: the final check hashes it all. */
+                free(j->md5);
+                j->md5 = NULL;
+                j->md5_broken = 1;
+            } else {
+                j->md5_pos = d->to;
+                igtcloud__engine_parts_roll(j);
+            }
+            /* Past download_finish, a multipart check goes on piece by piece from here. */
+            if (j->finished && igtcloud__engine_parts_wanted(j))
+                igtcloud__engine_parts_check(t, j);
+            else
+                igtcloud__engine_verify_advance(t, j); /* the final check comes as the job settles */
         }
         free(d);
         igtcloud__engine_job_settle(t, j);

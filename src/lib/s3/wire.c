@@ -143,6 +143,26 @@ static int hex_digit(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
 }
 
+int igtcloud__wire_etag_parts(const char *etag, uint32_t *parts)
+{
+    char md5[33];
+    size_t n = strlen(etag);
+    if (n < 34 || n > 38 || etag[32] != '-' || etag[33] < '1' || etag[33] > '9')
+        return 0;
+    memcpy(md5, etag, 32);
+    md5[32] = '\0';
+    uint32_t v = 0;
+    for (size_t i = 33; i < n; i++) {
+        if (etag[i] < '0' || etag[i] > '9')
+            return 0;
+        v = v * 10 + (uint32_t)(etag[i] - '0');
+    }
+    if (!igtcloud__wire_etag_is_md5(md5) || v > 10000)
+        return 0;
+    *parts = v;
+    return 1;
+}
+
 int igtcloud__wire_multipart_etag(char out[IGTCLOUD__ETAG_MAX + 1], char *const *part_etags,
                                   uint32_t nparts)
 {

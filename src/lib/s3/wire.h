@@ -26,6 +26,12 @@ int igtcloud__wire_etag(char out[IGTCLOUD__ETAG_MAX + 1], const char *value, siz
 int igtcloud__wire_etag_is_md5(const char *etag);
 
 /*
+ * Is an (unquoted) ETag a multipart one, 32 hex digits, '-' and the number
+ * of parts (1 to 10,000, no leading zero)? 1 with *parts set, else 0.
+ */
+int igtcloud__wire_etag_parts(const char *etag, uint32_t *parts);
+
+/*
  * The ETag S3 gives the object a multipart upload completes into: the MD5 of
  * the parts' binary MD5s, then "-" and the part count. Returns 0, or -1 when
  * a part's ETag is not an MD5 (SSE-KMS, some servers): no way to know then.
