@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "igtcloud/catalog.h"
+#include "core/spill.h"
+
 /*
  * The completion manifest of a download target: TARGET/.igtcloud/download-manifest,
  * one line per file this library verified (size and MD5 by the engine) and
@@ -65,5 +68,42 @@ size_t igtcloud__dl_manifest_index_bytes(const igtcloud__dl_manifest *m);
  * tests can force hash collisions. Set it only while no manifest is open.
  */
 extern uint64_t igtcloud__dl_manifest_hash_mask;
+
+/*
+ * The files of the study (or of the project) being planned, kept out of
+ * memory (download_listing.c): each listed file to fetch is appended as a
+ * compact record (category, size, key, name) to a spill, an unlinked
+ * temporary file in $TMPDIR, else /tmp (in memory when neither takes one),
+ * and read back one file at a time, category by category in the order of
+ * igtcloud_file_list (files, dicom, annotations, then project files),
+ * whatever order the answers named them in; within a category, in the
+ * answer's order. Memory: the two buffers of the spill, whatever the count.
+ */
+typedef struct igtcloud__dl_listing {
+    igtcloud__spill records;
+    igtcloud__spill_window win;
+    uint64_t first[4], end[4]; /* per rank: its first record and the end of its last */
+    size_t count;              /* records added */
+    unsigned int rank;         /* being read back */
+    uint64_t next;             /* the next record to look at */
+    int reading;
+    int is_open;
+} igtcloud__dl_listing;
+
+/* Start an empty listing. Never fails: without a temporary file the records stay in memory. */
+void igtcloud__dl_listing_open(igtcloud__dl_listing *l);
+
+/* Append one file (its category, size, key and name). 0, IGTCLOUD_ENOMEM or IGTCLOUD_EIO. */
+int igtcloud__dl_listing_add(igtcloud__dl_listing *l, const igtcloud_file_info *f);
+
+/*
+ * The next file in rank order (the first after the last add): 1 with *out
+ * set (its key and name valid until the next call; type "", no upload id,
+ * completed), 0 when every file was read, or IGTCLOUD_ENOMEM / IGTCLOUD_EIO.
+ */
+int igtcloud__dl_listing_next(igtcloud__dl_listing *l, igtcloud_file_info *out);
+
+/* Close the file and free the buffers; a zeroed or closed listing is fine. */
+void igtcloud__dl_listing_close(igtcloud__dl_listing *l);
 
 #endif
