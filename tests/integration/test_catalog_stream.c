@@ -336,6 +336,61 @@ static void test_catalog_stream__wide_file_list(void **state)
     igtcloud_study_list_free(list);
 }
 
+/* What a file walk saw, and when it stops itself. */
+typedef struct walked_files {
+    const igtcloud_file_list *list; /* the same listing fetched whole */
+    size_t seen, stop_at;
+} walked_files;
+
+static int check_walked_file(const igtcloud_file_info *f, void *payload)
+{
+    walked_files *w = payload;
+    igtcloud_file_info l;
+    PASS(igtcloud_file_list_at(&l, w->list, w->seen));
+    assert_string_equal(f->name, l.name);
+    assert_string_equal(f->key, l.key);
+    assert_string_equal(f->type, l.type);
+    assert_string_equal(f->upload_id, l.upload_id);
+    assert_int_equal(f->category, l.category);
+    assert_true(f->size == l.size && f->completed == l.completed && f->is_new == l.is_new);
+    if (++w->seen == w->stop_at)
+        return igtcloud__error_set(IGTCLOUD_ECANCELLED, "walk stopped at %zu", w->seen);
+    return 0;
+}
+
+/* A walk hands over the files the list holds, in its order; the callback's error stops it. */
+static void test_catalog_stream__file_walk_matches_the_list(void **state)
+{
+    (void)state;
+    igtcloud_study_list *list = NULL;
+    igtcloud_file_list *files = NULL;
+    PASS(igtcloud_study_list_fetch(&list, session, "wide"));
+    const igtcloud_study *study = igtcloud_study_list_at(list, 0);
+    PASS(igtcloud_file_list_fetch_study(&files, session, study, IGTCLOUD_CATEGORY_ALL_STUDY));
+    walked_files w = { files, 0, 0 };
+    PASS(igtcloud__file_walk_study(session, study, IGTCLOUD_CATEGORY_ALL_STUDY,
+                                   check_walked_file, &w));
+    assert_int_equal(w.seen, WIDE_FILES);
+    walked_files stop = { files, 0, 1234 };
+    assert_int_equal(igtcloud__file_walk_study(session, study, IGTCLOUD_CATEGORY_ALL_STUDY,
+                                               check_walked_file, &stop),
+                     IGTCLOUD_ECANCELLED);
+    assert_int_equal(stop.seen, 1234);
+    assert_string_equal(igtcloud_error_last()->message, "walk stopped at 1234");
+    /* The session still works after a listing stopped half-way. */
+    igtcloud_file_list_free(files);
+    igtcloud_study_list_free(list);
+    PASS(igtcloud_study_list_fetch(&list, session, "odd"));
+    study = igtcloud_study_list_find_key(list, "F");
+    PASS(igtcloud_file_list_fetch_study(&files, session, study, IGTCLOUD_CATEGORY_ALL_STUDY));
+    walked_files all = { files, 0, 0 };
+    PASS(igtcloud__file_walk_study(session, study, IGTCLOUD_CATEGORY_ALL_STUDY,
+                                   check_walked_file, &all));
+    assert_int_equal(all.seen, 3);
+    igtcloud_file_list_free(files);
+    igtcloud_study_list_free(list);
+}
+
 struct async_outcome {
     int calls, status;
     char message[300];
@@ -634,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_catalog_stream__http_errors),
         cmocka_unit_test(test_catalog_stream__spool_needs_a_temporary_folder),
         cmocka_unit_test(test_catalog_stream__wide_file_list),
+        cmocka_unit_test(test_catalog_stream__file_walk_matches_the_list),
         cmocka_unit_test(test_catalog_stream__file_categories),
         cmocka_unit_test(test_catalog_stream__refresh_on_the_way),
         cmocka_unit_test(test_catalog_stream__http_sink),

@@ -741,15 +741,30 @@ static int arena_put(size_t *off, igtcloud__buf *arena, const char *s)
     return igtcloud__buf_put(arena, s, strlen(s) + 1);
 }
 
-/* Append one File object, entry `index` of its category's array. */
-static int add_file(igtcloud_file_list *list, const json_t *f, igtcloud_category category,
-                    size_t index, const char *what)
+/* Read one File object, entry `index` of its category's array; the strings are f's. */
+static int file_info_of(igtcloud_file_info *out, const json_t *f, igtcloud_category category,
+                        size_t index, const char *what)
 {
     const char *key = json_string_value(json_object_get(f, "key"));
     const char *name = json_string_value(json_object_get(f, "fileName"));
     if (!json_is_object(f) || !key || !name)
         return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: entry %zu has no key or fileName", what,
                                    index);
+    json_t *size = json_object_get(f, "fileSize");
+    out->category = category;
+    out->key = key;
+    out->name = name;
+    out->type = str_field(f, "type");
+    out->size = json_is_integer(size) ? (int64_t)json_integer_value(size) : -1;
+    out->completed = json_is_true(json_object_get(f, "isCompleted"));
+    out->is_new = json_is_true(json_object_get(f, "isNew"));
+    out->upload_id = str_field(f, "uploadId");
+    return 0;
+}
+
+/* Append one file to the list. */
+static int add_file(igtcloud_file_list *list, const igtcloud_file_info *f)
+{
     if (list->count == list->alloc) {
         size_t n = list->alloc ? list->alloc * 2 : 64;
         file_entry *grown = realloc(list->items, n * sizeof(*grown));
@@ -759,16 +774,15 @@ static int add_file(igtcloud_file_list *list, const json_t *f, igtcloud_category
         list->alloc = n;
     }
     file_entry *e = &list->items[list->count];
-    json_t *size = json_object_get(f, "fileSize");
-    e->category = category;
-    e->size = json_is_integer(size) ? (int64_t)json_integer_value(size) : -1;
-    e->completed = json_is_true(json_object_get(f, "isCompleted"));
-    e->is_new = json_is_true(json_object_get(f, "isNew"));
+    e->category = f->category;
+    e->size = f->size;
+    e->completed = f->completed;
+    e->is_new = f->is_new;
     int rc;
-    if ((rc = arena_put(&e->key, &list->arena, key)) ||
-        (rc = arena_put(&e->name, &list->arena, name)) ||
-        (rc = arena_put(&e->type, &list->arena, str_field(f, "type"))) ||
-        (rc = arena_put(&e->upload_id, &list->arena, str_field(f, "uploadId"))))
+    if ((rc = arena_put(&e->key, &list->arena, f->key)) ||
+        (rc = arena_put(&e->name, &list->arena, f->name)) ||
+        (rc = arena_put(&e->type, &list->arena, f->type)) ||
+        (rc = arena_put(&e->upload_id, &list->arena, f->upload_id)))
         return rc;
     list->count++;
     return 0;
@@ -776,7 +790,9 @@ static int add_file(igtcloud_file_list *list, const json_t *f, igtcloud_category
 
 /* One answer of a files endpoint being read: which members are wanted. */
 typedef struct files_walk {
-    igtcloud_file_list *list;
+    igtcloud_file_list *list;             /* where the files go, or NULL: */
+    igtcloud__file_fn fn;                 /* ... handed over one at a time */
+    void *payload;
     const char *const *members;
     const igtcloud_category *categories;  /* 0: the member is not wanted */
     size_t n;
@@ -814,7 +830,11 @@ static int files_value(json_t *value, const char *member, size_t index, void *pa
     if (index == IGTCLOUD__JSON_STREAM_WHOLE)
         return igtcloud__error_set(IGTCLOUD_EPROTO, "%s: '%s' is not an array", w->what,
                                    igtcloud_category_name(w->categories[i]));
-    return add_file(w->list, value, w->categories[i], index, w->what);
+    igtcloud_file_info f;
+    int rc = file_info_of(&f, value, w->categories[i], index, w->what);
+    if (rc)
+        return rc;
+    return w->list ? add_file(w->list, &f) : w->fn(&f, w->payload);
 }
 
 static size_t member_rank(igtcloud_category category, const igtcloud_category *cats, size_t n)
@@ -853,33 +873,34 @@ static int order_by_member(igtcloud_file_list *list, size_t first, const igtclou
     return 0;
 }
 
-static int fetch_files(igtcloud_file_list *list, igtcloud_session *session, const char *path,
+/* Where a listing's files go: into a list, or to fn one at a time. */
+typedef struct files_sink {
+    igtcloud_file_list *list;
+    igtcloud__file_fn fn;
+    void *payload;
+} files_sink;
+
+static int fetch_files(const files_sink *sink, igtcloud_session *session, const char *path,
                        const char *const *members, const igtcloud_category *categories,
                        size_t n, const char *what)
 {
-    files_walk w = { list, members, categories, n, what, 0 };
+    files_walk w = { sink->list, sink->fn, sink->payload, members, categories, n, what, 0 };
     igtcloud__json_stream stream;
-    size_t first = list->count;
+    size_t first = sink->list ? sink->list->count : 0;
     igtcloud__json_stream_init(&stream, IGTCLOUD__JSON_STREAM_OBJECT, what, files_value, &w);
     stream.member_fn = files_member;
     int rc = igtcloud__catalog_get_stream(session, path, &stream);
     igtcloud__json_stream_dispose(&stream);
-    if (!rc)
-        rc = order_by_member(list, first, categories, n);
+    if (!rc && sink->list)
+        rc = order_by_member(sink->list, first, categories, n);
     return rc;
 }
 
-int igtcloud_file_list_fetch_study(igtcloud_file_list **out, igtcloud_session *session,
-                                   const igtcloud_study *study, unsigned int categories)
+static int walk_study(const files_sink *sink, igtcloud_session *session,
+                      const igtcloud_study *study, unsigned int categories)
 {
-    igtcloud_file_list *list = NULL;
     igtcloud__buf path = IGTCLOUD_BUF_INIT;
     int rc = 0;
-    if (!out || !session || !study || !(categories & IGTCLOUD_CATEGORY_ALL_STUDY))
-        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session, study or category");
-    list = calloc(1, sizeof(*list));
-    if (!list)
-        return igtcloud__error_oom();
     if ((rc = igtcloud__buf_puts(&path, "/api/data/hospitals/")) ||
         (rc = igtcloud__catalog_put_segment(&path, study->e.f[S_INSTITUTE])) ||
         (rc = igtcloud__buf_puts(&path, "/studies/")) ||
@@ -889,7 +910,7 @@ int igtcloud_file_list_fetch_study(igtcloud_file_list **out, igtcloud_session *s
     if (categories & IGTCLOUD_CATEGORY_FILES) {
         const char *members[] = { "files" };
         const igtcloud_category cats[] = { IGTCLOUD_CATEGORY_FILES };
-        if ((rc = fetch_files(list, session, path.ptr, members, cats, 1, "listing study files")))
+        if ((rc = fetch_files(sink, session, path.ptr, members, cats, 1, "listing study files")))
             goto done;
     }
     if (categories & (IGTCLOUD_CATEGORY_DICOM | IGTCLOUD_CATEGORY_ANNOTATIONS)) {
@@ -899,41 +920,78 @@ int igtcloud_file_list_fetch_study(igtcloud_file_list **out, igtcloud_session *s
             (categories & IGTCLOUD_CATEGORY_ANNOTATIONS) ? IGTCLOUD_CATEGORY_ANNOTATIONS : 0
         };
         if ((rc = igtcloud__buf_puts(&path, "?auxiliary=True")) ||
-            (rc = fetch_files(list, session, path.ptr, members, cats, 2, "listing DICOM and annotations")))
+            (rc = fetch_files(sink, session, path.ptr, members, cats, 2,
+                              "listing DICOM and annotations")))
             goto done;
     }
-    *out = list;
-    list = NULL;
 done:
-    igtcloud_file_list_free(list);
     igtcloud__buf_dispose(&path);
+    return rc;
+}
+
+static int walk_project(const files_sink *sink, igtcloud_session *session,
+                        const igtcloud_project *project)
+{
+    igtcloud__buf path = IGTCLOUD_BUF_INIT;
+    const char *members[] = { "files" };
+    const igtcloud_category cats[] = { IGTCLOUD_CATEGORY_PROJECT };
+    int rc;
+    if (!(rc = igtcloud__buf_puts(&path, "/api/data/projects/")) &&
+        !(rc = igtcloud__catalog_put_segment(&path, project->e.f[P_ID])) &&
+        !(rc = igtcloud__buf_puts(&path, "/files")))
+        rc = fetch_files(sink, session, path.ptr, members, cats, 1, "listing project files");
+    igtcloud__buf_dispose(&path);
+    return rc;
+}
+
+int igtcloud_file_list_fetch_study(igtcloud_file_list **out, igtcloud_session *session,
+                                   const igtcloud_study *study, unsigned int categories)
+{
+    if (!out || !session || !study || !(categories & IGTCLOUD_CATEGORY_ALL_STUDY))
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session, study or category");
+    files_sink sink = { calloc(1, sizeof(igtcloud_file_list)), NULL, NULL };
+    if (!sink.list)
+        return igtcloud__error_oom();
+    int rc = walk_study(&sink, session, study, categories);
+    if (rc)
+        igtcloud_file_list_free(sink.list);
+    else
+        *out = sink.list;
     return rc;
 }
 
 int igtcloud_file_list_fetch_project(igtcloud_file_list **out, igtcloud_session *session,
                                      const igtcloud_project *project)
 {
-    igtcloud_file_list *list = NULL;
-    igtcloud__buf path = IGTCLOUD_BUF_INIT;
-    int rc = 0;
     if (!out || !session || !project)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or project");
-    list = calloc(1, sizeof(*list));
-    if (!list)
+    files_sink sink = { calloc(1, sizeof(igtcloud_file_list)), NULL, NULL };
+    if (!sink.list)
         return igtcloud__error_oom();
-    const char *members[] = { "files" };
-    const igtcloud_category cats[] = { IGTCLOUD_CATEGORY_PROJECT };
-    if ((rc = igtcloud__buf_puts(&path, "/api/data/projects/")) ||
-        (rc = igtcloud__catalog_put_segment(&path, project->e.f[P_ID])) ||
-        (rc = igtcloud__buf_puts(&path, "/files")) ||
-        (rc = fetch_files(list, session, path.ptr, members, cats, 1, "listing project files")))
-        goto done;
-    *out = list;
-    list = NULL;
-done:
-    igtcloud_file_list_free(list);
-    igtcloud__buf_dispose(&path);
+    int rc = walk_project(&sink, session, project);
+    if (rc)
+        igtcloud_file_list_free(sink.list);
+    else
+        *out = sink.list;
     return rc;
+}
+
+int igtcloud__file_walk_study(igtcloud_session *session, const igtcloud_study *study,
+                              unsigned int categories, igtcloud__file_fn fn, void *payload)
+{
+    if (!session || !study || !fn || !(categories & IGTCLOUD_CATEGORY_ALL_STUDY))
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session, study or category");
+    files_sink sink = { NULL, fn, payload };
+    return walk_study(&sink, session, study, categories);
+}
+
+int igtcloud__file_walk_project(igtcloud_session *session, const igtcloud_project *project,
+                                igtcloud__file_fn fn, void *payload)
+{
+    if (!session || !project || !fn)
+        return igtcloud__error_set(IGTCLOUD_EINVALID, "no session or project");
+    files_sink sink = { NULL, fn, payload };
+    return walk_project(&sink, session, project);
 }
 
 size_t igtcloud_file_list_count(const igtcloud_file_list *list)

@@ -1,6 +1,7 @@
 #include "core/spill.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "core/fdio.h"
@@ -10,6 +11,17 @@ void igtcloud__spill_init(igtcloud__spill *s, int fd)
     s->fd = fd;
     igtcloud__buf_init(&s->pending);
     s->size = s->written = 0;
+}
+
+void igtcloud__spill_open_temp(igtcloud__spill *s, const char *dir, const char *stem)
+{
+    const char *tmp = getenv("TMPDIR");
+    const char *where[] = { dir, tmp && *tmp ? tmp : NULL, "/tmp" };
+    int fd = -1;
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && fd < 0; i++)
+        if (where[i])
+            fd = igtcloud__open_unnamed(where[i], stem);
+    igtcloud__spill_init(s, fd);
 }
 
 int igtcloud__spill_flush(igtcloud__spill *s)

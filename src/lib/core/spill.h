@@ -31,6 +31,13 @@ typedef struct igtcloud__spill_window {
 /* Start empty over fd (-1: in memory). */
 void igtcloud__spill_init(igtcloud__spill *s, int fd);
 
+/*
+ * Start empty over a new unnamed file (named after `stem` while it is made)
+ * in `dir` (may be NULL), else $TMPDIR, else /tmp; without any writable
+ * folder the bytes stay in memory, so this cannot fail.
+ */
+void igtcloud__spill_open_temp(igtcloud__spill *s, const char *dir, const char *stem);
+
 /* Append; written out once a chunk is buffered. 0, or -1 with errno set. */
 int igtcloud__spill_put(igtcloud__spill *s, const void *data, size_t len);
 

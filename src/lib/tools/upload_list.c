@@ -26,14 +26,8 @@ typedef struct list_head {
 
 int igtcloud__up_list_open(igtcloud__up_list *l, const char *dir)
 {
-    const char *tmp = getenv("TMPDIR");
-    const char *where[] = { dir, tmp && *tmp ? tmp : NULL, "/tmp" };
-    int fd = -1;
-    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && fd < 0; i++)
-        if (where[i])
-            fd = igtcloud__open_unnamed(where[i], "igtcloud-upload-list");
     /* Without any writable folder the records stay in memory: the run still works. */
-    igtcloud__spill_init(l, fd);
+    igtcloud__spill_open_temp(l, dir, "igtcloud-upload-list");
     return 0;
 }
 
