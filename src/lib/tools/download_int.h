@@ -78,6 +78,7 @@ extern uint64_t igtcloud__dl_manifest_hash_mask;
  * igtcloud_file_list (files, dicom, annotations, then project files),
  * whatever order the answers named them in; within a category, in the
  * answer's order. Memory: the two buffers of the spill, whatever the count.
+ * A run keeps one listing, emptied for each study.
  */
 typedef struct igtcloud__dl_listing {
     igtcloud__spill records;
@@ -102,6 +103,9 @@ int igtcloud__dl_listing_add(igtcloud__dl_listing *l, const igtcloud_file_info *
  * completed), 0 when every file was read, or IGTCLOUD_ENOMEM / IGTCLOUD_EIO.
  */
 int igtcloud__dl_listing_next(igtcloud__dl_listing *l, igtcloud_file_info *out);
+
+/* Empty the listing for the next study; its file is kept (and written over). */
+void igtcloud__dl_listing_clear(igtcloud__dl_listing *l);
 
 /* Close the file and free the buffers; a zeroed or closed listing is fine. */
 void igtcloud__dl_listing_close(igtcloud__dl_listing *l);

@@ -13,7 +13,6 @@
 #include "tools/download_int.h"
 
 #include "core/error.h"
-#include "core/fdio.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -52,10 +51,8 @@ static int spill_error(const char *doing)
 
 void igtcloud__dl_listing_open(igtcloud__dl_listing *l)
 {
-    const char *tmp = getenv("TMPDIR");
     memset(l, 0, sizeof(*l));
-    igtcloud__spill_init(&l->records, igtcloud__open_unnamed(tmp && *tmp ? tmp : "/tmp",
-                                                             "igtcloud-files"));
+    igtcloud__spill_open_temp(&l->records, NULL, "igtcloud-files");
     l->is_open = 1;
 }
 
@@ -140,6 +137,23 @@ int igtcloud__dl_listing_next(igtcloud__dl_listing *l, igtcloud_file_info *out)
         out->completed = 1;
         return 1;
     }
+}
+
+void igtcloud__dl_listing_clear(igtcloud__dl_listing *l)
+{
+    /* The same file, written again from its start: what lies past `size` is never read. */
+    int fd = l->records.fd;
+    l->records.fd = -1;
+    igtcloud__spill_close(&l->records);
+    igtcloud__spill_init(&l->records, fd);
+    memset(l->first, 0, sizeof(l->first));
+    memset(l->end, 0, sizeof(l->end));
+    l->count = 0;
+    l->rank = 0;
+    l->next = 0;
+    l->reading = 0;
+    l->win.at = 0;
+    igtcloud__buf_clear(&l->win.buf);
 }
 
 void igtcloud__dl_listing_close(igtcloud__dl_listing *l)
