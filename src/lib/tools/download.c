@@ -23,6 +23,7 @@
 #include "auth/session_int.h"
 #include "core/error.h"
 #include "core/safepath.h"
+#include "core/spill_map.h"
 #include "s3/engine.h"
 #include "tools/download_int.h"
 #include "tools/layout.h"
@@ -74,8 +75,6 @@ typedef struct dl_open {
     char *prefix;                  /* the S3 prefix of its keys */
     size_t skip;                   /* bytes of dir claimed with the study (see claim) */
     int by_category;               /* each category in a subfolder of its own */
-    igtcloud__dl_listing files;    /* what is left to plan */
-    json_t *claims;                /* its files' paths (claim) */
 } dl_open;
 
 typedef struct dl_run {
@@ -101,6 +100,16 @@ typedef struct dl_run {
     igtcloud__study_spool *feed_studies; /* read back one study at a time */
     const char *feed_inst;
     dl_open open;                      /* the study being planned, if any */
+    igtcloud__dl_listing files;        /* ... its files left to plan */
+    /* ... and the paths of its files (claim). A study's files all lie in its
+     * folder, which no other study shares or nests in (r->claims), so they
+     * can only collide with each other, and paths claimed by the studies
+     * before never answer for them: the map is kept from one study to the
+     * next (a temporary file per study would cost more than listing a small
+     * study), and replaced by an empty one between studies once it holds
+     * FILE_CLAIMS_KEPT paths. */
+    igtcloud__spill_map file_claims;
+    int files_open;                    /* `files` and `file_claims` are open */
     size_t feed_until;                 /* plan_step stops once `queued` reaches it */
     int more;                          /* plan_next may have more */
     int feed_rc;                       /* a fatal error while planning from the engine */
@@ -108,11 +117,10 @@ typedef struct dl_run {
     /* The folders this run writes in (relative to TARGET) -> what they are
      * (claim_kind): institutes, the folders on the way to a study, and the
      * study folders, so two studies landing on one folder (or one inside the
-     * other) are a collision. The files of a study are claimed in a set of
-     * their own (dl_open), freed once the study is planned: a study's files
-     * all lie in its folder, which no other study shares, so they can only
-     * collide with each other. The run keeps state per study, none per file. */
-    json_t *claims;
+     * other) are a collision. The run keeps state per study (about 12 bytes
+     * an entry here), none per file. */
+    igtcloud__spill_map claims;
+    int claims_open;                   /* run_begin opened `claims` */
     int fold_case;                     /* TARGET ignores case: "A" and "a" are one path */
     /* Keeping the session alive while the engine moves bytes (engine_progress). */
     igtcloud__session_keeper keeper;
@@ -242,6 +250,14 @@ static int claim_key(igtcloud__buf *key, const dl_run *r, const char *rel, size_
     return rc;
 }
 
+/* What `key` is claimed as in `set` (claim_kind), 0: nothing; 0 or an error. */
+static int claimed(uint64_t *v, igtcloud__spill_map *set, const igtcloud__buf *key)
+{
+    *v = 0;
+    int rc = igtcloud__spill_map_get(set, key->ptr, key->size, v);
+    return rc < 0 ? rc : 0;
+}
+
 /*
  * Claim `rel` in `set` (r->claims for study folders, a study's own set for
  * its files): a file or a study folder belongs to one name from the server
@@ -251,31 +267,29 @@ static int claim_key(igtcloud__buf *key, const dl_run *r, const char *rel, size_
  * not looked at again. Returns 0, 1 with a collision message set (nothing is
  * written for it), or an error.
  */
-static int claim(dl_run *r, json_t *set, const char *rel, size_t skip, claim_kind kind)
+static int claim(dl_run *r, igtcloud__spill_map *set, const char *rel, size_t skip,
+                 claim_kind kind)
 {
     igtcloud__buf key = IGTCLOUD_BUF_INIT;
     char shown[200];
-    json_int_t v = 0;
+    uint64_t v = 0;
     int rc = 0, holds = 0;
     const char *slash = rel + skip;
     while ((slash = strchr(slash, '/')) != NULL) {
-        if ((rc = claim_key(&key, r, rel, (size_t)(slash - rel))))
+        if ((rc = claim_key(&key, r, rel, (size_t)(slash - rel))) ||
+            (rc = claimed(&v, set, &key)))
             goto done;
-        v = json_integer_value(json_object_get(set, key.ptr));
         if (v == CLAIM_FILE || (v == CLAIM_STUDY && kind == CLAIM_STUDY)) {
             igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
             rc = 1;
             goto done;
         }
-        if (!v && json_object_set_new(set, key.ptr, json_integer(CLAIM_FOLDER))) {
-            rc = igtcloud__error_oom();
+        if (!v && (rc = igtcloud__spill_map_set(set, key.ptr, key.size, CLAIM_FOLDER)))
             goto done;
-        }
         slash++;
     }
-    if ((rc = claim_key(&key, r, rel, strlen(rel))))
+    if ((rc = claim_key(&key, r, rel, strlen(rel))) || (rc = claimed(&v, set, &key)))
         goto done;
-    v = json_integer_value(json_object_get(set, key.ptr));
     if (v) {
         /* A study folder already claimed as a folder holds another study's. */
         holds = v == CLAIM_FOLDER && kind == CLAIM_STUDY;
@@ -283,8 +297,7 @@ static int claim(dl_run *r, json_t *set, const char *rel, size_t skip, claim_kin
         rc = 1;
         goto done;
     }
-    if (json_object_set_new(set, key.ptr, json_integer(kind)))
-        rc = igtcloud__error_oom();
+    rc = igtcloud__spill_map_set(set, key.ptr, key.size, (uint64_t)kind);
 done:
     if (rc == 1)
         igtcloud__error_set(IGTCLOUD_EINVALID, "'%s' %s of this download%s", shown,
@@ -584,7 +597,8 @@ static int plan_and_run(dl_run *r)
  * queue the rest. `dir_rel` is the folder relative to TARGET; the file is
  * claimed in `claims` past its first `skip` bytes (see claim).
  */
-static int plan_file(dl_run *r, dl_study *study, json_t *claims, size_t skip, const char *dir_rel,
+static int plan_file(dl_run *r, dl_study *study, igtcloud__spill_map *claims, size_t skip,
+                     const char *dir_rel,
                      const igtcloud_file_info *f, const char *prefix)
 {
     igtcloud__buf rel = IGTCLOUD_BUF_INIT, full = IGTCLOUD_BUF_INIT;
@@ -748,25 +762,22 @@ static int listed_file(const igtcloud_file_info *f, void *payload)
     dl_run *r = payload;
     if (!f->completed || !igtcloud_file_ext_match(r->o->extensions, f))
         return 0;
-    return igtcloud__dl_listing_add(&r->open.files, f);
+    return igtcloud__dl_listing_add(&r->files, f);
 }
 
+/* List the study's (or project's) files into r->open.files as the answers are parsed. */
 static int list_files(dl_run *r, const igtcloud_study *study, const igtcloud_project *project,
                       unsigned int cats)
 {
-    igtcloud_file_list *files = NULL;
-    int rc = study ? igtcloud_file_list_fetch_study(&files, r->session, study, cats)
-                   : igtcloud_file_list_fetch_project(&files, r->session, project);
-    for (size_t i = 0; !rc && i < igtcloud_file_list_count(files); i++) {
-        igtcloud_file_info f;
-        if (!(rc = igtcloud_file_list_at(&f, files, i)))
-            rc = listed_file(&f, r);
-    }
-    igtcloud_file_list_free(files);
-    return rc;
+    if (study)
+        return igtcloud__file_walk_study(r->session, study, cats, listed_file, r);
+    return igtcloud__file_walk_project(r->session, project, listed_file, r);
 }
 
-/* Start r->open over `dir` (taken) and `prefix`; its listing and claims empty. */
+/* Paths of files kept claimed between studies (see dl_run.file_claims): an index of 256 KiB. */
+#define FILE_CLAIMS_KEPT 16384
+
+/* Start r->open over `dir` (taken) and `prefix`, with an empty listing. */
 static int open_begin(dl_run *r, char *dir, size_t skip, const char *prefix, int by_category)
 {
     dl_open *o = &r->open;
@@ -774,18 +785,25 @@ static int open_begin(dl_run *r, char *dir, size_t skip, const char *prefix, int
     o->dir = dir;
     o->skip = skip;
     o->by_category = by_category;
-    igtcloud__dl_listing_open(&o->files);
+    if (r->files_open && igtcloud__spill_map_count(&r->file_claims) >= FILE_CLAIMS_KEPT) {
+        igtcloud__spill_map_close(&r->file_claims);
+        igtcloud__spill_map_open(&r->file_claims, NULL);
+    }
+    if (!r->files_open) {
+        igtcloud__dl_listing_open(&r->files);
+        igtcloud__spill_map_open(&r->file_claims, NULL);
+        r->files_open = 1;
+    }
     o->prefix = strdup(prefix);
-    o->claims = json_object();
-    return o->dir && o->prefix && o->claims ? 0 : igtcloud__error_oom();
+    return o->dir && o->prefix ? 0 : igtcloud__error_oom();
 }
 
-/* Forget r->open's listing and claims (its study, if any, is left as it is). */
+/* Forget r->open and its listing (its study, if any, is left as it is). */
 static void open_dispose(dl_run *r)
 {
     dl_open *o = &r->open;
-    igtcloud__dl_listing_close(&o->files);
-    json_decref(o->claims);
+    if (r->files_open)
+        igtcloud__dl_listing_clear(&r->files);
     free(o->dir);
     free(o->prefix);
     memset(o, 0, sizeof(*o));
@@ -827,7 +845,7 @@ static int plan_step(dl_run *r)
     for (size_t n = 0; n < PLAN_STEP && r->queued < r->feed_until && !rc; n++) {
         igtcloud_file_info f;
         char sub[2200];
-        rc = igtcloud__dl_listing_next(&o->files, &f);
+        rc = igtcloud__dl_listing_next(&r->files, &f);
         if (rc == 0) {
             open_close(r);
             break;
@@ -845,7 +863,7 @@ static int plan_step(dl_run *r)
             snprintf(sub, sizeof(sub), "%s/%s", o->dir, igtcloud_category_name(f.category));
         else
             snprintf(sub, sizeof(sub), "%s", o->dir);
-        rc = plan_file(r, o->s, o->claims, o->skip, sub, &f, o->prefix);
+        rc = plan_file(r, o->s, &r->file_claims, o->skip, sub, &f, o->prefix);
     }
     if (rc)
         return rc;
@@ -895,9 +913,9 @@ static int open_study(dl_run *r, const char *inst_name, const igtcloud_study *st
                          several_categories(cats))))
         goto done;
     /* The study's folder and its study.json are this study's alone. */
-    rc = claim(r, r->claims, r->open.dir, 0, CLAIM_STUDY);
+    rc = claim(r, &r->claims, r->open.dir, 0, CLAIM_STUDY);
     if (rc == 0 && !(rc = igtcloud__buf_printf(&json_rel, "%s/study.json", r->open.dir)))
-        rc = claim(r, r->open.claims, json_rel.ptr, skip, CLAIM_FILE);
+        rc = claim(r, &r->file_claims, json_rel.ptr, skip, CLAIM_FILE);
     if (rc == 1) {
         char shown[400], why[300];
         igtcloud__safepath_show(shown, sizeof(shown), r->open.dir);
@@ -1027,8 +1045,8 @@ static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
             return igtcloud__error_set(IGTCLOUD_EIO, "cannot create %s: %s", r->target,
                                        strerror(errno));
     }
-    if (!(r->claims = json_object()))
-        return igtcloud__error_oom();
+    igtcloud__spill_map_open(&r->claims, NULL);
+    r->claims_open = 1;
     int rc = igtcloud__dl_manifest_open(&r->manifest, r->target, r->o->dry_run);
     if (!rc)
         r->fold_case = target_ignores_case(r->target);
@@ -1041,6 +1059,11 @@ static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
     r->t = NULL;
     free_live(r);
     open_dispose(r);
+    if (r->files_open) {
+        igtcloud__dl_listing_close(&r->files);
+        igtcloud__spill_map_close(&r->file_claims);
+        r->files_open = 0;
+    }
     igtcloud__study_spool_free(r->feed_studies);
     r->feed_studies = NULL;
     int mrc = igtcloud__dl_manifest_close(&r->manifest);
@@ -1060,7 +1083,8 @@ static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
                                  r->summary.files_failed + r->summary.files_downloaded +
                                      r->summary.files_skipped);
     free(r->target);
-    json_decref(r->claims);
+    if (r->claims_open)
+        igtcloud__spill_map_close(&r->claims);
     return rc;
 }
 
