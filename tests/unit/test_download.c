@@ -261,6 +261,56 @@ static void test_download__listing_large_and_cleared(void **state)
     igtcloud__dl_listing_close(&l);
 }
 
+/* Claims against each case of igtcloud__dl_claim; with `mask` 0 every key shares one hash. */
+static void claims_case(uint64_t mask)
+{
+    igtcloud__spill_map set, other;
+    igtcloud__spill_map_hash_mask = mask;
+    igtcloud__spill_map_open(&set, NULL);
+    igtcloud__spill_map_open(&other, NULL);
+    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P1---S1", 0, IGTCLOUD__DL_CLAIM_STUDY), 0);
+    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P1---S1", 0, IGTCLOUD__DL_CLAIM_STUDY), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "is already the folder of another study"));
+    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P2/S2", 0, IGTCLOUD__DL_CLAIM_STUDY), 0);
+    /* A study folder inside another's, or holding one. */
+    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P2/S2/S3", 0, IGTCLOUD__DL_CLAIM_STUDY), 1);
+    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P2", 0, IGTCLOUD__DL_CLAIM_STUDY), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "already holds the folder of another study"));
+    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/p2/S2", 0, IGTCLOUD__DL_CLAIM_STUDY), 0);
+    /* Files of a study, past its folder: the same path twice, a file where a folder is, and back. */
+    const size_t skip = strlen("I/P1---S1/");
+    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a/b.txt", skip, IGTCLOUD__DL_CLAIM_FILE), 0);
+    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a/b.txt", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "'I/P1---S1/a/b.txt' is already a file"));
+    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "is already a folder"));
+    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a/b.txt/c", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a/c.txt", skip, IGTCLOUD__DL_CLAIM_FILE), 0);
+    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/A/B.TXT", skip, IGTCLOUD__DL_CLAIM_FILE), 0);
+    /* Where TARGET ignores case, "A/B.TXT" is "a/b.txt". */
+    assert_int_equal(igtcloud__dl_claim(&other, 1, "I/P1---S1/x/Y.txt", skip, IGTCLOUD__DL_CLAIM_FILE), 0);
+    assert_int_equal(igtcloud__dl_claim(&other, 1, "I/P1---S1/X/y.TXT", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "names differing only in case"));
+    assert_int_equal(igtcloud__dl_claim(&other, 1, "I/P1---S1/X", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    igtcloud__spill_map_close(&set);
+    igtcloud__spill_map_close(&other);
+    igtcloud__spill_map_hash_mask = UINT64_MAX;
+}
+
+/* Collisions are found in the claims kept out of memory, forced hash collisions included. */
+static void test_download__claims(void **state)
+{
+    (void)state;
+    claims_case(UINT64_MAX);
+    claims_case(0);
+    assert_string_equal(igtcloud__dl_institute_problem(".IGTCLOUD", 1),
+                        "is the folder of igtcloud's own records (.igtcloud)");
+    assert_null(igtcloud__dl_institute_problem(".IGTCLOUD", 0));
+    assert_non_null(igtcloud__dl_name_problem("a/b.igtcloud-part"));
+    assert_non_null(igtcloud__dl_name_problem("a.igtcloud-journal/b"));
+    assert_null(igtcloud__dl_name_problem("a/b.igtcloud-partx"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_download__days_and_categories),
         cmocka_unit_test(test_download__listing_reads_categories_in_rank_order),
         cmocka_unit_test(test_download__listing_large_and_cleared),
+        cmocka_unit_test(test_download__claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

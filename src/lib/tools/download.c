@@ -23,12 +23,10 @@
 #include "auth/session_int.h"
 #include "core/error.h"
 #include "core/safepath.h"
-#include "core/spill_map.h"
 #include "s3/engine.h"
 #include "tools/download_int.h"
 #include "tools/layout.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -36,7 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,7 +70,7 @@ typedef struct dl_open {
     dl_study *s;                   /* NULL for project files */
     char *dir;                     /* the folder of its files, relative to TARGET */
     char *prefix;                  /* the S3 prefix of its keys */
-    size_t skip;                   /* bytes of dir claimed with the study (see claim) */
+    size_t skip;                   /* bytes of dir claimed with the study (igtcloud__dl_claim) */
     int by_category;               /* each category in a subfolder of its own */
 } dl_open;
 
@@ -101,13 +98,13 @@ typedef struct dl_run {
     const char *feed_inst;
     dl_open open;                      /* the study being planned, if any */
     igtcloud__dl_listing files;        /* ... its files left to plan */
-    /* ... and the paths of its files (claim). A study's files all lie in its
-     * folder, which no other study shares or nests in (r->claims), so they
-     * can only collide with each other, and paths claimed by the studies
-     * before never answer for them: the map is kept from one study to the
-     * next (a temporary file per study would cost more than listing a small
-     * study), and replaced by an empty one between studies once it holds
-     * FILE_CLAIMS_KEPT paths. */
+    /* ... and the paths of its files (igtcloud__dl_claim). A study's files
+     * all lie in its folder, which no other study shares or nests in
+     * (r->claims), so they can only collide with each other, and paths
+     * claimed by the studies before never answer for them: the map is kept
+     * from one study to the next (a temporary file per study would cost
+     * more than listing a small study), and replaced by an empty one
+     * between studies once it holds FILE_CLAIMS_KEPT paths. */
     igtcloud__spill_map file_claims;
     int files_open;                    /* `files` and `file_claims` are open */
     size_t feed_until;                 /* plan_step stops once `queued` reaches it */
@@ -115,10 +112,10 @@ typedef struct dl_run {
     int feed_rc;                       /* a fatal error while planning from the engine */
     char feed_msg[512];                /* ... and its message */
     /* The folders this run writes in (relative to TARGET) -> what they are
-     * (claim_kind): institutes, the folders on the way to a study, and the
-     * study folders, so two studies landing on one folder (or one inside the
-     * other) are a collision. The run keeps state per study (about 12 bytes
-     * an entry here), none per file. */
+     * (igtcloud__dl_claim_kind): institutes, the folders on the way to a
+     * study, and the study folders, so two studies landing on one folder
+     * (or one inside the other) are a collision. The run keeps state per
+     * study (about 12 bytes an entry here), none per file. */
     igtcloud__spill_map claims;
     int claims_open;                   /* run_begin opened `claims` */
     int fold_case;                     /* TARGET ignores case: "A" and "a" are one path */
@@ -128,13 +125,6 @@ typedef struct dl_run {
     int disk_full;
     char disk_msg[640];
 } dl_run;
-
-typedef enum claim_kind { CLAIM_FOLDER = 1, CLAIM_STUDY = 2, CLAIM_FILE = 3 } claim_kind;
-
-/* Our temporary files: a server name ending so could be taken for one, or clobber one. */
-static const char *const reserved_suffixes[] = { ".igtcloud-part", ".igtcloud-journal" };
-/* TARGET/.igtcloud holds the completion manifest. */
-#define RESERVED_TOP ".igtcloud"
 
 static int open_study(dl_run *r, const char *inst_name, const igtcloud_study *study);
 static int plan_step(dl_run *r);
@@ -204,111 +194,6 @@ static void fail_item(dl_run *r, const char *path, const char *key, int status)
 static int is_fatal(int status)
 {
     return status == IGTCLOUD_EAUTH || status == IGTCLOUD_ECANCELLED || status == IGTCLOUD_ENOMEM;
-}
-
-/* ---- names and collisions ------------------------------------------------ */
-
-/* Why a path from the server cannot be written, or NULL: unsafe, or one of our own names. */
-static const char *name_problem(const char *rel)
-{
-    const char *problem = igtcloud__safepath_problem(rel);
-    if (problem)
-        return problem;
-    for (const char *seg = rel; seg;) {
-        const char *end = strchr(seg, '/');
-        size_t len = end ? (size_t)(end - seg) : strlen(seg);
-        for (size_t i = 0; i < sizeof(reserved_suffixes) / sizeof(reserved_suffixes[0]); i++) {
-            size_t n = strlen(reserved_suffixes[i]);
-            if (len >= n && memcmp(seg + len - n, reserved_suffixes[i], n) == 0)
-                return "ends like igtcloud's temporary files (.igtcloud-part, .igtcloud-journal)";
-        }
-        seg = end ? end + 1 : NULL;
-    }
-    return NULL;
-}
-
-/* Why an institute name cannot be a folder of TARGET, or NULL. */
-static const char *institute_problem(const dl_run *r, const char *name)
-{
-    if (!*name)
-        return "is empty";
-    if (strchr(name, '/'))
-        return "has a '/'";
-    if ((r->fold_case ? strcasecmp(name, RESERVED_TOP) : strcmp(name, RESERVED_TOP)) == 0)
-        return "is the folder of igtcloud's own records (.igtcloud)";
-    return name_problem(name);
-}
-
-/* The key of `rel` in r->claims (case-folded when TARGET ignores case). */
-static int claim_key(igtcloud__buf *key, const dl_run *r, const char *rel, size_t len)
-{
-    igtcloud__buf_clear(key);
-    int rc = igtcloud__buf_put(key, rel, len);
-    if (!rc && r->fold_case)
-        for (size_t i = 0; i < key->size; i++)
-            key->ptr[i] = (char)tolower((unsigned char)key->ptr[i]);
-    return rc;
-}
-
-/* What `key` is claimed as in `set` (claim_kind), 0: nothing; 0 or an error. */
-static int claimed(uint64_t *v, igtcloud__spill_map *set, const igtcloud__buf *key)
-{
-    *v = 0;
-    int rc = igtcloud__spill_map_get(set, key->ptr, key->size, v);
-    return rc < 0 ? rc : 0;
-}
-
-/*
- * Claim `rel` in `set` (r->claims for study folders, a study's own set for
- * its files): a file or a study folder belongs to one name from the server
- * only; folders on the way may be shared but never be a file, and a study
- * folder neither lies in nor holds another study's. The first `skip` bytes of
- * rel (the study's folder and a '/', claimed in r->claims with the study) are
- * not looked at again. Returns 0, 1 with a collision message set (nothing is
- * written for it), or an error.
- */
-static int claim(dl_run *r, igtcloud__spill_map *set, const char *rel, size_t skip,
-                 claim_kind kind)
-{
-    igtcloud__buf key = IGTCLOUD_BUF_INIT;
-    char shown[200];
-    uint64_t v = 0;
-    int rc = 0, holds = 0;
-    const char *slash = rel + skip;
-    while ((slash = strchr(slash, '/')) != NULL) {
-        if ((rc = claim_key(&key, r, rel, (size_t)(slash - rel))) ||
-            (rc = claimed(&v, set, &key)))
-            goto done;
-        if (v == CLAIM_FILE || (v == CLAIM_STUDY && kind == CLAIM_STUDY)) {
-            igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
-            rc = 1;
-            goto done;
-        }
-        if (!v && (rc = igtcloud__spill_map_set(set, key.ptr, key.size, CLAIM_FOLDER)))
-            goto done;
-        slash++;
-    }
-    if ((rc = claim_key(&key, r, rel, strlen(rel))) || (rc = claimed(&v, set, &key)))
-        goto done;
-    if (v) {
-        /* A study folder already claimed as a folder holds another study's. */
-        holds = v == CLAIM_FOLDER && kind == CLAIM_STUDY;
-        igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
-        rc = 1;
-        goto done;
-    }
-    rc = igtcloud__spill_map_set(set, key.ptr, key.size, (uint64_t)kind);
-done:
-    if (rc == 1)
-        igtcloud__error_set(IGTCLOUD_EINVALID, "'%s' %s of this download%s", shown,
-                            holds                ? "already holds the folder of another study"
-                            : v == CLAIM_FILE    ? "is already a file"
-                            : v == CLAIM_STUDY   ? "is already the folder of another study"
-                                                 : "is already a folder",
-                            r->fold_case ? " (names differing only in case are one on this file "
-                                           "system)" : "");
-    igtcloud__buf_dispose(&key);
-    return rc;
 }
 
 /* ---- live bookkeeping ---------------------------------------------------- */
@@ -595,7 +480,7 @@ static int plan_and_run(dl_run *r)
 /*
  * Plan one file: refuse unsafe names, skip what the manifest vouches for,
  * queue the rest. `dir_rel` is the folder relative to TARGET; the file is
- * claimed in `claims` past its first `skip` bytes (see claim).
+ * claimed in `claims` past its first `skip` bytes (igtcloud__dl_claim).
  */
 static int plan_file(dl_run *r, dl_study *study, igtcloud__spill_map *claims, size_t skip,
                      const char *dir_rel,
@@ -604,10 +489,11 @@ static int plan_file(dl_run *r, dl_study *study, igtcloud__spill_map *claims, si
     igtcloud__buf rel = IGTCLOUD_BUF_INIT, full = IGTCLOUD_BUF_INIT;
     dl_item *it = NULL;
     int rc;
-    const char *problem = name_problem(f->name);
+    const char *problem = igtcloud__dl_name_problem(f->name);
     if ((rc = igtcloud__buf_printf(&rel, "%s/%s", dir_rel, f->name)))
         goto done;
-    if (problem || (rc = claim(r, claims, rel.ptr, skip, CLAIM_FILE)) == 1) {
+    if (problem ||
+        (rc = igtcloud__dl_claim(claims, r->fold_case, rel.ptr, skip, IGTCLOUD__DL_CLAIM_FILE)) == 1) {
         char shown[400], name[200], why[300];
         igtcloud__safepath_show(shown, sizeof(shown), rel.ptr);
         igtcloud__safepath_show(name, sizeof(name), f->name);
@@ -913,9 +799,10 @@ static int open_study(dl_run *r, const char *inst_name, const igtcloud_study *st
                          several_categories(cats))))
         goto done;
     /* The study's folder and its study.json are this study's alone. */
-    rc = claim(r, &r->claims, r->open.dir, 0, CLAIM_STUDY);
+    rc = igtcloud__dl_claim(&r->claims, r->fold_case, r->open.dir, 0, IGTCLOUD__DL_CLAIM_STUDY);
     if (rc == 0 && !(rc = igtcloud__buf_printf(&json_rel, "%s/study.json", r->open.dir)))
-        rc = claim(r, &r->file_claims, json_rel.ptr, skip, CLAIM_FILE);
+        rc = igtcloud__dl_claim(&r->file_claims, r->fold_case, json_rel.ptr, skip,
+                                IGTCLOUD__DL_CLAIM_FILE);
     if (rc == 1) {
         char shown[400], why[300];
         igtcloud__safepath_show(shown, sizeof(shown), r->open.dir);
@@ -964,7 +851,7 @@ static int open_institute(dl_run *r, const igtcloud_institute *inst)
 {
     igtcloud__study_spool *studies = NULL;
     const char *name = igtcloud_institute_name(inst);
-    const char *problem = institute_problem(r, name);
+    const char *problem = igtcloud__dl_institute_problem(name, r->fold_case);
     if (problem) {
         char shown[200];
         igtcloud__safepath_show(shown, sizeof(shown), name);
@@ -1010,7 +897,7 @@ static int target_ignores_case(const char *target)
     igtcloud__buf lower = IGTCLOUD_BUF_INIT, upper = IGTCLOUD_BUF_INIT;
     struct stat a, b;
     int same = 0;
-    if (!igtcloud__buf_printf(&lower, "%s/" RESERVED_TOP, target) &&
+    if (!igtcloud__buf_printf(&lower, "%s/" IGTCLOUD__DL_RESERVED_TOP, target) &&
         !igtcloud__buf_printf(&upper, "%s/.IGTCLOUD", target) && lstat(lower.ptr, &a) == 0 &&
         lstat(upper.ptr, &b) == 0)
         same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -1148,7 +1035,7 @@ int igtcloud_download_study(igtcloud_download_summary *out, igtcloud_session *se
         memset(&r, 0, sizeof(r));
     if (!rc) {
         const char *name = igtcloud_institute_name(institute);
-        const char *problem = institute_problem(&r, name);
+        const char *problem = igtcloud__dl_institute_problem(name, r.fold_case);
         char shown[200];
         igtcloud__safepath_show(shown, sizeof(shown), name);
         if (problem)

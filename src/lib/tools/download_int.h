@@ -7,6 +7,7 @@
 
 #include "igtcloud/catalog.h"
 #include "core/spill.h"
+#include "core/spill_map.h"
 
 /*
  * The completion manifest of a download target: TARGET/.igtcloud/download-manifest,
@@ -109,5 +110,41 @@ void igtcloud__dl_listing_clear(igtcloud__dl_listing *l);
 
 /* Close the file and free the buffers; a zeroed or closed listing is fine. */
 void igtcloud__dl_listing_close(igtcloud__dl_listing *l);
+
+/*
+ * Names from the server and collisions (download_names.c). A name is
+ * refused when it is unsafe (core/safepath.h) or ends like our temporary
+ * files; every path a run writes belongs to one name from the server.
+ */
+
+/* TARGET/.igtcloud holds the completion manifest. */
+#define IGTCLOUD__DL_RESERVED_TOP ".igtcloud"
+
+/* Why a path from the server cannot be written, or NULL. */
+const char *igtcloud__dl_name_problem(const char *rel);
+
+/* Why an institute name cannot be a folder of TARGET, or NULL (fold_case: TARGET ignores case). */
+const char *igtcloud__dl_institute_problem(const char *name, int fold_case);
+
+/* What a path claimed in a set is. */
+typedef enum igtcloud__dl_claim_kind {
+    IGTCLOUD__DL_CLAIM_FOLDER = 1,  /* a folder on the way to a study or a file */
+    IGTCLOUD__DL_CLAIM_STUDY = 2,   /* a study's folder */
+    IGTCLOUD__DL_CLAIM_FILE = 3
+} igtcloud__dl_claim_kind;
+
+/*
+ * Claim `rel` as `kind` in `set` (path -> kind; the run's set of study
+ * folders, or the set of the files of the study being planned): a file or
+ * a study folder belongs to one name from the server only; folders on the
+ * way may be shared but never be a file, and a study folder neither lies in
+ * nor holds another study's. The first `skip` bytes of rel (the study's
+ * folder and a '/', claimed with the study) are not looked at again. With
+ * fold_case, names differing only in ASCII case are one. Returns 0, 1 with
+ * a collision message set (nothing is written for it), or an error of the
+ * set (IGTCLOUD_ENOMEM, IGTCLOUD_EIO).
+ */
+int igtcloud__dl_claim(igtcloud__spill_map *set, int fold_case, const char *rel, size_t skip,
+                       igtcloud__dl_claim_kind kind);
 
 #endif
