@@ -3,15 +3,23 @@
  * studies -> file listings -> queued into one transfer engine run for the
  * whole download.
  *
- * The run is fed: the first study with files to fetch starts the engine, and
- * the engine asks for more (engine_feed) whenever few files wait to start, so
- * listing overlaps moving bytes and the pipeline never drains until the end.
+ * The run is fed: the first files to fetch start the engine, and the engine
+ * asks for more (engine_feed) whenever few files wait to start, so listing
+ * overlaps moving bytes and the pipeline never drains until the end. A
+ * study is opened (open_study: its folder claimed, its files listed, its
+ * study.json written) and then planned a step at a time (plan_step), across
+ * as many of the engine's calls as it takes, so however many files a study
+ * has only a few are queued at once; it finishes once its last file is
+ * planned and called back.
+ *
  * Memory stays bounded however many files there are: the engine frees each
  * finished file once its callback returned (igtcloud__transfer_set_retire),
  * and the file's and its study's bookkeeping here is freed in that callback.
- * Collisions are found with per-study claims freed once the study is planned
- * (claim), and the completion manifest is an index of about 12 bytes a line
- * (download_manifest.c), so nothing else here grows with the files of a run.
+ * The open study's listing waits in a temporary file (download_listing.c),
+ * its files' collision claims and the run's study folders are spill maps
+ * (about 12 bytes an entry in memory, download_names.c), and the completion
+ * manifest is an index of about 12 bytes a line (download_manifest.c), so
+ * nothing else here grows with the files of a study or of a run.
  * One run also means one credentials cache and one region memo for every
  * file. Skips are decided here, not by size alone: the completion manifest
  * vouches for files we verified ourselves.
