@@ -29,6 +29,7 @@ static const sandbox_s3_error_def errors[] = {
       "One or more of the specified parts could not be found. The part might not have "
       "been uploaded, or the specified entity tag might not have matched the part's "
       "entity tag." },
+    { "InvalidPartNumber", 416, "The requested partnumber is not satisfiable" },
     { "InvalidPartOrder", 400,
       "The list of parts was not in ascending order. The parts list must be specified in "
       "order by part number." },

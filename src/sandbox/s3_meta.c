@@ -16,7 +16,7 @@ static const char s3_schema[] =
     "  key TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     "  inode INTEGER NOT NULL, etag TEXT NOT NULL, content_type TEXT NOT NULL,"
     "  sse TEXT NOT NULL DEFAULT '', crc32c TEXT NOT NULL DEFAULT '',"
-    "  sha256 TEXT NOT NULL DEFAULT '');"
+    "  sha256 TEXT NOT NULL DEFAULT '', parts TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS s3_uploads("
     "  upload_id TEXT PRIMARY KEY, key TEXT NOT NULL, content_type TEXT NOT NULL,"
     "  sse TEXT NOT NULL DEFAULT '', access_key TEXT NOT NULL, initiated INTEGER NOT NULL,"
@@ -31,6 +31,7 @@ static const char s3_schema[] =
 static const char *const s3_migrations[] = {
     "ALTER TABLE s3_uploads ADD COLUMN stride INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE s3_parts ADD COLUMN placed INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE s3_objects ADD COLUMN parts TEXT NOT NULL DEFAULT ''",
 };
 
 #define DEFAULT_CONTENT_TYPE "binary/octet-stream"
@@ -97,8 +98,8 @@ static int record(sandbox *sb, const char *key, const struct stat *st,
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(sandbox_store_db(sb->store),
                                 "INSERT OR REPLACE INTO s3_objects(key, size, mtime_ns, inode,"
-                                " etag, content_type, sse, crc32c, sha256)"
-                                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &stmt, NULL);
+                                " etag, content_type, sse, crc32c, sha256, parts)"
+                                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &stmt, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 2, (sqlite3_int64)st->st_size);
@@ -111,6 +112,7 @@ static int record(sandbox *sb, const char *key, const struct stat *st,
         sqlite3_bind_text(stmt, 7, meta->sse, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 8, meta->crc32c, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 9, meta->sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 10, meta->parts ? meta->parts : "", -1, SQLITE_STATIC);
         rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
     }
     sqlite3_finalize(stmt);
@@ -266,6 +268,79 @@ int sandbox_s3_object_remove(sandbox *sb, const char *key)
                            -1, &stmt, NULL) == SQLITE_OK) {
         sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
         sqlite3_step(stmt);
+    }
+    sqlite3_finalize(stmt);
+    sandbox_store_unlock(sb->store);
+    return rc;
+}
+
+int sandbox_s3_parts_add(igtcloud__buf *runs, unsigned long long size)
+{
+    /* The last run: its size, and how many parts it holds. */
+    const char *start = runs->size ? runs->ptr : "";
+    const char *comma = strrchr(start, ',');
+    const char *last = comma ? comma + 1 : start;
+    char *end;
+    unsigned long long run_size = *last ? strtoull(last, &end, 10) : 0;
+    if (*last && run_size == size) {
+        unsigned long long count = *end == '*' ? strtoull(end + 1, NULL, 10) : 1;
+        runs->size = (size_t)(last - start);
+        runs->ptr[runs->size] = '\0';
+        return igtcloud__buf_printf(runs, "%llu*%llu", size, count + 1);
+    }
+    return igtcloud__buf_printf(runs, "%s%llu", runs->size ? "," : "", size);
+}
+
+int sandbox_s3_parts_find(const char *runs, unsigned long number, unsigned long long *first,
+                          unsigned long long *length, unsigned long *count)
+{
+    unsigned long long at = 0, n = 0;
+    int found = 0;
+    if (!*runs)
+        return 1;
+    for (const char *p = runs;;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned long long size = strtoull(p, &end, 10), times = 1;
+        if (*end == '*') {
+            if (end[1] < '0' || end[1] > '9')
+                return -1;
+            times = strtoull(end + 1, &end, 10);
+        }
+        if (times == 0 || times > 10000 || n + times > 10000)
+            return -1;
+        if (!found && number > n && number <= n + times) {
+            *first = at + (number - n - 1) * size;
+            *length = size;
+            found = 1;
+        }
+        at += size * times;
+        n += times;
+        if (*end == '\0')
+            break;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+    *count = (unsigned long)n;
+    return found ? 0 : 1;
+}
+
+int sandbox_s3_object_parts(sandbox *sb, const char *key, igtcloud__buf *out)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = -1;
+    igtcloud__buf_clear(out);
+    sandbox_store_lock(sb->store);
+    if (sqlite3_prepare_v2(sandbox_store_db(sb->store), "SELECT parts FROM s3_objects WHERE key = ?",
+                           -1, &stmt, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+        int step = sqlite3_step(stmt);
+        const unsigned char *text = step == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : NULL;
+        rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
+        if (rc == 0 && igtcloud__buf_puts(out, text ? (const char *)text : ""))
+            rc = -1;
     }
     sqlite3_finalize(stmt);
     sandbox_store_unlock(sb->store);

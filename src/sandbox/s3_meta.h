@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "sandbox.h"
+#include "core/buf.h"
 
 /*
  * What S3 says about an object beyond its bytes. The object file (objects.c)
@@ -20,7 +21,26 @@ typedef struct sandbox_s3_object {
     char sse[32];                 /* x-amz-server-side-encryption, "" when none */
     char crc32c[16];              /* base64, "" when unknown */
     char sha256[48];              /* base64, "" when unknown */
+    const char *parts;            /* commit only: the part sizes of a multipart object (below) */
 } sandbox_s3_object;
+
+/*
+ * A multipart object's part sizes as stored: runs "SIZE*COUNT" (or "SIZE"
+ * for one part) joined by commas, in part order; "" for an object of one
+ * piece. Built with sandbox_s3_parts_add, read with sandbox_s3_parts_find.
+ */
+int sandbox_s3_parts_add(igtcloud__buf *runs, unsigned long long size);
+
+/*
+ * Part `number` (from 1) of `runs`: its first byte and length, and the
+ * number of parts. Returns 0, 1 when there is no such part (or runs is
+ * empty), -1 when runs is malformed.
+ */
+int sandbox_s3_parts_find(const char *runs, unsigned long number, unsigned long long *first,
+                          unsigned long long *length, unsigned long *count);
+
+/* The stored part sizes of object `key` (as sandbox_s3_object_lookup left them) into out. */
+int sandbox_s3_object_parts(sandbox *sb, const char *key, igtcloud__buf *out);
 
 /* Create the S3 tables (objects cache, uploads, parts) if missing. */
 int sandbox_s3_meta_init(sandbox *sb);

@@ -630,6 +630,7 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     EVP_MD_CTX *ctx = NULL;
     char dir[4300], path[4400], assembly[4400];
     const char *source = NULL;
+    igtcloud__buf runs = IGTCLOUD_BUF_INIT;
     sandbox_s3_body_init(&body);
 
     if (require_upload(req, &upload))
@@ -721,6 +722,11 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     }
     sandbox_s3_object meta;
     memset(&meta, 0, sizeof(meta));
+    /* The parts' sizes, for GET and HEAD with partNumber. */
+    for (size_t i = 0; i < n; i++)
+        if (sandbox_s3_parts_add(&runs, find_part(parts, count, listed[i].number)->size))
+            goto internal;
+    meta.parts = igtcloud__buf_cstr(&runs);
     char hex[33];
     igtcloud__hex(hex, digest, sizeof(digest));
     snprintf(meta.etag, sizeof(meta.etag), "%s-%zu", hex, n);
@@ -763,6 +769,7 @@ internal:
 done:
     sandbox_s3_body_discard(&body);
     EVP_MD_CTX_free(ctx);
+    igtcloud__buf_dispose(&runs);
     free(listed);
     free(parts);
 }

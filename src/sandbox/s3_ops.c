@@ -226,6 +226,53 @@ void sandbox_s3_put_object(sandbox_s3_req *req)
     req->status = 200;
 }
 
+/*
+ * The byte range of part `text` of meta's object into first..last, and the
+ * object's number of parts into *count (0: an object of one piece, whose
+ * part 1 is all of it). Returns 0, or -1 with the error answered.
+ */
+static int part_range(sandbox_s3_req *req, const sandbox_s3_object *meta, const char *text,
+                      unsigned long long *first, unsigned long long *last, unsigned long *count)
+{
+    char *end;
+    unsigned long number = strtoul(text, &end, 10);
+    if (sandbox_s3_header(req, "Range")) {
+        sandbox_s3_fail(req, "InvalidRequest",
+                        "Cannot specify both Range header and partNumber query parameter");
+        return -1;
+    }
+    if (*text < '0' || *text > '9' || *end || number < 1 || number > 10000) {
+        sandbox_s3_fail(req, "InvalidArgument",
+                        "Part number must be an integer between 1 and 10000, inclusive");
+        return -1;
+    }
+    igtcloud__buf runs = IGTCLOUD_BUF_INIT;
+    unsigned long long length = 0;
+    int rc = sandbox_s3_object_parts(req->sb, req->key, &runs);
+    if (rc == 0)
+        rc = sandbox_s3_parts_find(igtcloud__buf_cstr(&runs), number, first, &length, count);
+    int one_piece = runs.size == 0;
+    igtcloud__buf_dispose(&runs);
+    if (rc < 0) {
+        sandbox_s3_fail(req, "InternalError", NULL);
+        return -1;
+    }
+    if (rc == 1 && !(one_piece && number == 1)) {
+        sandbox_s3_fail(req, "InvalidPartNumber", NULL);
+        return -1;
+    }
+    if (one_piece || meta->size == 0) {
+        *count = 0;
+        return 0;
+    }
+    if (*first + length > meta->size || length == 0) {
+        sandbox_s3_fail(req, "InternalError", "The object's parts do not match its size.");
+        return -1;
+    }
+    *last = *first + length - 1;
+    return 0;
+}
+
 void sandbox_s3_get_object(sandbox_s3_req *req, int head)
 {
     sandbox_s3_object meta;
@@ -237,8 +284,20 @@ void sandbox_s3_get_object(sandbox_s3_req *req, int head)
     }
     char value[128];
     unsigned long long first = 0, last = meta.size ? meta.size - 1 : 0;
-    sandbox_s3_range_result range =
-        sandbox_s3_parse_range(sandbox_s3_header(req, "Range"), meta.size, &first, &last);
+    unsigned long parts_count = 0;
+    sandbox_s3_range_result range;
+    const char *part_number = sandbox_s3_query_get(&req->query, "partNumber");
+    if (part_number) {
+        /* One part of a multipart object, as if its byte range had been asked for. */
+        int rc = part_range(req, &meta, part_number, &first, &last, &parts_count);
+        if (rc) {
+            close(fd);
+            return;
+        }
+        range = parts_count ? SANDBOX_S3_RANGE_OK : SANDBOX_S3_RANGE_NONE;
+    } else {
+        range = sandbox_s3_parse_range(sandbox_s3_header(req, "Range"), meta.size, &first, &last);
+    }
     if (range == SANDBOX_S3_RANGE_UNSATISFIABLE) {
         close(fd);
         sandbox_s3_fail(req, "InvalidRange", NULL);
@@ -284,6 +343,10 @@ void sandbox_s3_get_object(sandbox_s3_req *req, int head)
         snprintf(value, sizeof(value), "bytes %llu-%llu/%llu", first, last, meta.size);
         sandbox_s3_add_header(req, "Content-Range", value);
         req->status = 206;
+    }
+    if (parts_count) {
+        snprintf(value, sizeof(value), "%lu", parts_count);
+        sandbox_s3_add_header(req, "x-amz-mp-parts-count", value);
     }
     (void)head;
 }

@@ -968,6 +968,58 @@ static void test_s3__multipart_upload(void **state)
     mp_call(&res, "GET", key, query, NULL, 0);
     assert_s3_error(res, 404, "NoSuchUpload");
     test_response_dispose(&res);
+
+    /* Each part by its number, GET and HEAD, with the object's number of parts. */
+    for (int i = 0, off = 0; i < 3; off += (int)sizes[i], i++) {
+        char part_query[32], range[64];
+        snprintf(part_query, sizeof(part_query), "partNumber=%d", i + 1);
+        snprintf(range, sizeof(range), "bytes %d-%d/5100", off, off + (int)sizes[i] - 1);
+        for (int head = 0; head < 2; head++) {
+            assert_int_equal(s3_simple(&res, &get_creds, head ? "HEAD" : "GET", key, part_query), 0);
+            assert_int_equal(res.status, 206);
+            header(&res, "Content-Range", value, sizeof(value));
+            assert_string_equal(value, range);
+            header(&res, "x-amz-mp-parts-count", value, sizeof(value));
+            assert_string_equal(value, "3");
+            header(&res, "ETag", value, sizeof(value));
+            assert_string_equal(value, want);
+            if (!head) {
+                assert_int_equal(res.body_len, sizes[i]);
+                assert_memory_equal(res.body, data + off, sizes[i]);
+            }
+            test_response_dispose(&res);
+        }
+    }
+    assert_int_equal(s3_simple(&res, &get_creds, "GET", key, "partNumber=4"), 0);
+    assert_s3_error(res, 416, "InvalidPartNumber");
+    test_response_dispose(&res);
+    static const char *const bad_numbers[] = { "partNumber=0", "partNumber=x", "partNumber=10001",
+                                               "partNumber=-1", "partNumber=" };
+    for (size_t i = 0; i < sizeof(bad_numbers) / sizeof(bad_numbers[0]); i++) {
+        assert_int_equal(s3_simple(&res, &get_creds, "GET", key, bad_numbers[i]), 0);
+        assert_s3_error(res, 400, "InvalidArgument");
+        test_response_dispose(&res);
+    }
+    const char *ranged[] = { "Range: bytes=0-9", NULL };
+    s3_call both = { .method = "GET", .key = key, .query = "partNumber=1", .headers = ranged };
+    assert_int_equal(s3_request(&res, &get_creds, &both), 0);
+    assert_s3_error(res, 400, "InvalidRequest");
+    test_response_dispose(&res);
+
+    /* An object of one piece: part 1 is all of it, and there is no part 2. */
+    const char *single = PROJECT_PREFIX "t/mp/single.bin";
+    assert_int_equal(s3_put(&res, &put_creds, single, data, 100), 0);
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+    assert_int_equal(s3_simple(&res, &get_creds, "GET", single, "partNumber=1"), 0);
+    assert_int_equal(res.status, 200);
+    assert_int_equal(res.body_len, 100);
+    header(&res, "x-amz-mp-parts-count", value, sizeof(value));
+    assert_string_equal(value, "");
+    test_response_dispose(&res);
+    assert_int_equal(s3_simple(&res, &get_creds, "HEAD", single, "partNumber=2"), 0);
+    assert_int_equal(res.status, 416);
+    test_response_dispose(&res);
     free(data);
 }
 

@@ -10,6 +10,7 @@
 #include "faults.h"
 #include "s3_body.h"
 #include "s3_errors.h"
+#include "s3_meta.h"
 #include "s3_parse.h"
 
 static void test_sandbox_s3_parse__uri_split(void **state)
@@ -263,6 +264,33 @@ static void test_sandbox_s3_parse__crc32c_and_errors(void **state)
     assert_string_equal(etag, "abc");
 }
 
+/* A multipart object's part sizes are kept as runs, and part N found in them. */
+static void test_sandbox_s3_parse__part_runs(void **state)
+{
+    (void)state;
+    igtcloud__buf runs = IGTCLOUD_BUF_INIT;
+    const unsigned long long sizes[] = { 8, 8, 8, 5, 7, 7, 3 };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        assert_int_equal(sandbox_s3_parts_add(&runs, sizes[i]), 0);
+    assert_string_equal(igtcloud__buf_cstr(&runs), "8*3,5,7*2,3");
+    unsigned long long first = 0, length = 0, at = 0;
+    unsigned long count = 0;
+    for (unsigned long n = 1; n <= 7; n++) {
+        assert_int_equal(sandbox_s3_parts_find(runs.ptr, n, &first, &length, &count), 0);
+        assert_int_equal(first, at);
+        assert_int_equal(length, sizes[n - 1]);
+        assert_int_equal(count, 7);
+        at += sizes[n - 1];
+    }
+    assert_int_equal(sandbox_s3_parts_find(runs.ptr, 8, &first, &length, &count), 1);
+    assert_int_equal(count, 7);
+    assert_int_equal(sandbox_s3_parts_find("", 1, &first, &length, &count), 1);
+    static const char *const bad[] = { "x", "8*", "8*0", "8,", ",8", "8*3;5", "1*10001", "-1" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sandbox_s3_parts_find(bad[i], 1, &first, &length, &count), -1);
+    igtcloud__buf_dispose(&runs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_sandbox_s3_parse__complete_body),
         cmocka_unit_test(test_sandbox_s3_parse__fault_rules),
         cmocka_unit_test(test_sandbox_s3_parse__crc32c_and_errors),
+        cmocka_unit_test(test_sandbox_s3_parse__part_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

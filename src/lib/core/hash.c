@@ -153,3 +153,19 @@ uint32_t igtcloud__crc32c(uint32_t crc, const void *data, size_t len)
 #endif
     return igtcloud__crc32c_portable(crc, data, len);
 }
+
+uint64_t igtcloud__hash64(const void *data, size_t len)
+{
+    const unsigned char *s = data;
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < len; i++) {
+        h ^= s[i];
+        h *= UINT64_C(1099511628211);
+    }
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}

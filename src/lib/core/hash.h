@@ -23,6 +23,12 @@ int igtcloud__hmac_sha256(unsigned char out[IGTCLOUD_SHA256_LEN],
 uint32_t igtcloud__crc32c(uint32_t crc, const void *data, size_t len);
 uint32_t igtcloud__crc32c_portable(uint32_t crc, const void *data, size_t len);
 
+/*
+ * A 64-bit hash of bytes for in-memory indexes (not for security): FNV-1a,
+ * then murmur3's finaliser, as FNV alone leaves the low bits poorly mixed.
+ */
+uint64_t igtcloud__hash64(const void *data, size_t len);
+
 /* Lower-case hex of `len` bytes into out, which holds 2 * len + 1 chars. */
 void igtcloud__hex(char *out, const unsigned char *data, size_t len);
 

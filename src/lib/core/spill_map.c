@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/fdio.h"
+#include "core/hash.h"
 
 /* A slot: the entry's offset + 1 in its low OFF_BITS bits (0: empty), the top bits of its hash above. */
 #define OFF_BITS 40
@@ -27,21 +28,9 @@ typedef struct entry_head {
 
 #define HEAD_SIZE (sizeof(uint64_t) + sizeof(uint32_t))
 
-/* FNV-1a, then murmur3's finaliser: FNV alone leaves the low bits (the slot) poorly mixed. */
 static uint64_t key_hash(const void *key, size_t len)
 {
-    const unsigned char *s = key;
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++) {
-        h ^= s[i];
-        h *= UINT64_C(1099511628211);
-    }
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h & igtcloud__spill_map_hash_mask;
+    return igtcloud__hash64(key, len) & igtcloud__spill_map_hash_mask;
 }
 
 void igtcloud__spill_map_open(igtcloud__spill_map *m, const char *dir)

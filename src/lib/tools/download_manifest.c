@@ -5,6 +5,7 @@
 #include "tools/download_int.h"
 #include "core/error.h"
 #include "core/fdio.h"
+#include "core/hash.h"
 #include "core/safepath.h"
 
 #include <errno.h>
@@ -62,20 +63,9 @@ int igtcloud__dl_manifest_parse_line(const char *line, size_t len, const char **
     return 0;
 }
 
-/* FNV-1a, then murmur3's finaliser: FNV alone leaves the low bits (the slot) poorly mixed. */
 static uint64_t path_hash(const char *s, size_t len)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= UINT64_C(1099511628211);
-    }
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h & igtcloud__dl_manifest_hash_mask;
+    return igtcloud__hash64(s, len) & igtcloud__dl_manifest_hash_mask;
 }
 
 /* One line read back: its path (not NUL-terminated) and what it records. */

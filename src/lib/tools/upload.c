@@ -126,7 +126,7 @@ void igtcloud__upload_study_free(ustudy *s)
     free(s->folder);
     json_decref(s->local);
     igtcloud_study_free(s->remote);
-    json_decref(s->files);
+    igtcloud__upload_index_free(&s->files);
     free(s);
 }
 
@@ -164,7 +164,7 @@ void igtcloud_upload_free(igtcloud_upload *u)
     igtcloud__up_journal_close(&u->journal);
     igtcloud_project_free(u->project);
     igtcloud_institute_list_free(u->institutes);
-    json_decref(u->project_files);
+    igtcloud__upload_index_free(&u->project_files);
     if (u->password) {
         OPENSSL_cleanse(u->password, strlen(u->password));
         free(u->password);
@@ -400,7 +400,7 @@ int igtcloud_upload_run(igtcloud_upload *u)
      * index is kept until they are planned. A study's files are listed
      * when they are planned.
      */
-    const json_t *project_index = NULL;
+    igtcloud__spill_map *project_index = NULL;
     if (rc == 0 && u->project_nfiles > 0)
         rc = igtcloud__upload_owner_index(u, NULL, &project_index);
     if (rc == 0)

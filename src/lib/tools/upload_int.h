@@ -7,6 +7,7 @@
  *   upload_scan.c      the check pass: roots, study folders, files, checks
  *   upload_list.c      the list of the files checked, kept on disk
  *   upload_studies.c   matching local studies to the server's; creating them
+ *   upload_remote.c    what an owner already has on the server, by name
  *   upload_plan.c      the send pass: each study's files from the list, keys,
  *                      skips, registration batches; the dry run's report
  *   upload_transfer.c  the engine fed by the planner and its callbacks,
@@ -29,6 +30,7 @@
 #include "api/catalog_int.h"
 #include "core/buf.h"
 #include "core/spill.h"
+#include "core/spill_map.h"
 
 /*
  * Local checks of upload (upload_check.c), kept apart so the fuzz target
@@ -207,11 +209,12 @@ typedef struct ustudy {
     json_t *local;     /* parsed study.json, or NULL */
     igtcloud_study *remote; /* the study found or created, or NULL (to create) */
     /*
-     * Sizes of the remote complete files of the category, by fileName: held
-     * only while the study's files are planned (fetched then, or when the
-     * journal is settled), freed when they are.
+     * Sizes of the remote complete files of the category, by fileName
+     * (upload_remote.c): held only while the study's files are planned
+     * (fetched then, or when the journal is settled), freed when they are.
      */
-    json_t *files;
+    igtcloud__spill_map *files;
+    int created;       /* by this run: nothing of it is on the server */
     int failed;        /* could not be created */
     size_t nfiles, nfailed;
     uint64_t bytes;    /* of its files, as checked */
@@ -284,7 +287,7 @@ struct igtcloud_upload {
     size_t project_first, project_last; /* the project files' sources */
     size_t project_nfiles;
     uint64_t project_bytes;
-    json_t *project_files;   /* sizes of complete remote project files by fileName, or NULL */
+    igtcloud__spill_map *project_files; /* sizes of complete remote project files, or NULL */
     /* The send pass (upload_plan.c): where planning is, and what it holds. */
     size_t plan_owner;       /* the owner being planned (index into owners) */
     int plan_open;           /* its listing fetched, its sources being read */
@@ -339,14 +342,8 @@ int igtcloud__upload_scan(igtcloud_upload *u);
 int igtcloud__upload_check_file(igtcloud_upload *u, const char *path, const char *rel,
                                 const ustudy *st);
 
-/* upload_studies.c: the sizes of the complete files of a listing, by fileName. */
-int igtcloud__upload_index_files(json_t **out, const igtcloud_file_list *list);
-
 /* upload_studies.c: find every study (read-only); nothing is created here. */
 int igtcloud__upload_find_studies(igtcloud_upload *u);
-
-/* upload_studies.c: fetch the remote file index of a study found on the server (st->files). */
-int igtcloud__upload_study_files(igtcloud_upload *u, ustudy *st);
 
 /*
  * upload_studies.c: create the study a target stands for (the POST itself is
@@ -371,11 +368,20 @@ const char *igtcloud__upload_file_prefix(const igtcloud_upload *u, const ufile *
 /* upload_plan.c: "annotations/" or "files/", the category folder of study files. */
 const char *igtcloud__upload_category_folder(const igtcloud_upload *u);
 
-/* upload_plan.c: the remote file index of an owner (fetched when needed), or NULL. */
-int igtcloud__upload_owner_index(igtcloud_upload *u, ustudy *st, const json_t **out);
+/*
+ * upload_remote.c: the remote file index of an owner (NULL: the project's),
+ * listed when first needed; NULL when nothing of it is on the server.
+ */
+int igtcloud__upload_owner_index(igtcloud_upload *u, ustudy *st, igtcloud__spill_map **out);
 
-/* upload_plan.c: whether `rel` is complete on the server with `size`, per `index`. */
-int igtcloud__upload_remote_complete(const json_t *index, const char *rel, uint64_t size);
+/*
+ * upload_remote.c: 1 when `rel` is complete on the server with `size`, per
+ * `index` (may be NULL), 0 when not, or an error reading the index back.
+ */
+int igtcloud__upload_remote_complete(igtcloud__spill_map *index, const char *rel, uint64_t size);
+
+/* upload_remote.c: free an index and set it to NULL; NULL is a no-op. */
+void igtcloud__upload_index_free(igtcloud__spill_map **index);
 
 /* upload_plan.c: the records of one owner's sources are read with this. */
 typedef int (*igtcloud__upload_record_fn)(igtcloud_upload *u, const usource *src,

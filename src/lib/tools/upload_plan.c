@@ -85,35 +85,6 @@ int igtcloud__upload_key(igtcloud__buf *out, const igtcloud_upload *u, const ust
     return 0;
 }
 
-int igtcloud__upload_remote_complete(const json_t *index, const char *rel, uint64_t size)
-{
-    json_t *v = json_object_get(index, rel);
-    return json_is_integer(v) && (uint64_t)json_integer_value(v) == size;
-}
-
-int igtcloud__upload_owner_index(igtcloud_upload *u, ustudy *st, const json_t **out)
-{
-    int rc = 0;
-    *out = NULL;
-    /* While the engine runs, the completion workers share the session. */
-    if (!st && !u->project_files && u->project_nfiles > 0) {
-        igtcloud_file_list *list = NULL;
-        igtcloud__api_async_lock(u->completions);
-        rc = igtcloud_file_list_fetch_project(&list, u->session, u->project);
-        igtcloud__api_async_unlock(u->completions);
-        if (rc == 0)
-            rc = igtcloud__upload_index_files(&u->project_files, list);
-        igtcloud_file_list_free(list);
-    } else if (st && st->remote && !st->files) {
-        igtcloud__api_async_lock(u->completions);
-        rc = igtcloud__upload_study_files(u, st);
-        igtcloud__api_async_unlock(u->completions);
-    }
-    if (rc == 0)
-        *out = st ? st->files : u->project_files;
-    return rc;
-}
-
 int igtcloud__upload_each_record(igtcloud_upload *u, ustudy *st, igtcloud__upload_record_fn fn,
                                  void *payload)
 {
@@ -308,7 +279,7 @@ static int look_again(igtcloud_upload *u, ufile *f, ustudy *st)
  * allocation, so a re-run or a dry run over many files churns no memory).
  */
 static int plan_record(igtcloud_upload *u, ustudy *st, const usource *src,
-                       const igtcloud__up_record *rec, const json_t *index)
+                       const igtcloud__up_record *rec, igtcloud__spill_map *index)
 {
     ufile tmp;
     int rc = record_path(&u->plan_path, src, rec->rel);
@@ -331,7 +302,9 @@ static int plan_record(igtcloud_upload *u, ustudy *st, const usource *src,
         if ((rc = igtcloud__upload_key(&u->plan_key, u, st, tmp.rel)))
             return rc;
         tmp.key = u->plan_key.ptr;
-        if (igtcloud__upload_remote_complete(index, tmp.rel, tmp.size)) {
+        if ((rc = igtcloud__upload_remote_complete(index, tmp.rel, tmp.size)) < 0)
+            return rc;
+        if (rc) {
             u->sum.files_skipped++;
             igtcloud__upload_emit(u, IGTCLOUD_UPLOAD_EVENT_FILE_SKIPPED, tmp.path, tmp.key, st,
                                   tmp.size, 0, "already complete with the same size");
@@ -388,7 +361,7 @@ int igtcloud__upload_plan_step(igtcloud_upload *u)
             return 0;
         }
         ustudy *st = u->owners[u->plan_owner];
-        const json_t *index = NULL;
+        igtcloud__spill_map *index = NULL;
         if (!u->plan_open) {
             /* A study that could not be created fails its files at the end (fail_unsent). */
             if (st && (st->failed || (!st->remote && !u->o.dry_run))) {
@@ -405,13 +378,7 @@ int igtcloud__upload_plan_step(igtcloud_upload *u)
             if (u->plan_source == NO_SOURCE) {
                 /* The owner is planned: its last batch goes, its index is no longer needed. */
                 rc = post_filling(u);
-                if (st) {
-                    json_decref(st->files);
-                    st->files = NULL;
-                } else {
-                    json_decref(u->project_files);
-                    u->project_files = NULL;
-                }
+                igtcloud__upload_index_free(st ? &st->files : &u->project_files);
                 u->plan_open = 0;
                 u->plan_owner++;
                 return rc ? rc : 1;

@@ -107,36 +107,6 @@ static int inst_studies(igtcloud_upload *u, uinst *inst)
                                        IGTCLOUD__STUDY_SPOOL_INDEX);
 }
 
-/* The sizes of the complete files of a listing, by fileName. */
-int igtcloud__upload_index_files(json_t **out, const igtcloud_file_list *list)
-{
-    json_t *map = json_object();
-    if (!map)
-        return igtcloud__error_oom();
-    for (size_t i = 0; i < igtcloud_file_list_count(list); i++) {
-        igtcloud_file_info f;
-        if (igtcloud_file_list_at(&f, list, i) == 0 && f.completed && f.size >= 0 &&
-            json_object_set_new(map, f.name, json_integer((json_int_t)f.size))) {
-            json_decref(map);
-            return igtcloud__error_oom();
-        }
-    }
-    *out = map;
-    return 0;
-}
-
-int igtcloud__upload_study_files(igtcloud_upload *u, ustudy *st)
-{
-    igtcloud_file_list *list = NULL;
-    unsigned int category = u->o.category == IGTCLOUD_UPLOAD_ANNOTATIONS
-                                ? IGTCLOUD_CATEGORY_ANNOTATIONS : IGTCLOUD_CATEGORY_FILES;
-    int rc = igtcloud_file_list_fetch_study(&list, u->session, st->remote, category);
-    if (rc == 0)
-        rc = igtcloud__upload_index_files(&st->files, list);
-    igtcloud_file_list_free(list);
-    return rc;
-}
-
 /*
  * Find every study (read-only); nothing is created here. The institutes'
  * spools (a file each) are needed only here: they are freed on the way out.
@@ -189,8 +159,7 @@ int igtcloud__upload_study_create(igtcloud_upload *u, ustudy *st)
         return igtcloud__error_oom();
     int rc = post_study(&st->remote, u->session, igtcloud_institute_id(st->inst->inst), body);
     json_decref(body);
-    if (rc == 0 && !(st->files = json_object()))
-        rc = igtcloud__error_oom();
+    st->created = rc == 0;
     return rc;
 }
 

@@ -388,15 +388,19 @@ static int settle_journal(igtcloud_upload *u)
         int abort_it = 1; /* in this run's scope, and no local file maps to it */
         if (local) {
             uint64_t size = (uint64_t)json_integer_value(json_array_get(local, 0));
-            const json_t *index = NULL;
+            igtcloud__spill_map *index = NULL;
             if ((rc = igtcloud__upload_owner_index(u, u->owners[i], &index)))
                 break;
             int same = 0;
             igtcloud__up_journal_find(&u->journal, key, size,
                                       (int64_t)json_integer_value(json_array_get(local, 1)),
                                       (long)json_integer_value(json_array_get(local, 2)), &same);
-            abort_it = igtcloud__upload_remote_complete(index, key + scope, size) || !same ||
-                       size <= multipart_threshold(u);
+            int complete = igtcloud__upload_remote_complete(index, key + scope, size);
+            if (complete < 0) {
+                rc = complete;
+                break;
+            }
+            abort_it = complete || !same || size <= multipart_threshold(u);
         }
         if (!abort_it)
             continue;
