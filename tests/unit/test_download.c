@@ -261,6 +261,9 @@ static void test_download__listing_large_and_cleared(void **state)
     igtcloud__dl_listing_close(&l);
 }
 
+#define STUDY(rel) igtcloud__dl_claim(&set, 0, rel, 0, IGTCLOUD__DL_CLAIM_STUDY)
+#define FILE_IN(fold, rel) igtcloud__dl_claim(&other, fold, rel, skip, IGTCLOUD__DL_CLAIM_FILE)
+
 /* Claims against each case of igtcloud__dl_claim; with `mask` 0 every key shares one hash. */
 static void claims_case(uint64_t mask)
 {
@@ -268,34 +271,37 @@ static void claims_case(uint64_t mask)
     igtcloud__spill_map_hash_mask = mask;
     igtcloud__spill_map_open(&set, NULL);
     igtcloud__spill_map_open(&other, NULL);
-    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P1---S1", 0, IGTCLOUD__DL_CLAIM_STUDY), 0);
-    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P1---S1", 0, IGTCLOUD__DL_CLAIM_STUDY), 1);
+    assert_int_equal(STUDY("I/P1---S1"), 0);
+    assert_int_equal(STUDY("I/P1---S1"), 1);
     assert_non_null(strstr(igtcloud_error_last()->message, "is already the folder of another study"));
-    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P2/S2", 0, IGTCLOUD__DL_CLAIM_STUDY), 0);
+    assert_int_equal(STUDY("I/P2/S2"), 0);
     /* A study folder inside another's, or holding one. */
-    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P2/S2/S3", 0, IGTCLOUD__DL_CLAIM_STUDY), 1);
-    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/P2", 0, IGTCLOUD__DL_CLAIM_STUDY), 1);
+    assert_int_equal(STUDY("I/P2/S2/S3"), 1);
+    assert_int_equal(STUDY("I/P2"), 1);
     assert_non_null(strstr(igtcloud_error_last()->message, "already holds the folder of another study"));
-    assert_int_equal(igtcloud__dl_claim(&set, 0, "I/p2/S2", 0, IGTCLOUD__DL_CLAIM_STUDY), 0);
+    assert_int_equal(STUDY("I/p2/S2"), 0);
     /* Files of a study, past its folder: the same path twice, a file where a folder is, and back. */
     const size_t skip = strlen("I/P1---S1/");
-    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a/b.txt", skip, IGTCLOUD__DL_CLAIM_FILE), 0);
-    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a/b.txt", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a/b.txt"), 0);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a/b.txt"), 1);
     assert_non_null(strstr(igtcloud_error_last()->message, "'I/P1---S1/a/b.txt' is already a file"));
-    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a"), 1);
     assert_non_null(strstr(igtcloud_error_last()->message, "is already a folder"));
-    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a/b.txt/c", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
-    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/a/c.txt", skip, IGTCLOUD__DL_CLAIM_FILE), 0);
-    assert_int_equal(igtcloud__dl_claim(&other, 0, "I/P1---S1/A/B.TXT", skip, IGTCLOUD__DL_CLAIM_FILE), 0);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a/b.txt/c"), 1);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a/c.txt"), 0);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/A/B.TXT"), 0);
     /* Where TARGET ignores case, "A/B.TXT" is "a/b.txt". */
-    assert_int_equal(igtcloud__dl_claim(&other, 1, "I/P1---S1/x/Y.txt", skip, IGTCLOUD__DL_CLAIM_FILE), 0);
-    assert_int_equal(igtcloud__dl_claim(&other, 1, "I/P1---S1/X/y.TXT", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    assert_int_equal(FILE_IN(1, "I/P1---S1/x/Y.txt"), 0);
+    assert_int_equal(FILE_IN(1, "I/P1---S1/X/y.TXT"), 1);
     assert_non_null(strstr(igtcloud_error_last()->message, "names differing only in case"));
-    assert_int_equal(igtcloud__dl_claim(&other, 1, "I/P1---S1/X", skip, IGTCLOUD__DL_CLAIM_FILE), 1);
+    assert_int_equal(FILE_IN(1, "I/P1---S1/X"), 1);
     igtcloud__spill_map_close(&set);
     igtcloud__spill_map_close(&other);
     igtcloud__spill_map_hash_mask = UINT64_MAX;
 }
+
+#undef STUDY
+#undef FILE_IN
 
 /* Collisions are found in the claims kept out of memory, forced hash collisions included. */
 static void test_download__claims(void **state)

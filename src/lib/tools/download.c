@@ -500,8 +500,8 @@ static int plan_file(dl_run *r, dl_study *study, igtcloud__spill_map *claims, si
     const char *problem = igtcloud__dl_name_problem(f->name);
     if ((rc = igtcloud__buf_printf(&rel, "%s/%s", dir_rel, f->name)))
         goto done;
-    if (problem ||
-        (rc = igtcloud__dl_claim(claims, r->fold_case, rel.ptr, skip, IGTCLOUD__DL_CLAIM_FILE)) == 1) {
+    if (problem || (rc = igtcloud__dl_claim(claims, r->fold_case, rel.ptr, skip,
+                                            IGTCLOUD__DL_CLAIM_FILE)) == 1) {
         char shown[400], name[200], why[300];
         igtcloud__safepath_show(shown, sizeof(shown), rel.ptr);
         igtcloud__safepath_show(name, sizeof(name), f->name);
@@ -659,7 +659,7 @@ static int listed_file(const igtcloud_file_info *f, void *payload)
     return igtcloud__dl_listing_add(&r->files, f);
 }
 
-/* List the study's (or project's) files into r->open.files as the answers are parsed. */
+/* List the study's (or project's) files into r->files as the answers are parsed. */
 static int list_files(dl_run *r, const igtcloud_study *study, const igtcloud_project *project,
                       unsigned int cats)
 {

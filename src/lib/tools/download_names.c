@@ -100,9 +100,10 @@ done:
     if (rc == 1)
         igtcloud__error_set(IGTCLOUD_EINVALID, "'%s' %s of this download%s", shown,
                             holds ? "already holds the folder of another study"
-                            : v == IGTCLOUD__DL_CLAIM_FILE  ? "is already a file"
-                            : v == IGTCLOUD__DL_CLAIM_STUDY ? "is already the folder of another study"
-                                                            : "is already a folder",
+                            : v == IGTCLOUD__DL_CLAIM_FILE ? "is already a file"
+                            : v == IGTCLOUD__DL_CLAIM_STUDY
+                                ? "is already the folder of another study"
+                                : "is already a folder",
                             fold_case ? " (names differing only in case are one on this file "
                                         "system)" : "");
     igtcloud__buf_dispose(&key);
