@@ -57,12 +57,15 @@ typedef int (*igtcloud_download_progress_cb)(const igtcloud_download_progress *p
 
 /** What happened to a study. */
 typedef enum {
-    IGTCLOUD_DOWNLOAD_STUDY_STARTED = 1,  /**< its files are queued */
+    IGTCLOUD_DOWNLOAD_STUDY_STARTED = 1,  /**< its first files are queued */
     IGTCLOUD_DOWNLOAD_STUDY_PROGRESS = 2, /**< one of its files finished */
-    IGTCLOUD_DOWNLOAD_STUDY_FINISHED = 3  /**< every file of it finished */
+    IGTCLOUD_DOWNLOAD_STUDY_FINISHED = 3  /**< every file of it is planned and finished */
 } igtcloud_download_study_state;
 
-/** One study's state; pointers are borrowed for the call only. */
+/**
+ * One study's state; pointers are borrowed for the call only. A study is
+ * planned a few files at a time, so its totals grow until it is FINISHED.
+ */
 typedef struct igtcloud_download_study_event {
     igtcloud_download_study_state state;
     const char *folder;       /**< "<institute>/<study folder>" relative to TARGET */

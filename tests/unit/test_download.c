@@ -1,4 +1,7 @@
-/* tools/download: the completion manifest, the catalog's study parsing and folder refusal, filters. */
+/*
+ * tools/download: the completion manifest, the catalog's study parsing and
+ * folder refusal, filters, the listing of the study being planned.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,6 +167,156 @@ static void test_download__options_versions(void **state)
         assert_int_equal(tail[i], 0xAB);
 }
 
+static void listing_add(igtcloud__dl_listing *l, igtcloud_category c, const char *key,
+                        const char *name, int64_t size)
+{
+    igtcloud_file_info f = { c, key, name, ".x", size, 1, 1, "upload" };
+    assert_int_equal(igtcloud__dl_listing_add(l, &f), 0);
+}
+
+/* Reads the next file: it must be `key` (named `name`) of category c and `size`. */
+static void listing_next_is(igtcloud__dl_listing *l, igtcloud_category c, const char *key,
+                            const char *name, int64_t size)
+{
+    igtcloud_file_info f;
+    assert_int_equal(igtcloud__dl_listing_next(l, &f), 1);
+    assert_int_equal(f.category, c);
+    assert_string_equal(f.key, key);
+    assert_string_equal(f.name, name);
+    assert_int_equal(f.size, size);
+    assert_true(f.completed);
+    assert_string_equal(f.type, "");
+    assert_string_equal(f.upload_id, "");
+}
+
+/* Categories come back files, dicom, annotations, project, each in the order added. */
+static void test_download__listing_reads_categories_in_rank_order(void **state)
+{
+    (void)state;
+    igtcloud__dl_listing l;
+    igtcloud_file_info f;
+    igtcloud__dl_listing_open(&l);
+    listing_add(&l, IGTCLOUD_CATEGORY_ANNOTATIONS, "s/annotations/a1", "a1", 1);
+    listing_add(&l, IGTCLOUD_CATEGORY_DICOM, "s/0/d1", "d1", 2);
+    listing_add(&l, IGTCLOUD_CATEGORY_PROJECT, "p/p1", "p1", -1);
+    listing_add(&l, IGTCLOUD_CATEGORY_FILES, "s/files/f1", "f1", 0);
+    listing_add(&l, IGTCLOUD_CATEGORY_ANNOTATIONS, "s/annotations/a2", "", 4);
+    listing_add(&l, IGTCLOUD_CATEGORY_DICOM, "s/0/d2", "d2", 5);
+    listing_add(&l, IGTCLOUD_CATEGORY_FILES, "s/files/f2", "sub/f2", INT64_MAX);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_FILES, "s/files/f1", "f1", 0);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_FILES, "s/files/f2", "sub/f2", INT64_MAX);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_DICOM, "s/0/d1", "d1", 2);
+    /* Nothing is added to a listing being read. */
+    igtcloud_file_info late = { IGTCLOUD_CATEGORY_FILES, "k", "n", "", 1, 1, 0, "" };
+    assert_int_equal(igtcloud__dl_listing_add(&l, &late), IGTCLOUD_EINVALID);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_DICOM, "s/0/d2", "d2", 5);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_ANNOTATIONS, "s/annotations/a1", "a1", 1);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_ANNOTATIONS, "s/annotations/a2", "", 4);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_PROJECT, "p/p1", "p1", -1);
+    assert_int_equal(igtcloud__dl_listing_next(&l, &f), 0);
+    assert_int_equal(igtcloud__dl_listing_next(&l, &f), 0);
+    igtcloud_file_info odd = { (igtcloud_category)16, "k", "n", "", 1, 1, 0, "" };
+    igtcloud__dl_listing_clear(&l);
+    assert_int_equal(igtcloud__dl_listing_add(&l, &odd), IGTCLOUD_EINVALID);
+    igtcloud__dl_listing_close(&l);
+    igtcloud__dl_listing_close(&l);
+}
+
+/*
+ * Thousands of records (far more than one 64 KiB chunk of the file), two
+ * categories interleaved: each comes back whole and in order; a listing
+ * emptied half-way through reading holds only what is added after, though
+ * its file still has the bytes of before.
+ */
+static void test_download__listing_large_and_cleared(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    char key[128], name[128];
+    igtcloud__dl_listing l;
+    igtcloud_file_info f;
+    igtcloud__dl_listing_open(&l);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "study/%d/%05d-with-a-long-enough-key", i % 2, i);
+        snprintf(name, sizeof(name), "folder/%05d.bin", i);
+        listing_add(&l, i % 2 ? IGTCLOUD_CATEGORY_ANNOTATIONS : IGTCLOUD_CATEGORY_DICOM, key, name, i);
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = pass; i < N; i += 2) {
+            snprintf(key, sizeof(key), "study/%d/%05d-with-a-long-enough-key", i % 2, i);
+            snprintf(name, sizeof(name), "folder/%05d.bin", i);
+            listing_next_is(&l, pass ? IGTCLOUD_CATEGORY_ANNOTATIONS : IGTCLOUD_CATEGORY_DICOM,
+                            key, name, i);
+        }
+    assert_int_equal(igtcloud__dl_listing_next(&l, &f), 0);
+
+    igtcloud__dl_listing_clear(&l);
+    listing_add(&l, IGTCLOUD_CATEGORY_FILES, "k0", "n0", 10);
+    listing_add(&l, IGTCLOUD_CATEGORY_DICOM, "k1", "n1", 11);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_FILES, "k0", "n0", 10);
+    igtcloud__dl_listing_clear(&l);
+    listing_add(&l, IGTCLOUD_CATEGORY_ANNOTATIONS, "k2", "n2", 12);
+    listing_next_is(&l, IGTCLOUD_CATEGORY_ANNOTATIONS, "k2", "n2", 12);
+    assert_int_equal(igtcloud__dl_listing_next(&l, &f), 0);
+    igtcloud__dl_listing_close(&l);
+}
+
+#define STUDY(rel) igtcloud__dl_claim(&set, 0, rel, 0, IGTCLOUD__DL_CLAIM_STUDY)
+#define FILE_IN(fold, rel) igtcloud__dl_claim(&other, fold, rel, skip, IGTCLOUD__DL_CLAIM_FILE)
+
+/* Claims against each case of igtcloud__dl_claim; with `mask` 0 every key shares one hash. */
+static void claims_case(uint64_t mask)
+{
+    igtcloud__spill_map set, other;
+    igtcloud__spill_map_hash_mask = mask;
+    igtcloud__spill_map_open(&set, NULL);
+    igtcloud__spill_map_open(&other, NULL);
+    assert_int_equal(STUDY("I/P1---S1"), 0);
+    assert_int_equal(STUDY("I/P1---S1"), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "is already the folder of another study"));
+    assert_int_equal(STUDY("I/P2/S2"), 0);
+    /* A study folder inside another's, or holding one. */
+    assert_int_equal(STUDY("I/P2/S2/S3"), 1);
+    assert_int_equal(STUDY("I/P2"), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "already holds the folder of another study"));
+    assert_int_equal(STUDY("I/p2/S2"), 0);
+    /* Files of a study, past its folder: the same path twice, a file where a folder is, and back. */
+    const size_t skip = strlen("I/P1---S1/");
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a/b.txt"), 0);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a/b.txt"), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "'I/P1---S1/a/b.txt' is already a file"));
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a"), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "is already a folder"));
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a/b.txt/c"), 1);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/a/c.txt"), 0);
+    assert_int_equal(FILE_IN(0, "I/P1---S1/A/B.TXT"), 0);
+    /* Where TARGET ignores case, "A/B.TXT" is "a/b.txt". */
+    assert_int_equal(FILE_IN(1, "I/P1---S1/x/Y.txt"), 0);
+    assert_int_equal(FILE_IN(1, "I/P1---S1/X/y.TXT"), 1);
+    assert_non_null(strstr(igtcloud_error_last()->message, "names differing only in case"));
+    assert_int_equal(FILE_IN(1, "I/P1---S1/X"), 1);
+    igtcloud__spill_map_close(&set);
+    igtcloud__spill_map_close(&other);
+    igtcloud__spill_map_hash_mask = UINT64_MAX;
+}
+
+#undef STUDY
+#undef FILE_IN
+
+/* Collisions are found in the claims kept out of memory, forced hash collisions included. */
+static void test_download__claims(void **state)
+{
+    (void)state;
+    claims_case(UINT64_MAX);
+    claims_case(0);
+    assert_string_equal(igtcloud__dl_institute_problem(".IGTCLOUD", 1),
+                        "is the folder of igtcloud's own records (.igtcloud)");
+    assert_null(igtcloud__dl_institute_problem(".IGTCLOUD", 0));
+    assert_non_null(igtcloud__dl_name_problem("a/b.igtcloud-part"));
+    assert_non_null(igtcloud__dl_name_problem("a.igtcloud-journal/b"));
+    assert_null(igtcloud__dl_name_problem("a/b.igtcloud-partx"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +325,9 @@ int main(void)
         cmocka_unit_test(test_download__manifest_vouches_only_verified_files),
         cmocka_unit_test(test_download__study_folder_refuses_hostile_ids),
         cmocka_unit_test(test_download__days_and_categories),
+        cmocka_unit_test(test_download__listing_reads_categories_in_rank_order),
+        cmocka_unit_test(test_download__listing_large_and_cleared),
+        cmocka_unit_test(test_download__claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,15 +3,23 @@
  * studies -> file listings -> queued into one transfer engine run for the
  * whole download.
  *
- * The run is fed: the first study with files to fetch starts the engine, and
- * the engine asks for more (engine_feed) whenever few files wait to start, so
- * listing overlaps moving bytes and the pipeline never drains until the end.
+ * The run is fed: the first files to fetch start the engine, and the engine
+ * asks for more (engine_feed) whenever few files wait to start, so listing
+ * overlaps moving bytes and the pipeline never drains until the end. A
+ * study is opened (open_study: its folder claimed, its files listed, its
+ * study.json written) and then planned a step at a time (plan_step), across
+ * as many of the engine's calls as it takes, so however many files a study
+ * has only a few are queued at once; it finishes once its last file is
+ * planned and called back.
+ *
  * Memory stays bounded however many files there are: the engine frees each
  * finished file once its callback returned (igtcloud__transfer_set_retire),
  * and the file's and its study's bookkeeping here is freed in that callback.
- * Collisions are found with per-study claims freed once the study is planned
- * (claim), and the completion manifest is an index of about 12 bytes a line
- * (download_manifest.c), so nothing else here grows with the files of a run.
+ * The open study's listing waits in a temporary file (download_listing.c),
+ * its files' collision claims and the run's study folders are spill maps
+ * (about 12 bytes an entry in memory, download_names.c), and the completion
+ * manifest is an index of about 12 bytes a line (download_manifest.c), so
+ * nothing else here grows with the files of a study or of a run.
  * One run also means one credentials cache and one region memo for every
  * file. Skips are decided here, not by size alone: the completion manifest
  * vouches for files we verified ourselves.
@@ -27,7 +35,6 @@
 #include "tools/download_int.h"
 #include "tools/layout.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -35,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +56,8 @@ typedef struct dl_study {
     char *folder;                  /* "<institute>/<study folder>" */
     size_t files_total, files_done, files_failed, files_skipped;
     uint64_t bytes_total, bytes_done;
+    int planning;                  /* files of it are still to plan: it cannot finish */
+    int started;                   /* IGTCLOUD_DOWNLOAD_STUDY_STARTED was emitted */
 } dl_study;
 
 typedef struct dl_item {
@@ -59,6 +67,20 @@ typedef struct dl_item {
     int64_t size;                  /* the API's fileSize */
     int unsized;                   /* queued without a size: re-verify a same-size file */
 } dl_item;
+
+/*
+ * The study (or the project's files) being planned. Its listing is read back
+ * a step at a time (plan_step), so a study stays open across the engine's
+ * calls for more files, and only a few of its files are queued at once.
+ */
+typedef struct dl_open {
+    int active;
+    dl_study *s;                   /* NULL for project files */
+    char *dir;                     /* the folder of its files, relative to TARGET */
+    char *prefix;                  /* the S3 prefix of its keys */
+    size_t skip;                   /* bytes of dir claimed with the study (igtcloud__dl_claim) */
+    int by_category;               /* each category in a subfolder of its own */
+} dl_open;
 
 typedef struct dl_run {
     igtcloud_session *session;
@@ -82,17 +104,28 @@ typedef struct dl_run {
     const igtcloud_institute *institute;
     igtcloud__study_spool *feed_studies; /* read back one study at a time */
     const char *feed_inst;
+    dl_open open;                      /* the study being planned, if any */
+    igtcloud__dl_listing files;        /* ... its files left to plan */
+    /* ... and the paths of its files (igtcloud__dl_claim). A study's files
+     * all lie in its folder, which no other study shares or nests in
+     * (r->claims), so they can only collide with each other, and paths
+     * claimed by the studies before never answer for them: the map is kept
+     * from one study to the next (a temporary file per study would cost
+     * more than listing a small study), and replaced by an empty one
+     * between studies once it holds FILE_CLAIMS_KEPT paths. */
+    igtcloud__spill_map file_claims;
+    int files_open;                    /* `files` and `file_claims` are open */
+    size_t feed_until;                 /* plan_step stops once `queued` reaches it */
     int more;                          /* plan_next may have more */
     int feed_rc;                       /* a fatal error while planning from the engine */
     char feed_msg[512];                /* ... and its message */
     /* The folders this run writes in (relative to TARGET) -> what they are
-     * (claim_kind): institutes, the folders on the way to a study, and the
-     * study folders, so two studies landing on one folder (or one inside the
-     * other) are a collision. The files of a study are claimed in a set of
-     * their own (plan_study), freed once the study is planned: a study's files
-     * all lie in its folder, which no other study shares, so they can only
-     * collide with each other. The run keeps state per study, none per file. */
-    json_t *claims;
+     * (igtcloud__dl_claim_kind): institutes, the folders on the way to a
+     * study, and the study folders, so two studies landing on one folder
+     * (or one inside the other) are a collision. The run keeps state per
+     * study (about 12 bytes an entry here), none per file. */
+    igtcloud__spill_map claims;
+    int claims_open;                   /* run_begin opened `claims` */
     int fold_case;                     /* TARGET ignores case: "A" and "a" are one path */
     /* Keeping the session alive while the engine moves bytes (engine_progress). */
     igtcloud__session_keeper keeper;
@@ -101,14 +134,9 @@ typedef struct dl_run {
     char disk_msg[640];
 } dl_run;
 
-typedef enum claim_kind { CLAIM_FOLDER = 1, CLAIM_STUDY = 2, CLAIM_FILE = 3 } claim_kind;
-
-/* Our temporary files: a server name ending so could be taken for one, or clobber one. */
-static const char *const reserved_suffixes[] = { ".igtcloud-part", ".igtcloud-journal" };
-/* TARGET/.igtcloud holds the completion manifest. */
-#define RESERVED_TOP ".igtcloud"
-
-static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *study);
+static int open_study(dl_run *r, const char *inst_name, const igtcloud_study *study);
+static int plan_step(dl_run *r);
+static void open_dispose(dl_run *r);
 static int open_institute(dl_run *r, const igtcloud_institute *inst);
 
 /* The bytes of igtcloud_download_options a caller of `version` has; 0: unknown. */
@@ -176,106 +204,6 @@ static int is_fatal(int status)
     return status == IGTCLOUD_EAUTH || status == IGTCLOUD_ECANCELLED || status == IGTCLOUD_ENOMEM;
 }
 
-/* ---- names and collisions ------------------------------------------------ */
-
-/* Why a path from the server cannot be written, or NULL: unsafe, or one of our own names. */
-static const char *name_problem(const char *rel)
-{
-    const char *problem = igtcloud__safepath_problem(rel);
-    if (problem)
-        return problem;
-    for (const char *seg = rel; seg;) {
-        const char *end = strchr(seg, '/');
-        size_t len = end ? (size_t)(end - seg) : strlen(seg);
-        for (size_t i = 0; i < sizeof(reserved_suffixes) / sizeof(reserved_suffixes[0]); i++) {
-            size_t n = strlen(reserved_suffixes[i]);
-            if (len >= n && memcmp(seg + len - n, reserved_suffixes[i], n) == 0)
-                return "ends like igtcloud's temporary files (.igtcloud-part, .igtcloud-journal)";
-        }
-        seg = end ? end + 1 : NULL;
-    }
-    return NULL;
-}
-
-/* Why an institute name cannot be a folder of TARGET, or NULL. */
-static const char *institute_problem(const dl_run *r, const char *name)
-{
-    if (!*name)
-        return "is empty";
-    if (strchr(name, '/'))
-        return "has a '/'";
-    if ((r->fold_case ? strcasecmp(name, RESERVED_TOP) : strcmp(name, RESERVED_TOP)) == 0)
-        return "is the folder of igtcloud's own records (.igtcloud)";
-    return name_problem(name);
-}
-
-/* The key of `rel` in r->claims (case-folded when TARGET ignores case). */
-static int claim_key(igtcloud__buf *key, const dl_run *r, const char *rel, size_t len)
-{
-    igtcloud__buf_clear(key);
-    int rc = igtcloud__buf_put(key, rel, len);
-    if (!rc && r->fold_case)
-        for (size_t i = 0; i < key->size; i++)
-            key->ptr[i] = (char)tolower((unsigned char)key->ptr[i]);
-    return rc;
-}
-
-/*
- * Claim `rel` in `set` (r->claims for study folders, a study's own set for
- * its files): a file or a study folder belongs to one name from the server
- * only; folders on the way may be shared but never be a file, and a study
- * folder neither lies in nor holds another study's. The first `skip` bytes of
- * rel (the study's folder and a '/', claimed in r->claims with the study) are
- * not looked at again. Returns 0, 1 with a collision message set (nothing is
- * written for it), or an error.
- */
-static int claim(dl_run *r, json_t *set, const char *rel, size_t skip, claim_kind kind)
-{
-    igtcloud__buf key = IGTCLOUD_BUF_INIT;
-    char shown[200];
-    json_int_t v = 0;
-    int rc = 0, holds = 0;
-    const char *slash = rel + skip;
-    while ((slash = strchr(slash, '/')) != NULL) {
-        if ((rc = claim_key(&key, r, rel, (size_t)(slash - rel))))
-            goto done;
-        v = json_integer_value(json_object_get(set, key.ptr));
-        if (v == CLAIM_FILE || (v == CLAIM_STUDY && kind == CLAIM_STUDY)) {
-            igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
-            rc = 1;
-            goto done;
-        }
-        if (!v && json_object_set_new(set, key.ptr, json_integer(CLAIM_FOLDER))) {
-            rc = igtcloud__error_oom();
-            goto done;
-        }
-        slash++;
-    }
-    if ((rc = claim_key(&key, r, rel, strlen(rel))))
-        goto done;
-    v = json_integer_value(json_object_get(set, key.ptr));
-    if (v) {
-        /* A study folder already claimed as a folder holds another study's. */
-        holds = v == CLAIM_FOLDER && kind == CLAIM_STUDY;
-        igtcloud__safepath_show(shown, sizeof(shown), key.ptr);
-        rc = 1;
-        goto done;
-    }
-    if (json_object_set_new(set, key.ptr, json_integer(kind)))
-        rc = igtcloud__error_oom();
-done:
-    if (rc == 1)
-        igtcloud__error_set(IGTCLOUD_EINVALID, "'%s' %s of this download%s", shown,
-                            holds                ? "already holds the folder of another study"
-                            : v == CLAIM_FILE    ? "is already a file"
-                            : v == CLAIM_STUDY   ? "is already the folder of another study"
-                                                 : "is already a folder",
-                            r->fold_case ? " (names differing only in case are one on this file "
-                                           "system)" : "");
-    igtcloud__buf_dispose(&key);
-    return rc;
-}
-
 /* ---- live bookkeeping ---------------------------------------------------- */
 
 static void link_init(dl_link *head)
@@ -334,7 +262,19 @@ static int engine_progress(const igtcloud_transfer_progress *p, void *payload)
     return emit_progress(r);
 }
 
-/* One of s's files was called back; its last one finishes (and frees) s. */
+/* s has every file planned and none in flight (or a dry run planned them): it is done. */
+static void finish_study(dl_run *r, dl_study *s)
+{
+    r->cur.studies_done++;
+    emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_FINISHED);
+    study_free(s);
+}
+
+/*
+ * One of s's files was called back. Its last one finishes (and frees) s,
+ * unless files of s are still to plan: then the study ends when the last of
+ * them is planned (open_close) or called back.
+ */
 static void finish_study_file(dl_run *r, dl_study *s, uint64_t bytes, int failed)
 {
     if (!s)
@@ -343,12 +283,10 @@ static void finish_study_file(dl_run *r, dl_study *s, uint64_t bytes, int failed
     s->bytes_done += bytes;
     if (failed)
         s->files_failed++;
-    emit_study(r, s, s->files_done == s->files_total ? IGTCLOUD_DOWNLOAD_STUDY_FINISHED
-                                                     : IGTCLOUD_DOWNLOAD_STUDY_PROGRESS);
-    if (s->files_done == s->files_total) {
-        r->cur.studies_done++;
-        study_free(s);
-    }
+    if (!s->planning && s->files_done == s->files_total)
+        finish_study(r, s);
+    else
+        emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_PROGRESS);
 }
 
 static int file_result(dl_run *r, const igtcloud_transfer_result *res, dl_item *it)
@@ -414,17 +352,22 @@ static int engine_file(const igtcloud_transfer_result *res, void *payload)
 /* ---- the run ------------------------------------------------------------- */
 
 /*
- * Plan the next study of what is left (r->institutes, r->institute, and the
- * studies of the institute being planned). Returns 1 when it planned one,
- * 0 when nothing is left, or a fatal error.
+ * Plan a step of what is left: the next files of the open study, else open
+ * the next study (r->institutes, r->institute, and the studies of the
+ * institute being planned). Returns 1 when it did, 0 when nothing is left,
+ * or a fatal error.
  */
 static int plan_next(dl_run *r)
 {
+    if (r->open.active) {
+        int rc = plan_step(r);
+        return rc ? rc : 1;
+    }
     for (;;) {
         igtcloud_study *study = NULL;
         int rc = r->feed_studies ? igtcloud__study_spool_next(&study, r->feed_studies) : 0;
         if (study) {
-            rc = plan_study(r, r->feed_inst, study);
+            rc = open_study(r, r->feed_inst, study);
             igtcloud_study_free(study);
             return rc ? rc : 1;
         }
@@ -450,10 +393,18 @@ static int plan_next(dl_run *r)
     }
 }
 
+/* Requests in flight: the engine asks for files while fewer than that wait to start. */
+static size_t max_requests(const dl_run *r)
+{
+    unsigned int studies = r->o->concurrent_studies ? r->o->concurrent_studies : 4;
+    unsigned int files = r->o->concurrent_files ? r->o->concurrent_files : 4;
+    return (size_t)studies * files;
+}
+
 /*
- * The engine's queue runs low: plan studies until one queues a file (or
- * nothing is left). Listing a study blocks the loop for one API call while
- * the requests in flight keep moving.
+ * The engine's queue runs low: plan until files are queued (as many as
+ * requests may be in flight at most), or nothing is left. Listing a study
+ * blocks the loop for its API calls while the requests in flight keep moving.
  */
 static int engine_feed(igtcloud_transfer *t, void *payload)
 {
@@ -461,6 +412,7 @@ static int engine_feed(igtcloud_transfer *t, void *payload)
     if (!r->more || r->feed_rc || r->cancelled || r->disk_full)
         return 0;
     size_t before = r->queued;
+    r->feed_until = before + max_requests(r);
     while (r->queued == before) {
         int rc = plan_next(r);
         if (rc == 1)
@@ -482,11 +434,9 @@ static int ensure_transfer(dl_run *r)
     if (r->t)
         return 0;
     igtcloud_transfer_options to = IGTCLOUD_TRANSFER_OPTIONS_INIT;
-    unsigned int studies = r->o->concurrent_studies ? r->o->concurrent_studies : 4;
-    unsigned int files = r->o->concurrent_files ? r->o->concurrent_files : 4;
     to.credentials_cb = igtcloud__s3_credentials_cb;
     to.credentials_payload = r->session;
-    to.max_requests = studies * files;
+    to.max_requests = (unsigned int)max_requests(r);
     to.ca_file = r->o->ca_file;
     to.endpoint = r->o->s3_endpoint;
     to.progress_cb = engine_progress;
@@ -508,6 +458,7 @@ static int ensure_transfer(dl_run *r)
 static int plan_and_run(dl_run *r)
 {
     int rc = 0;
+    r->feed_until = max_requests(r);
     while (r->more && r->queued == 0 && !r->cancelled) {
         rc = plan_next(r);
         if (rc != 1)
@@ -537,18 +488,20 @@ static int plan_and_run(dl_run *r)
 /*
  * Plan one file: refuse unsafe names, skip what the manifest vouches for,
  * queue the rest. `dir_rel` is the folder relative to TARGET; the file is
- * claimed in `claims` past its first `skip` bytes (see claim).
+ * claimed in `claims` past its first `skip` bytes (igtcloud__dl_claim).
  */
-static int plan_file(dl_run *r, dl_study *study, json_t *claims, size_t skip, const char *dir_rel,
+static int plan_file(dl_run *r, dl_study *study, igtcloud__spill_map *claims, size_t skip,
+                     const char *dir_rel,
                      const igtcloud_file_info *f, const char *prefix)
 {
     igtcloud__buf rel = IGTCLOUD_BUF_INIT, full = IGTCLOUD_BUF_INIT;
     dl_item *it = NULL;
     int rc;
-    const char *problem = name_problem(f->name);
+    const char *problem = igtcloud__dl_name_problem(f->name);
     if ((rc = igtcloud__buf_printf(&rel, "%s/%s", dir_rel, f->name)))
         goto done;
-    if (problem || (rc = claim(r, claims, rel.ptr, skip, CLAIM_FILE)) == 1) {
+    if (problem || (rc = igtcloud__dl_claim(claims, r->fold_case, rel.ptr, skip,
+                                            IGTCLOUD__DL_CLAIM_FILE)) == 1) {
         char shown[400], name[200], why[300];
         igtcloud__safepath_show(shown, sizeof(shown), rel.ptr);
         igtcloud__safepath_show(name, sizeof(name), f->name);
@@ -692,13 +645,138 @@ static int several_categories(unsigned int c)
     return (c & (c - 1)) != 0;
 }
 
-/* Plan one study of an institute whose folder name is `inst_name` (already checked). */
-static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *study)
+/* ---- the study being planned --------------------------------------------- */
+
+/* Files looked at per step: the most planned between two progress calls (and cancel checks). */
+#define PLAN_STEP 256
+
+/* A listed file worth planning goes to the open study's listing. */
+static int listed_file(const igtcloud_file_info *f, void *payload)
+{
+    dl_run *r = payload;
+    if (!f->completed || !igtcloud_file_ext_match(r->o->extensions, f))
+        return 0;
+    return igtcloud__dl_listing_add(&r->files, f);
+}
+
+/* List the study's (or project's) files into r->files as the answers are parsed. */
+static int list_files(dl_run *r, const igtcloud_study *study, const igtcloud_project *project,
+                      unsigned int cats)
+{
+    if (study)
+        return igtcloud__file_walk_study(r->session, study, cats, listed_file, r);
+    return igtcloud__file_walk_project(r->session, project, listed_file, r);
+}
+
+/* Paths of files kept claimed between studies (see dl_run.file_claims): an index of 256 KiB. */
+#define FILE_CLAIMS_KEPT 16384
+
+/* Start r->open over `dir` (taken) and `prefix`, with an empty listing. */
+static int open_begin(dl_run *r, char *dir, size_t skip, const char *prefix, int by_category)
+{
+    dl_open *o = &r->open;
+    memset(o, 0, sizeof(*o));
+    o->dir = dir;
+    o->skip = skip;
+    o->by_category = by_category;
+    if (r->files_open && igtcloud__spill_map_count(&r->file_claims) >= FILE_CLAIMS_KEPT) {
+        igtcloud__spill_map_close(&r->file_claims);
+        igtcloud__spill_map_open(&r->file_claims, NULL);
+    }
+    if (!r->files_open) {
+        igtcloud__dl_listing_open(&r->files);
+        igtcloud__spill_map_open(&r->file_claims, NULL);
+        r->files_open = 1;
+    }
+    o->prefix = strdup(prefix);
+    return o->dir && o->prefix ? 0 : igtcloud__error_oom();
+}
+
+/* Forget r->open and its listing (its study, if any, is left as it is). */
+static void open_dispose(dl_run *r)
+{
+    dl_open *o = &r->open;
+    if (r->files_open)
+        igtcloud__dl_listing_clear(&r->files);
+    free(o->dir);
+    free(o->prefix);
+    memset(o, 0, sizeof(*o));
+}
+
+/* Once files of s are queued (and before any is called back), s has started. */
+static void study_started(dl_run *r, dl_study *s)
+{
+    if (s && !s->started && !r->o->dry_run && s->files_total > 0) {
+        s->started = 1;
+        emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_STARTED);
+    }
+}
+
+/* The last file of the open study is planned: it finishes now, or with its last file in flight. */
+static void open_close(dl_run *r)
+{
+    dl_study *s = r->open.s;
+    open_dispose(r);
+    if (!s)
+        return;
+    s->planning = 0;
+    if (s->files_done == s->files_total || r->o->dry_run)
+        finish_study(r, s); /* none of its files is in flight */
+    else
+        study_started(r, s);
+}
+
+/*
+ * Plan the open study's next files: PLAN_STEP of them at most, and none once
+ * `feed_until` files are queued, so what the engine holds stays bounded
+ * however many files the study has. Its last file closes it. Returns 0 or a
+ * fatal error.
+ */
+static int plan_step(dl_run *r)
+{
+    dl_open *o = &r->open;
+    int rc = 0;
+    for (size_t n = 0; n < PLAN_STEP && r->queued < r->feed_until && !rc; n++) {
+        igtcloud_file_info f;
+        char sub[2200];
+        rc = igtcloud__dl_listing_next(&r->files, &f);
+        if (rc == 0) {
+            open_close(r);
+            break;
+        }
+        if (rc < 0) {
+            /* The listing cannot be read back: the rest of the study is lost. */
+            if (is_fatal(rc))
+                return rc;
+            fail_item(r, o->dir, "", rc);
+            open_close(r);
+            rc = 0;
+            break;
+        }
+        if (o->by_category)
+            snprintf(sub, sizeof(sub), "%s/%s", o->dir, igtcloud_category_name(f.category));
+        else
+            snprintf(sub, sizeof(sub), "%s", o->dir);
+        rc = plan_file(r, o->s, &r->file_claims, o->skip, sub, &f, o->prefix);
+    }
+    if (rc)
+        return rc;
+    study_started(r, o->active ? o->s : NULL);
+    if (emit_progress(r))
+        return igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
+    return 0;
+}
+
+/*
+ * Open one study of an institute whose folder name is `inst_name` (already
+ * checked): its folder claimed, its files listed, its study.json written.
+ * A refused study or a failed listing is reported and nothing is opened;
+ * only a fatal error is returned.
+ */
+static int open_study(dl_run *r, const char *inst_name, const igtcloud_study *study)
 {
     char folder[2048];
-    igtcloud__buf dir = IGTCLOUD_BUF_INIT;
-    igtcloud_file_list *files = NULL;
-    json_t *claims = NULL; /* this study's files (claim), freed once they are planned */
+    igtcloud__buf dir = IGTCLOUD_BUF_INIT, json_rel = IGTCLOUD_BUF_INIT;
     dl_study *s = NULL;
     int rc = 0;
     int64_t date = 0;
@@ -720,83 +798,54 @@ static int plan_study(dl_run *r, const char *inst_name, const igtcloud_study *st
         fail_item(r, shown, "", IGTCLOUD_EINVALID);
         goto done;
     }
+    unsigned int cats = categories_of(r->o);
+    size_t skip;
     if ((rc = igtcloud__buf_printf(&dir, "%s/%s", inst_name, folder)))
         goto done;
+    skip = dir.size + 1;
+    if ((rc = open_begin(r, igtcloud__buf_detach(&dir), skip, igtcloud_study_s3_prefix(study),
+                         several_categories(cats))))
+        goto done;
     /* The study's folder and its study.json are this study's alone. */
-    if (!(claims = json_object())) {
-        rc = igtcloud__error_oom();
+    rc = igtcloud__dl_claim(&r->claims, r->fold_case, r->open.dir, 0, IGTCLOUD__DL_CLAIM_STUDY);
+    if (rc == 0 && !(rc = igtcloud__buf_printf(&json_rel, "%s/study.json", r->open.dir)))
+        rc = igtcloud__dl_claim(&r->file_claims, r->fold_case, json_rel.ptr, skip,
+                                IGTCLOUD__DL_CLAIM_FILE);
+    if (rc == 1) {
+        char shown[400], why[300];
+        igtcloud__safepath_show(shown, sizeof(shown), r->open.dir);
+        snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
+        igtcloud__error_set(IGTCLOUD_EINVALID, "refused study %s: %s", igtcloud_study_id(study),
+                            why);
+        fail_item(r, shown, "", IGTCLOUD_EINVALID);
+        rc = 0;
         goto done;
     }
-    {
-        igtcloud__buf json_rel = IGTCLOUD_BUF_INIT;
-        rc = claim(r, r->claims, dir.ptr, 0, CLAIM_STUDY);
-        if (rc == 0 && !(rc = igtcloud__buf_printf(&json_rel, "%s/study.json", dir.ptr)))
-            rc = claim(r, claims, json_rel.ptr, dir.size + 1, CLAIM_FILE);
-        igtcloud__buf_dispose(&json_rel);
-        if (rc == 1) {
-            char shown[400], why[300];
-            igtcloud__safepath_show(shown, sizeof(shown), dir.ptr);
-            snprintf(why, sizeof(why), "%s", igtcloud_error_last()->message);
-            igtcloud__error_set(IGTCLOUD_EINVALID, "refused study %s: %s",
-                                igtcloud_study_id(study), why);
-            fail_item(r, shown, "", IGTCLOUD_EINVALID);
+    if (rc)
+        goto done;
+    if ((rc = list_files(r, study, NULL, cats)) ||
+        (!r->o->dry_run && (rc = write_study_json(r, r->open.dir, study)))) {
+        if (!is_fatal(rc)) {
+            fail_item(r, r->open.dir, "", rc);
             rc = 0;
-            goto done;
         }
-        if (rc)
-            goto done;
-    }
-    unsigned int cats = categories_of(r->o);
-    rc = igtcloud_file_list_fetch_study(&files, r->session, study, cats);
-    if (rc) {
-        if (is_fatal(rc))
-            goto done;
-        fail_item(r, dir.ptr, "", rc);
-        rc = 0;
-        goto done;
-    }
-    if (!r->o->dry_run && (rc = write_study_json(r, dir.ptr, study))) {
-        if (is_fatal(rc))
-            goto done;
-        fail_item(r, dir.ptr, "", rc);
-        rc = 0;
         goto done;
     }
     s = calloc(1, sizeof(*s));
-    if (!s || !(s->folder = strdup(dir.ptr))) {
+    if (!s || !(s->folder = strdup(r->open.dir))) {
         free(s);
         rc = igtcloud__error_oom();
         goto done;
     }
+    s->planning = 1;
     link_add(&r->studies, &s->link);
-    for (size_t i = 0; i < igtcloud_file_list_count(files) && !rc; i++) {
-        igtcloud_file_info f;
-        if ((rc = igtcloud_file_list_at(&f, files, i)))
-            break;
-        if (!f.completed || !igtcloud_file_ext_match(r->o->extensions, &f))
-            continue;
-        char sub[2200];
-        if (several_categories(cats))
-            snprintf(sub, sizeof(sub), "%s/%s", dir.ptr, igtcloud_category_name(f.category));
-        else
-            snprintf(sub, sizeof(sub), "%s", dir.ptr);
-        rc = plan_file(r, s, claims, dir.size + 1, sub, &f, igtcloud_study_s3_prefix(study));
-    }
-    if (rc)
-        goto done;
-    if (s->files_total == 0 || r->o->dry_run) {
-        r->cur.studies_done++;
-        emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_FINISHED);
-        study_free(s); /* no file of it is queued */
-    } else {
-        emit_study(r, s, IGTCLOUD_DOWNLOAD_STUDY_STARTED);
-    }
-    if (emit_progress(r))
-        rc = igtcloud__error_set(IGTCLOUD_ECANCELLED, "download cancelled");
+    r->open.s = s;
+    r->open.active = 1;
 done:
-    json_decref(claims);
-    igtcloud_file_list_free(files);
+    if (!r->open.active)
+        open_dispose(r);
     igtcloud__buf_dispose(&dir);
+    igtcloud__buf_dispose(&json_rel);
     return rc;
 }
 
@@ -810,7 +859,7 @@ static int open_institute(dl_run *r, const igtcloud_institute *inst)
 {
     igtcloud__study_spool *studies = NULL;
     const char *name = igtcloud_institute_name(inst);
-    const char *problem = institute_problem(r, name);
+    const char *problem = igtcloud__dl_institute_problem(name, r->fold_case);
     if (problem) {
         char shown[200];
         igtcloud__safepath_show(shown, sizeof(shown), name);
@@ -831,27 +880,16 @@ static int open_institute(dl_run *r, const igtcloud_institute *inst)
     return 0;
 }
 
-/* Project files share one folder, files/: they are claimed in one set, as a study's are. */
-static int plan_project_files(dl_run *r, const igtcloud_project *project)
+/* Project files share one folder, files/: they are planned as one study's are, with no study. */
+static int open_project_files(dl_run *r, const igtcloud_project *project)
 {
-    igtcloud_file_list *files = NULL;
-    json_t *claims = json_object();
-    int rc = claims ? igtcloud_file_list_fetch_project(&files, r->session, project)
-                    : igtcloud__error_oom();
-    if (rc) {
-        json_decref(claims);
-        return rc;
-    }
-    for (size_t i = 0; i < igtcloud_file_list_count(files) && !rc; i++) {
-        igtcloud_file_info f;
-        if ((rc = igtcloud_file_list_at(&f, files, i)))
-            break;
-        if (!f.completed || !igtcloud_file_ext_match(r->o->extensions, &f))
-            continue;
-        rc = plan_file(r, NULL, claims, 0, "files", &f, igtcloud_project_s3_prefix(project));
-    }
-    json_decref(claims);
-    igtcloud_file_list_free(files);
+    int rc = open_begin(r, strdup("files"), 0, igtcloud_project_s3_prefix(project), 0);
+    if (!rc)
+        rc = list_files(r, NULL, project, 0);
+    if (rc)
+        open_dispose(r);
+    else
+        r->open.active = 1;
     return rc;
 }
 
@@ -867,7 +905,7 @@ static int target_ignores_case(const char *target)
     igtcloud__buf lower = IGTCLOUD_BUF_INIT, upper = IGTCLOUD_BUF_INIT;
     struct stat a, b;
     int same = 0;
-    if (!igtcloud__buf_printf(&lower, "%s/" RESERVED_TOP, target) &&
+    if (!igtcloud__buf_printf(&lower, "%s/" IGTCLOUD__DL_RESERVED_TOP, target) &&
         !igtcloud__buf_printf(&upper, "%s/.IGTCLOUD", target) && lstat(lower.ptr, &a) == 0 &&
         lstat(upper.ptr, &b) == 0)
         same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -902,8 +940,8 @@ static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
             return igtcloud__error_set(IGTCLOUD_EIO, "cannot create %s: %s", r->target,
                                        strerror(errno));
     }
-    if (!(r->claims = json_object()))
-        return igtcloud__error_oom();
+    igtcloud__spill_map_open(&r->claims, NULL);
+    r->claims_open = 1;
     int rc = igtcloud__dl_manifest_open(&r->manifest, r->target, r->o->dry_run);
     if (!rc)
         r->fold_case = target_ignores_case(r->target);
@@ -915,6 +953,12 @@ static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
     igtcloud_transfer_free(r->t);
     r->t = NULL;
     free_live(r);
+    open_dispose(r);
+    if (r->files_open) {
+        igtcloud__dl_listing_close(&r->files);
+        igtcloud__spill_map_close(&r->file_claims);
+        r->files_open = 0;
+    }
     igtcloud__study_spool_free(r->feed_studies);
     r->feed_studies = NULL;
     int mrc = igtcloud__dl_manifest_close(&r->manifest);
@@ -934,7 +978,8 @@ static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
                                  r->summary.files_failed + r->summary.files_downloaded +
                                      r->summary.files_skipped);
     free(r->target);
-    json_decref(r->claims);
+    if (r->claims_open)
+        igtcloud__spill_map_close(&r->claims);
     return rc;
 }
 
@@ -953,7 +998,8 @@ int igtcloud_download_project(igtcloud_download_summary *out, igtcloud_session *
     if (rc)
         goto done;
     if (r.o->project_files) {
-        if (!(rc = plan_project_files(&r, project)))
+        r.more = 1;
+        if (!(rc = open_project_files(&r, project)))
             rc = plan_and_run(&r);
         goto done;
     }
@@ -997,14 +1043,16 @@ int igtcloud_download_study(igtcloud_download_summary *out, igtcloud_session *se
         memset(&r, 0, sizeof(r));
     if (!rc) {
         const char *name = igtcloud_institute_name(institute);
-        const char *problem = institute_problem(&r, name);
+        const char *problem = igtcloud__dl_institute_problem(name, r.fold_case);
         char shown[200];
         igtcloud__safepath_show(shown, sizeof(shown), name);
         if (problem)
             rc = igtcloud__error_set(IGTCLOUD_EINVALID, "refused institute '%s': its name %s",
                                      shown, problem);
-        else if (!(rc = plan_study(&r, name, study)))
+        else if (!(rc = open_study(&r, name, study))) {
+            r.more = 1;
             rc = plan_and_run(&r);
+        }
     }
     return run_end(&r, out, rc);
 }

@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "igtcloud/catalog.h"
+#include "core/spill.h"
+#include "core/spill_map.h"
+
 /*
  * The completion manifest of a download target: TARGET/.igtcloud/download-manifest,
  * one line per file this library verified (size and MD5 by the engine) and
@@ -65,5 +69,82 @@ size_t igtcloud__dl_manifest_index_bytes(const igtcloud__dl_manifest *m);
  * tests can force hash collisions. Set it only while no manifest is open.
  */
 extern uint64_t igtcloud__dl_manifest_hash_mask;
+
+/*
+ * The files of the study (or of the project) being planned, kept out of
+ * memory (download_listing.c): each listed file to fetch is appended as a
+ * compact record (category, size, key, name) to a spill, an unlinked
+ * temporary file in $TMPDIR, else /tmp (in memory when neither takes one),
+ * and read back one file at a time, category by category in the order of
+ * igtcloud_file_list (files, dicom, annotations, then project files),
+ * whatever order the answers named them in; within a category, in the
+ * answer's order. Memory: the two buffers of the spill, whatever the count.
+ * A run keeps one listing, emptied for each study.
+ */
+typedef struct igtcloud__dl_listing {
+    igtcloud__spill records;
+    igtcloud__spill_window win;
+    uint64_t first[4], end[4]; /* per rank: its first record and the end of its last */
+    size_t count;              /* records added */
+    unsigned int rank;         /* being read back */
+    uint64_t next;             /* the next record to look at */
+    int reading;
+    int is_open;
+} igtcloud__dl_listing;
+
+/* Start an empty listing. Never fails: without a temporary file the records stay in memory. */
+void igtcloud__dl_listing_open(igtcloud__dl_listing *l);
+
+/* Append one file (its category, size, key and name). 0, IGTCLOUD_ENOMEM or IGTCLOUD_EIO. */
+int igtcloud__dl_listing_add(igtcloud__dl_listing *l, const igtcloud_file_info *f);
+
+/*
+ * The next file in rank order (the first after the last add): 1 with *out
+ * set (its key and name valid until the next call; type "", no upload id,
+ * completed), 0 when every file was read, or IGTCLOUD_ENOMEM / IGTCLOUD_EIO.
+ */
+int igtcloud__dl_listing_next(igtcloud__dl_listing *l, igtcloud_file_info *out);
+
+/* Empty the listing for the next study; its file is kept (and written over). */
+void igtcloud__dl_listing_clear(igtcloud__dl_listing *l);
+
+/* Close the file and free the buffers; a zeroed or closed listing is fine. */
+void igtcloud__dl_listing_close(igtcloud__dl_listing *l);
+
+/*
+ * Names from the server and collisions (download_names.c). A name is
+ * refused when it is unsafe (core/safepath.h) or ends like our temporary
+ * files; every path a run writes belongs to one name from the server.
+ */
+
+/* TARGET/.igtcloud holds the completion manifest. */
+#define IGTCLOUD__DL_RESERVED_TOP ".igtcloud"
+
+/* Why a path from the server cannot be written, or NULL. */
+const char *igtcloud__dl_name_problem(const char *rel);
+
+/* Why an institute name cannot be a folder of TARGET, or NULL (fold_case: TARGET ignores case). */
+const char *igtcloud__dl_institute_problem(const char *name, int fold_case);
+
+/* What a path claimed in a set is. */
+typedef enum igtcloud__dl_claim_kind {
+    IGTCLOUD__DL_CLAIM_FOLDER = 1,  /* a folder on the way to a study or a file */
+    IGTCLOUD__DL_CLAIM_STUDY = 2,   /* a study's folder */
+    IGTCLOUD__DL_CLAIM_FILE = 3
+} igtcloud__dl_claim_kind;
+
+/*
+ * Claim `rel` as `kind` in `set` (path -> kind; the run's set of study
+ * folders, or the set of the files of the study being planned): a file or
+ * a study folder belongs to one name from the server only; folders on the
+ * way may be shared but never be a file, and a study folder neither lies in
+ * nor holds another study's. The first `skip` bytes of rel (the study's
+ * folder and a '/', claimed with the study) are not looked at again. With
+ * fold_case, names differing only in ASCII case are one. Returns 0, 1 with
+ * a collision message set (nothing is written for it), or an error of the
+ * set (IGTCLOUD_ENOMEM, IGTCLOUD_EIO).
+ */
+int igtcloud__dl_claim(igtcloud__spill_map *set, int fold_case, const char *rel, size_t skip,
+                       igtcloud__dl_claim_kind kind);
 
 #endif
