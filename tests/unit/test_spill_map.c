@@ -59,6 +59,17 @@ static void test_spill_map__set_get_replace_in_file(void **state)
     size_t bytes = igtcloud__spill_map_index_bytes(&m);
     assert_true(bytes >= 12 * 30000 && bytes <= 24 * 30000);
     assert_true(m.entries.pending.size <= 2 * 65536);
+    /* Emptied, the map keeps its file and takes new entries from nothing. */
+    int fd = m.entries.fd;
+    assert_int_equal(igtcloud__spill_map_clear(&m), 0);
+    assert_int_equal(m.entries.fd, fd);
+    assert_int_equal(lseek(fd, 0, SEEK_END), 0);
+    assert_int_equal(igtcloud__spill_map_count(&m), 0);
+    assert_int_equal(igtcloud__spill_map_index_bytes(&m), 0);
+    char key[1024];
+    size_t len = make_key(key, 7);
+    assert_int_equal(igtcloud__spill_map_get(&m, key, len, NULL), 0);
+    fill_and_check(&m, 2000);
     igtcloud__spill_map_close(&m);
     assert_int_equal(m.entries.fd, -1);
     assert_int_equal(igtcloud__spill_map_count(&m), 0);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/fdio.h"
@@ -237,6 +238,24 @@ size_t igtcloud__spill_map_count(const igtcloud__spill_map *m)
 size_t igtcloud__spill_map_index_bytes(const igtcloud__spill_map *m)
 {
     return m->nslots * sizeof(*m->slots);
+}
+
+int igtcloud__spill_map_clear(igtcloud__spill_map *m)
+{
+    int fd = m->entries.fd;
+    free(m->slots);
+    m->slots = NULL;
+    m->nslots = m->used = 0;
+    m->entries.fd = -1; /* kept: the spill would close it */
+    igtcloud__spill_close(&m->entries);
+    if (fd >= 0 && ftruncate(fd, 0) != 0) {
+        int err = errno;
+        close(fd);
+        igtcloud__spill_init(&m->entries, -1);
+        return igtcloud__error_set(IGTCLOUD_EIO, "cannot empty a temporary file: %s", strerror(err));
+    }
+    igtcloud__spill_init(&m->entries, fd);
+    return 0;
 }
 
 void igtcloud__spill_map_close(igtcloud__spill_map *m)

@@ -50,6 +50,13 @@ size_t igtcloud__spill_map_count(const igtcloud__spill_map *m);
 /* Bytes of memory the index holds (for tests). */
 size_t igtcloud__spill_map_index_bytes(const igtcloud__spill_map *m);
 
+/*
+ * Empty the map, keeping its file (cut to nothing) for the next entries; the
+ * index is freed. 0, or IGTCLOUD_EIO when the file cannot be cut (the map
+ * is then empty, in memory).
+ */
+int igtcloud__spill_map_clear(igtcloud__spill_map *m);
+
 /* Close the file and free everything; the map is empty and reusable after. */
 void igtcloud__spill_map_close(igtcloud__spill_map *m);
 

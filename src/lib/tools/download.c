@@ -111,7 +111,7 @@ typedef struct dl_run {
      * (r->claims), so they can only collide with each other, and paths
      * claimed by the studies before never answer for them: the map is kept
      * from one study to the next (a temporary file per study would cost
-     * more than listing a small study), and replaced by an empty one
+     * more than listing a small study), and emptied (its file kept)
      * between studies once it holds FILE_CLAIMS_KEPT paths. */
     igtcloud__spill_map file_claims;
     int files_open;                    /* `files` and `file_claims` are open */
@@ -679,10 +679,9 @@ static int open_begin(dl_run *r, char *dir, size_t skip, const char *prefix, int
     o->dir = dir;
     o->skip = skip;
     o->by_category = by_category;
-    if (r->files_open && igtcloud__spill_map_count(&r->file_claims) >= FILE_CLAIMS_KEPT) {
-        igtcloud__spill_map_close(&r->file_claims);
-        igtcloud__spill_map_open(&r->file_claims, NULL);
-    }
+    if (r->files_open && igtcloud__spill_map_count(&r->file_claims) >= FILE_CLAIMS_KEPT &&
+        igtcloud__spill_map_clear(&r->file_claims))
+        igtcloud_error_clear(); /* emptied all the same, in memory */
     if (!r->files_open) {
         igtcloud__dl_listing_open(&r->files);
         igtcloud__spill_map_open(&r->file_claims, NULL);
