@@ -131,17 +131,23 @@ typedef struct igtcloud_download_options {
      * igtcloud/transfer.h).
      */
     const char *s3_endpoint;
+    /**
+     * Version 3 (`--verify-multipart`): check files a multipart upload made
+     * part by part against their multipart ETag, as
+     * igtcloud_transfer_options.verify_multipart does; 0: by their size.
+     */
+    int verify_multipart;
 } igtcloud_download_options;
 
 /**
- * Current version of igtcloud_download_options. Version 1 (without
- * `s3_endpoint`) is still accepted.
+ * Current version of igtcloud_download_options. Versions 1 (without
+ * `s3_endpoint`) and 2 (without `verify_multipart`) are still accepted.
  */
-#define IGTCLOUD_DOWNLOAD_OPTIONS_VERSION 2
+#define IGTCLOUD_DOWNLOAD_OPTIONS_VERSION 3
 /** Static initialiser: files only, flat, 4 x 4, no filters, no callbacks. */
 #define IGTCLOUD_DOWNLOAD_OPTIONS_INIT { IGTCLOUD_DOWNLOAD_OPTIONS_VERSION, 0, NULL, 0, 0, 0, 0, \
                                          0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-                                         NULL }
+                                         NULL, 0 }
 
 /** What a download did. */
 typedef struct igtcloud_download_summary {

@@ -28,6 +28,9 @@ static const char usage[] =
     "      --category CATEGORY       files, dicom or annotations (repeatable; default\n"
     "                                files); with several, one subfolder each\n"
     "      --include-modified-date   set each file's time from S3 Last-Modified\n"
+    "      --verify-multipart        check files of multipart uploads part by part\n"
+    "                                against their ETag (MD5 of every byte; default:\n"
+    "                                their size)\n"
     "      --project-files           download only the project files, to TARGET/files/\n"
     "      --folder-structure flat|hierarchical\n"
     "                                study folders 'patient---study' (flat, default)\n"
@@ -132,6 +135,8 @@ int cmd_download(int argc, char **argv)
         }
         if (strcmp(a, "--include-modified-date") == 0)
             opts.include_modified_date = 1;
+        else if (strcmp(a, "--verify-multipart") == 0)
+            opts.verify_multipart = 1;
         else if (strcmp(a, "--project-files") == 0)
             opts.project_files = 1;
         else if (strcmp(a, "--dry-run") == 0)

@@ -1040,6 +1040,7 @@ static int engine_download(const char *key, const char *dst, int64_t size,
     igtcloud_transfer_options o = IGTCLOUD_TRANSFER_OPTIONS_INIT;
     o.credentials = &c;
     o.max_attempts = 2;
+    o.verify_multipart = 1;
     igtcloud_transfer *t = NULL;
     assert_int_equal(igtcloud_transfer_new(&t, &o), 0);
     assert_int_equal(igtcloud_transfer_add_download(t, key, dst, PROJECT_PREFIX "t/", size, NULL), 0);

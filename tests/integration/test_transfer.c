@@ -807,11 +807,13 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
 }
 
 /*
- * A multipart object (ETag "<md5 of the parts' MD5s>-4") is checked part by
- * part: part 1's HEAD gives the part size, and the in-order hashing ends a
- * part's digest at each part boundary, which the 3 MiB ranges cross. Both
- * when fetched in ranges and in one GET; and a byte rotten on the server's
- * disk fails the download, with no file left under its name.
+ * With verify_multipart, a multipart object (ETag "<md5 of the parts'
+ * MD5s>-4") is checked part by part: part 1's HEAD gives the part size, and
+ * the in-order hashing ends a part's digest at each part boundary, which the
+ * 3 MiB ranges cross. Both when fetched in ranges and in one GET; and a byte
+ * rotten on the server's disk fails the download, with no file left under
+ * its name. Without it (the default, and for callers of options version 1,
+ * whatever lies past their struct) the object is checked by its size.
  */
 static void test_transfer__multipart_download_checked_part_by_part(void **state)
 {
@@ -832,6 +834,7 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
     o.range_size = 3 * MIB;
     o.max_requests = 4;
     th_put_file(&o, src, key, NULL);
+    o.verify_multipart = 1;
     int heads_before = th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", "t20/parts.bin");
 
     igtcloud_transfer *t = NULL;
@@ -867,6 +870,32 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
     igtcloud_transfer_free(t);
     assert_false(th_exists(bad));
     assert_false(side_exists("parts-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
+
+    /* Not asked for: checked by its size, no HEAD sent (the rotten byte goes unseen). */
+    int heads = th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", "t20/parts.bin");
+    igtcloud_transfer_options v1;
+    memset(&v1, 0x5a, sizeof(v1)); /* past a version 1 struct: whatever the caller has there */
+    assert_int_equal(igtcloud_transfer_options_init(&v1, 1), 0);
+    assert_int_equal(v1.version, 1);
+    assert_int_equal(v1.verify_multipart, 0x5a5a5a5a);
+    igtcloud_transfer_options plain = o;
+    plain.verify_multipart = 0;
+    for (int old = 0; old < 2; old++) {
+        igtcloud_transfer_options use = plain;
+        if (old) {
+            use.version = 1;
+            use.verify_multipart = 0x5a5a5a5a;
+        }
+        assert_int_equal(unlink(dst), 0);
+        TH_PASS(th_run_download(&t, &use, key, dst, (int64_t)size));
+        igtcloud__engine_get_stats(&st, t);
+        igtcloud_transfer_free(t);
+        assert_int_equal(st.verified_by_parts, 0);
+        assert_int_equal(st.parts_unverified, 0);
+    }
+    assert_int_equal(th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", "t20/parts.bin"),
+                     heads);
+    assert_int_equal(igtcloud_transfer_options_init(&v1, 3), IGTCLOUD_EINVALID);
 }
 
 /*

@@ -248,6 +248,7 @@ static void options(igtcloud_transfer_options *o, const igtcloud_s3_credentials 
     o->range_size = 2 * MIB;
     o->range_threshold = 4 * MIB;
     o->max_attempts = 3;
+    o->verify_multipart = 1; /* RGW 16 ignores partNumber: checked by size (round_trip) */
     o->backoff_base_ms = 50;
     o->backoff_cap_ms = 200;
 }

@@ -153,11 +153,20 @@ static void test_download__options_versions(void **state)
     igtcloud_download_options o;
     memset(&o, 0xAB, sizeof(o));
     assert_int_equal(igtcloud_download_options_init(&o, IGTCLOUD_DOWNLOAD_OPTIONS_VERSION), 0);
-    assert_int_equal(o.version, 2);
+    assert_int_equal(o.version, 3);
     assert_null(o.s3_endpoint);
     assert_null(o.ca_file);
-    assert_int_equal(igtcloud_download_options_init(&o, 3), IGTCLOUD_EINVALID);
+    assert_int_equal(o.verify_multipart, 0);
+    assert_int_equal(igtcloud_download_options_init(&o, 4), IGTCLOUD_EINVALID);
     assert_int_equal(igtcloud_download_options_init(&o, 0), IGTCLOUD_EINVALID);
+    /* Version 2 stops before verify_multipart: the caller's struct ends there. */
+    memset(&o, 0xAB, sizeof(o));
+    assert_int_equal(igtcloud_download_options_init(&o, 2), 0);
+    assert_int_equal(o.version, 2);
+    assert_null(o.s3_endpoint);
+    const unsigned char *v2_tail = (const unsigned char *)&o + offsetof(igtcloud_download_options, verify_multipart);
+    for (size_t i = 0; i < sizeof(o.verify_multipart); i++)
+        assert_int_equal(v2_tail[i], 0xAB);
     memset(&o, 0xAB, sizeof(o));
     assert_int_equal(igtcloud_download_options_init(&o, 1), 0);
     assert_int_equal(o.version, 1);

@@ -4,6 +4,7 @@
  */
 #include "s3/engine_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,22 @@ static const char *env_nonempty(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* The bytes of igtcloud_transfer_options a caller of `version` has; 0: unknown. */
+static size_t options_size(unsigned int version)
+{
+    if (version == 1)
+        return offsetof(igtcloud_transfer_options, verify_multipart);
+    return version == IGTCLOUD_TRANSFER_OPTIONS_VERSION ? sizeof(igtcloud_transfer_options) : 0;
+}
+
 int igtcloud_transfer_options_init(igtcloud_transfer_options *opts, unsigned int version)
 {
-    if (!opts || version != IGTCLOUD_TRANSFER_OPTIONS_VERSION)
+    size_t size = options_size(version);
+    if (!opts || !size)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "unknown transfer options version %u", version);
     igtcloud_transfer_options init = IGTCLOUD_TRANSFER_OPTIONS_INIT;
-    *opts = init;
+    init.version = version;
+    memcpy(opts, &init, size);
     return 0;
 }
 
@@ -78,7 +89,7 @@ int igtcloud_transfer_new(igtcloud_transfer **out, const igtcloud_transfer_optio
 {
     int rc = 0;
     igtcloud_transfer *t = NULL;
-    if (!out || !opts || opts->version != IGTCLOUD_TRANSFER_OPTIONS_VERSION)
+    if (!out || !opts || !options_size(opts->version))
         return igtcloud__error_set(IGTCLOUD_EINVALID, "bad transfer options");
     if (!opts->credentials_cb && !opts->credentials)
         return igtcloud__error_set(IGTCLOUD_EINVALID, "transfer needs a credentials provider");
@@ -88,7 +99,10 @@ int igtcloud_transfer_new(igtcloud_transfer **out, const igtcloud_transfer_optio
     t = calloc(1, sizeof(*t));
     if (!t)
         return igtcloud__error_oom();
-    t->o = *opts;
+    /* A caller of an older version has fewer fields: the rest keep their defaults. */
+    igtcloud_transfer_options init = IGTCLOUD_TRANSFER_OPTIONS_INIT;
+    t->o = init;
+    memcpy(&t->o, opts, options_size(opts->version));
     if (!t->o.max_requests)
         t->o.max_requests = 16;
     fit_open_file_limit(&t->o);

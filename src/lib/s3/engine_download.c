@@ -91,7 +91,7 @@ void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j)
         igtcloud__engine_download_verified(t, j, igtcloud__engine_verify_here(t, j));
         return;
     }
-    if (igtcloud__engine_parts_wanted(j)) {
+    if (igtcloud__engine_parts_wanted(t, j)) {
         igtcloud__engine_parts_check(t, j); /* igtcloud__engine_download_verified() in the end */
         return;
     }

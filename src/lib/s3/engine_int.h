@@ -360,15 +360,15 @@ int igtcloud__engine_writes_park(igtcloud_transfer *t, req *r, CURLcode cc);
 void igtcloud__engine_write_release(igtcloud_transfer *t, req *r);
 
 /*
- * Multipart ETags (engine_parts.c). wanted: j is a download whose ETag is a
- * multipart one not given up on. ask: HEAD its part 1 once. answer: a HEAD
+ * Multipart ETags (engine_parts.c), with o.verify_multipart. wanted: j is a
+ * download whose ETag is a multipart one not given up on. ask: HEAD its part 1 once. answer: a HEAD
  * of a part came back (ok) or failed for good.
  * boundary: where the part the in-order digest is in ends. roll: end the digest of
  * each part the hashing reached the end of. check: the download is complete
  * on disk: hash what is left and compare, or wait; it calls
  * igtcloud__engine_download_verified once. reset: forget it all (a restart).
  */
-int igtcloud__engine_parts_wanted(const job *j);
+int igtcloud__engine_parts_wanted(const igtcloud_transfer *t, const job *j);
 void igtcloud__engine_parts_ask(igtcloud_transfer *t, job *j);
 void igtcloud__engine_parts_answer(igtcloud_transfer *t, const req *r, int ok);
 uint64_t igtcloud__engine_parts_boundary(const job *j);

@@ -14,6 +14,10 @@
  * the parts' real boundaries. A server that does not know partNumber, a
  * part size that cannot be, or a HEAD that fails leave the download checked
  * by its size alone, as without this (stats.parts_unverified).
+ *
+ * Only when asked for (igtcloud_transfer_options.verify_multipart): hashing
+ * every byte with MD5 costs about as much CPU as the rest of a large
+ * download, so by default such objects are checked by their size.
  */
 #include "s3/engine_int.h"
 
@@ -27,10 +31,11 @@
 #include "core/hash.h"
 #include "s3/wire.h"
 
-int igtcloud__engine_parts_wanted(const job *j)
+int igtcloud__engine_parts_wanted(const igtcloud_transfer *t, const job *j)
 {
     uint32_t n;
-    return j->kind == JK_DOWNLOAD && j->mp_state != MP_NONE && igtcloud__wire_etag_parts(j->etag, &n);
+    return t->o.verify_multipart && j->kind == JK_DOWNLOAD && j->mp_state != MP_NONE &&
+           igtcloud__wire_etag_parts(j->etag, &n);
 }
 
 void igtcloud__engine_parts_reset(job *j)

@@ -144,6 +144,8 @@ static size_t options_size(unsigned int version)
 {
     if (version == 1)
         return offsetof(igtcloud_download_options, s3_endpoint);
+    if (version == 2)
+        return offsetof(igtcloud_download_options, verify_multipart);
     return version == IGTCLOUD_DOWNLOAD_OPTIONS_VERSION ? sizeof(igtcloud_download_options) : 0;
 }
 
@@ -439,6 +441,7 @@ static int ensure_transfer(dl_run *r)
     to.max_requests = (unsigned int)max_requests(r);
     to.ca_file = r->o->ca_file;
     to.endpoint = r->o->s3_endpoint;
+    to.verify_multipart = r->o->verify_multipart;
     to.progress_cb = engine_progress;
     to.progress_payload = r;
     to.file_cb = engine_file;
