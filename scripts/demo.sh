@@ -56,14 +56,18 @@ step "igtcloud upload $work/upload 'Demo Project' 'Hospital A'   (a new study fr
 mkdir -p "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1"
 printf 'demo upload\n' >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/notes.txt"
 head -c 3000000 /dev/urandom >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/xa.dcm"
+# Above 16 MiB: sent as a multipart upload (8 MiB parts, in parallel).
+head -c 20000000 /dev/urandom >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/cine.bin"
 "$igtcloud" upload "$work/upload" "Demo Project" "Hospital A"
 
-step "igtcloud download again: only the new study is fetched, and it is byte-identical"
-"$igtcloud" download "$work/download" "Demo Project" "Hospital A" --category files --category dicom --category annotations
+step "igtcloud download again --verify-multipart: only the new study is fetched, byte-identical, its multipart file checked part by part"
+"$igtcloud" download "$work/download" "Demo Project" "Hospital A" --category files --category dicom --category annotations --verify-multipart
 # The cloud names the new study's folder (patient/study id it assigned); find it by content.
-fetched=$(find "$work/download/Hospital A" -path '*/files/run1/xa.dcm' -newer "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/notes.txt")
-cmp "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/xa.dcm" "$fetched" \
-  && echo "${fetched#$work/download/}: identical to the uploaded file"
+for name in xa.dcm cine.bin; do
+  fetched=$(find "$work/download/Hospital A" -path "*/files/run1/$name" -newer "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/notes.txt")
+  cmp "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/$name" "$fetched" \
+    && echo "${fetched#$work/download/}: identical to the uploaded file"
+done
 
 step "igtcloud csv $work 'Demo Project'"
 "$igtcloud" csv "$work" "Demo Project"
