@@ -4,6 +4,7 @@
 #include "core/hash.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -308,7 +309,8 @@ int sandbox_s3_parts_find(const char *runs, unsigned long number, unsigned long 
                 return -1;
             times = strtoull(end + 1, &end, 10);
         }
-        if (times == 0 || times > 10000 || n + times > 10000)
+        /* The bytes before and within the run must be countable: never wrap around. */
+        if (times == 0 || times > 10000 || n + times > 10000 || size > (ULLONG_MAX - at) / times)
             return -1;
         if (!found && number > n && number <= n + times) {
             *first = at + (number - n - 1) * size;

@@ -285,7 +285,9 @@ static void test_sandbox_s3_parse__part_runs(void **state)
     assert_int_equal(sandbox_s3_parts_find(runs.ptr, 8, &first, &length, &count), 1);
     assert_int_equal(count, 7);
     assert_int_equal(sandbox_s3_parts_find("", 1, &first, &length, &count), 1);
-    static const char *const bad[] = { "x", "8*", "8*0", "8,", ",8", "8*3;5", "1*10001", "-1" };
+    static const char *const bad[] = { "x", "8*", "8*0", "8,", ",8", "8*3;5", "1*10001", "-1",
+                                       "99999999999999999999999,5", "18446744073709551615,1",
+                                       "9223372036854775808*2" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sandbox_s3_parts_find(bad[i], 1, &first, &length, &count), -1);
     igtcloud__buf_dispose(&runs);
