@@ -95,7 +95,6 @@ typedef struct dl_run {
     igtcloud_download_progress cur;    /* what the callback sees */
     igtcloud_download_summary summary;
     int cancelled;
-    int fatal;                         /* a failure that ends the run (EAUTH, EIO of TARGET) */
     struct timespec started;
     /* What is left to plan (plan_next): the institutes of a project, or one
      * institute, then the studies of the institute being planned. */
