@@ -78,12 +78,16 @@ void igtcloud__engine_parts_ask(igtcloud_transfer *t, job *j)
     j->mp_state = MP_ASKED;
 }
 
+/* The size of part k (from 0) if every part but the last is as large as part 1. */
+static uint64_t assumed_size(const job *j, uint32_t k)
+{
+    return k + 1 < j->mp_count ? j->mp_part_size : j->size - (uint64_t)k * j->mp_part_size;
+}
+
 /* The size of part k (from 0), as learned or as assumed. */
 static uint64_t part_size(const job *j, uint32_t k)
 {
-    if (j->mp_sizes)
-        return j->mp_sizes[k];
-    return k + 1 < j->mp_count ? j->mp_part_size : j->size - (uint64_t)k * j->mp_part_size;
+    return j->mp_sizes ? j->mp_sizes[k] : assumed_size(j, k);
 }
 
 /* Whether part 1's HEAD describes parts of one size (but the last) of this object. */
@@ -127,9 +131,7 @@ static void confirmed(igtcloud_transfer *t, job *j)
     uint64_t sum = 0;
     int same = 1;
     for (uint32_t k = 0; k < j->mp_count && !j->mp_confirm_failed; k++) {
-        uint64_t assumed = k + 1 < j->mp_count ? j->mp_part_size
-                                               : j->size - (uint64_t)k * j->mp_part_size;
-        same = same && j->mp_sizes[k] == assumed;
+        same = same && j->mp_sizes[k] == assumed_size(j, k);
         sum += j->mp_sizes[k];
     }
     if (j->mp_confirm_failed || sum != j->size) {
