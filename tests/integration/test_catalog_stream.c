@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "fake_server.h"
 #include "http/http.h"
 #include "igtcloud/igtcloud.h"
+#include "test_client.h"
 #include "test_sandbox.h"
 
 static test_sandbox sandbox;
@@ -38,12 +38,7 @@ static igtcloud_session *session;
 static int group_setup(void **state)
 {
     (void)state;
-    const char *unset[] = { "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                            "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "CLOUD_DOMAIN",
-                            "CLOUD_USERNAME", "CLOUD_JWT_TOKEN", "CLOUD_CSRF_TOKEN", NULL };
-    for (int i = 0; unset[i]; i++)
-        unsetenv(unset[i]);
-    signal(SIGPIPE, SIG_IGN);
+    test_client_isolate();
     if (igtcloud_global_init() < 0 || test_make_temp_dir(tmp, sizeof(tmp), "catalog-stream"))
         return -1;
     char path[512], seed[512];
@@ -80,17 +75,7 @@ static int group_setup(void **state)
     const char *args[] = { "--seed", seed, NULL };
     if (test_sandbox_start(&sandbox, args))
         return -1;
-    igtcloud_session_options o;
-    igtcloud_session_options_init(&o, IGTCLOUD_SESSION_OPTIONS_VERSION);
-    o.domain = sandbox.api_url;
-    o.user = "demo";
-    o.password = "demo";
-    o.flags = IGTCLOUD_SESSION_NO_REUSE;
-    if (igtcloud_session_open(&session, &o)) {
-        fprintf(stderr, "session: %s\n", igtcloud_error_last()->message);
-        return -1;
-    }
-    return 0;
+    return test_session_open_demo(&session, sandbox.api_url) ? -1 : 0;
 }
 
 static int group_teardown(void **state)
@@ -508,13 +493,7 @@ static void test_catalog_stream__refresh_on_the_way(void **state)
     snprintf(seed, sizeof(seed), "%s/seed.json", tmp);
     const char *args[] = { "--seed", seed, "--token-lifetime", "8", NULL };
     assert_int_equal(test_sandbox_start(&short_lived, args), 0);
-    igtcloud_session_options o;
-    igtcloud_session_options_init(&o, IGTCLOUD_SESSION_OPTIONS_VERSION);
-    o.domain = short_lived.api_url;
-    o.user = "demo";
-    o.password = "demo";
-    o.flags = IGTCLOUD_SESSION_NO_REUSE;
-    PASS(igtcloud_session_open(&s, &o));
+    PASS(test_session_open_demo(&s, short_lived.api_url));
     snprintf(before, sizeof(before), "%s", igtcloud_session_jwt(s));
     usleep(6500 * 1000);
     int rc = igtcloud_study_list_fetch(&list, s, "odd");

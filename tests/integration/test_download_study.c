@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "igtcloud/igtcloud.h"
 #include "test_data.h"
 #include "test_http.h"
+#include "test_client.h"
 #include "test_sandbox.h"
 
 static test_sandbox sandbox;
@@ -109,27 +109,10 @@ static int write_seed(const char *path)
     return fclose(f);
 }
 
-static int open_session(igtcloud_session **out)
-{
-    igtcloud_session_options o;
-    igtcloud_session_options_init(&o, IGTCLOUD_SESSION_OPTIONS_VERSION);
-    o.domain = sandbox.api_url;
-    o.user = "demo";
-    o.password = "demo";
-    o.flags = IGTCLOUD_SESSION_NO_REUSE;
-    return igtcloud_session_open(out, &o);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    const char *unset[] = { "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                            "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "CLOUD_DOMAIN",
-                            "CLOUD_USERNAME", "CLOUD_JWT_TOKEN", "CLOUD_CSRF_TOKEN",
-                            "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", NULL };
-    for (int i = 0; unset[i]; i++)
-        unsetenv(unset[i]);
-    signal(SIGPIPE, SIG_IGN);
+    test_client_isolate();
     if (igtcloud_global_init() < 0 || test_make_temp_dir(tmp, sizeof(tmp), "download-study"))
         return -1;
     char path[512], seed[512];
@@ -142,11 +125,7 @@ static int group_setup(void **state)
     const char *args[] = { "--seed", seed, NULL };
     if (test_sandbox_start(&sandbox, args))
         return -1;
-    if (open_session(&session)) {
-        fprintf(stderr, "session: %s\n", igtcloud_error_last()->message);
-        return -1;
-    }
-    return 0;
+    return test_session_open_demo(&session, sandbox.api_url) ? -1 : 0;
 }
 
 static int group_teardown(void **state)
@@ -514,7 +493,7 @@ static void test_download_study__session_ends(void **state)
     igtcloud_download_summary sum;
     igtcloud_session *own = NULL;
     igtcloud_project *project = NULL;
-    PASS(open_session(&own));
+    PASS(test_session_open_demo(&own, sandbox.api_url));
     PASS(igtcloud_project_find(&project, own, "Auth"));
     snprintf(target, sizeof(target), "%s/auth", tmp);
     options_for(&o, &s);

@@ -21,6 +21,7 @@
 #include "fake_server.h"
 #include "http/http.h"
 #include "igtcloud/igtcloud.h"
+#include "test_client.h"
 #include "test_sandbox.h"
 
 static test_sandbox sandbox;
@@ -31,13 +32,8 @@ static char token_env[600];
 static int group_setup(void **state)
 {
     (void)state;
-    const char *unset[] = { "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                            "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "CLOUD_DOMAIN",
-                            "CLOUD_USERNAME", "CLOUD_JWT_TOKEN", "CLOUD_CSRF_TOKEN", NULL };
-    for (int i = 0; unset[i]; i++)
-        unsetenv(unset[i]);
-    /* The fake TLS server may write a close_notify to a client that already left. */
-    signal(SIGPIPE, SIG_IGN);
+    /* Also ignores SIGPIPE: the fake TLS server may write a close_notify to a client that left. */
+    test_client_isolate();
     if (igtcloud_global_init() < 0 || test_make_temp_dir(tmp, sizeof(tmp), "session-errors"))
         return -1;
     snprintf(token_path, sizeof(token_path), "%s/token", tmp);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "igtcloud/igtcloud.h"
+#include "test_client.h"
 #include "test_sandbox.h"
 
 #define HOSPITAL_A "6f1c2b1e-0000-4000-8000-0000000000a1"
@@ -47,12 +48,7 @@ static int group_setup(void **state)
 {
     (void)state;
     char path[512], faults[600];
-    static const char *const unset[] = { "CLOUD_DOMAIN", "CLOUD_USERNAME", "CLOUD_JWT_TOKEN",
-                                         "CLOUD_CSRF_TOKEN", "http_proxy", "https_proxy",
-                                         "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
-                                         NULL };
-    for (int i = 0; unset[i]; i++)
-        unsetenv(unset[i]);
+    test_client_isolate();
     if (igtcloud_global_init() < 0 || test_make_temp_dir(tmp, sizeof(tmp), "upload-changed"))
         return -1;
     snprintf(path, sizeof(path), "%s/state", tmp);
@@ -70,16 +66,7 @@ static int group_setup(void **state)
     const char *args[] = { "--seed", "demo", "--faults", faults, NULL };
     if (test_sandbox_start(&sandbox, args))
         return -1;
-    igtcloud_session_options o = IGTCLOUD_SESSION_OPTIONS_INIT;
-    o.domain = sandbox.api_url;
-    o.user = "demo";
-    o.password = "demo";
-    o.flags = IGTCLOUD_SESSION_NO_REUSE;
-    if (igtcloud_session_open(&session, &o)) {
-        fprintf(stderr, "login: %s\n", igtcloud_error_last()->message);
-        return -1;
-    }
-    return 0;
+    return test_session_open_demo(&session, sandbox.api_url) ? -1 : 0;
 }
 
 static int group_teardown(void **state)
