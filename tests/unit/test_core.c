@@ -165,6 +165,52 @@ static void test_core__crc32c_known_answers_hardware_and_table(void **state)
     }
 }
 
+/* CRCs of pieces join into the CRC of the whole, whatever the order the pieces came in. */
+static void test_core__crc32c_pieces_combine_in_any_order(void **state)
+{
+    (void)state;
+    enum { BIG = 70000 };
+    unsigned char *big = malloc(BIG);
+    assert_non_null(big);
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = (unsigned char)(i * 2654435761u >> 13);
+    uint32_t whole = igtcloud__crc32c(0, big, BIG);
+    /* Two pieces, every split point worth trying (empty sides included). */
+    static const size_t splits[] = { 0, 1, 7, 8, 4096, 12288, 12289, 65536, BIG - 1, BIG };
+    for (size_t s = 0; s < sizeof(splits) / sizeof(splits[0]); s++) {
+        size_t at = splits[s];
+        uint32_t a = igtcloud__crc32c(0, big, at), b = igtcloud__crc32c(0, big + at, BIG - at);
+        assert_int_equal(igtcloud__crc32c_combine(a, b, BIG - at), whole);
+    }
+    /* Raw registers of pieces, each shifted to the end, xor into the whole's, folded backwards. */
+    uint32_t acc = 0;
+    size_t end = BIG;
+    for (size_t piece = 1; end > 0; piece = piece * 3 + 1) {
+        size_t from = end > piece ? end - piece : 0;
+        acc ^= igtcloud__crc32c_shift(igtcloud__crc32c_raw(big + from, end - from), BIG - end);
+        end = from;
+    }
+    assert_int_equal(igtcloud__crc32c_of_raw(acc, BIG), whole);
+    assert_int_equal(igtcloud__crc32c_of_raw(igtcloud__crc32c_raw(big, BIG), BIG), whole);
+    /* A shift is the register after that many zero bytes. */
+    unsigned char zeros[300] = { 0 };
+    uint32_t reg = igtcloud__crc32c_raw(big, 100);
+    assert_int_equal(igtcloud__crc32c_shift(reg, sizeof(zeros)),
+                     ~igtcloud__crc32c(~reg, zeros, sizeof(zeros)));
+    assert_int_equal(igtcloud__crc32c_shift(reg, 0), reg);
+    /* Lengths past 4 GiB: shifting by 2^32 bytes, then 1, is shifting by 2^32 + 1. */
+    uint64_t four_gib = (uint64_t)1 << 32;
+    assert_int_equal(igtcloud__crc32c_shift(igtcloud__crc32c_shift(reg, four_gib), 1),
+                     igtcloud__crc32c_shift(reg, four_gib + 1));
+    /* A flipped bit anywhere changes the joined result. */
+    big[BIG / 2] ^= 0x10;
+    assert_int_not_equal(igtcloud__crc32c_combine(igtcloud__crc32c(0, big, BIG / 3),
+                                                  igtcloud__crc32c(0, big + BIG / 3, BIG - BIG / 3),
+                                                  BIG - BIG / 3),
+                         whole);
+    free(big);
+}
+
 /* Inputs long enough for three stripes at once (and their joins) agree with the table. */
 static void test_core__crc32c_long_inputs_striped(void **state)
 {
@@ -426,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_core__sha256_and_hmac_known_answers),
         cmocka_unit_test(test_core__crc32c_known_answers_hardware_and_table),
         cmocka_unit_test(test_core__crc32c_long_inputs_striped),
+        cmocka_unit_test(test_core__crc32c_pieces_combine_in_any_order),
         cmocka_unit_test(test_core__md5_rfc1321_vectors),
         cmocka_unit_test(test_core__md5_many_streams_match_openssl),
         cmocka_unit_test(test_core__random_token_alphabet),

@@ -154,6 +154,64 @@ uint32_t igtcloud__crc32c(uint32_t crc, const void *data, size_t len)
     return igtcloud__crc32c_portable(crc, data, len);
 }
 
+/*
+ * Moving a CRC register over zero bytes is a multiplication by x^(8n)
+ * modulo the polynomial (bit-reflected: bit 31 is x^0). Powers x^(2^k)
+ * are tabulated once, so a shift over any length costs at most 64
+ * multiplications of 32 steps (zlib's crc32_combine works the same way).
+ */
+#define CRC_POLY 0x82f63b78u
+static uint32_t crc_x2n[64];
+static pthread_once_t crc_x2n_once = PTHREAD_ONCE_INIT;
+
+static uint32_t crc_multiply(uint32_t a, uint32_t b)
+{
+    uint32_t m = 1u << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ CRC_POLY : b >> 1;
+    }
+    return p;
+}
+
+static void crc_x2n_init(void)
+{
+    uint32_t p = 1u << 30; /* x^1 */
+    crc_x2n[0] = p;
+    for (int k = 1; k < 64; k++)
+        crc_x2n[k] = p = crc_multiply(p, p);
+}
+
+uint32_t igtcloud__crc32c_shift(uint32_t reg, uint64_t zeros)
+{
+    pthread_once(&crc_x2n_once, crc_x2n_init);
+    /* x^(8 zeros): the bits of `zeros` pick x^(2^(k+3)). */
+    for (int k = 3; zeros && k < 64; k++, zeros >>= 1)
+        if (zeros & 1)
+            reg = crc_multiply(crc_x2n[k], reg);
+    return reg;
+}
+
+uint32_t igtcloud__crc32c_raw(const void *data, size_t len)
+{
+    return ~igtcloud__crc32c(0xffffffffu, data, len);
+}
+
+uint32_t igtcloud__crc32c_of_raw(uint32_t raw, uint64_t len)
+{
+    return ~(igtcloud__crc32c_shift(0xffffffffu, len) ^ raw);
+}
+
+uint32_t igtcloud__crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    return igtcloud__crc32c_shift(crc_a, len_b) ^ crc_b;
+}
+
 uint64_t igtcloud__hash64(const void *data, size_t len)
 {
     const unsigned char *s = data;

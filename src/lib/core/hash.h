@@ -24,6 +24,20 @@ uint32_t igtcloud__crc32c(uint32_t crc, const void *data, size_t len);
 uint32_t igtcloud__crc32c_portable(uint32_t crc, const void *data, size_t len);
 
 /*
+ * Joining CRC32Cs computed apart (ranges that arrive out of order, the parts
+ * of a multipart upload). A "raw" register is the CRC's state from zero
+ * without its final inversion: raw registers of byte ranges combine by xor
+ * once each is shifted over the bytes that follow it, in any order.
+ *   shift:   the register after `zeros` more zero bytes (raw(A) -> raw(A 0^n)).
+ *   raw:     the raw register of data; of_raw: the CRC32C of `len` bytes with that raw register.
+ *   combine: the CRC32C of A then B from the CRC32Cs of A and of B (|B| bytes).
+ */
+uint32_t igtcloud__crc32c_shift(uint32_t reg, uint64_t zeros);
+uint32_t igtcloud__crc32c_raw(const void *data, size_t len);
+uint32_t igtcloud__crc32c_of_raw(uint32_t raw, uint64_t len);
+uint32_t igtcloud__crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
+/*
  * A 64-bit hash of bytes for in-memory indexes (not for security): FNV-1a,
  * then murmur3's finaliser, as FNV alone leaves the low bits poorly mixed.
  */
