@@ -133,8 +133,9 @@ typedef struct igtcloud_download_options {
     const char *s3_endpoint;
     /**
      * Version 3 (`--verify-multipart`): check files a multipart upload made
-     * part by part against their multipart ETag, as
-     * igtcloud_transfer_options.verify_multipart does; 0: by their size.
+     * without a CRC32C checksum part by part against their multipart ETag,
+     * as igtcloud_transfer_options.verify_multipart does; 0: by their size.
+     * (Those with one are checked against it either way.)
      */
     int verify_multipart;
 } igtcloud_download_options;

@@ -220,12 +220,17 @@ typedef struct igtcloud_transfer_options {
     igtcloud_transfer_random_cb random_cb; /**< NULL: a fast PRNG. */
     void *random_payload;
     /**
-     * Version 2: check downloads of multipart objects part by part against
-     * their multipart ETag (the MD5 of the parts' MD5s): one HEAD
-     * ?partNumber=1 learns the part size, and every byte is hashed with MD5
-     * (about 1.5 ns a byte of CPU). 0 (default): such objects are checked by
-     * their size, as objects whose ETag is not an MD5 are. Servers that
-     * ignore partNumber (Ceph RGW 16) leave them checked by their size.
+     * Version 2: check downloads of multipart objects that carry no CRC32C
+     * checksum part by part against their multipart ETag (the MD5 of the
+     * parts' MD5s): one HEAD ?partNumber=1 learns the part size, and every
+     * byte is hashed with MD5 (about 1.5 ns a byte of CPU). 0 (default):
+     * such objects are checked by their size, as objects whose ETag is not
+     * an MD5 are. Whatever this says, a multipart object with a CRC32C
+     * checksum (composite "...-N" or full-object, as uploads with
+     * IGTCLOUD_CHECKSUM_CRC32C leave) is checked against it: one HEAD asks
+     * for it when the download is ranged, the bytes are summed as they
+     * arrive (a few percent of one core). Servers that ignore partNumber
+     * (Ceph RGW 16) leave multipart objects checked by their size.
      */
     int verify_multipart;
 } igtcloud_transfer_options;

@@ -63,6 +63,34 @@ static void test_s3_wire__etag(void **state)
         assert_int_equal(igtcloud__wire_etag(e, bad[i], strlen(bad[i])), IGTCLOUD_EPROTO);
 }
 
+/* x-amz-checksum-crc32c: a whole object's, or a multipart upload's composite "...-N". */
+static void test_s3_wire__checksum_crc32c(void **state)
+{
+    (void)state;
+    uint32_t crc = 0, parts = 99;
+    const char *v = "4waSgw=="; /* CRC32C("123456789") = 0xe3069283 */
+    assert_int_equal(igtcloud__wire_checksum_crc32c(&crc, &parts, v, strlen(v)), 0);
+    assert_int_equal(crc, 0xe3069283u);
+    assert_int_equal(parts, 0);
+    v = "4waSgw==-3";
+    assert_int_equal(igtcloud__wire_checksum_crc32c(&crc, &parts, v, strlen(v)), 0);
+    assert_int_equal(crc, 0xe3069283u);
+    assert_int_equal(parts, 3);
+    v = "AAAAAA==-10000";
+    assert_int_equal(igtcloud__wire_checksum_crc32c(&crc, &parts, v, strlen(v)), 0);
+    assert_int_equal(crc, 0);
+    assert_int_equal(parts, 10000);
+    const char *bad[] = { "", "4waSgw=", "4waSgw==-", "4waSgw==-0", "4waSgw==-01", "4waSgw==-10001",
+                          "4waSgw==-123456", "4waSgw==-1x", "4waS*w==", "4waSgw==4waSgw==",
+                          "-3", "4waSgw==--3", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(igtcloud__wire_checksum_crc32c(&crc, &parts, bad[i], strlen(bad[i])),
+                         IGTCLOUD_EPROTO);
+    /* Only `len` bytes count: what follows is not read. */
+    assert_int_equal(igtcloud__wire_checksum_crc32c(&crc, &parts, "4waSgw==-37", 10), 0);
+    assert_int_equal(parts, 3);
+}
+
 static void test_s3_wire__http_date(void **state)
 {
     (void)state;
@@ -104,6 +132,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_s3_wire__content_range),
         cmocka_unit_test(test_s3_wire__etag),
+        cmocka_unit_test(test_s3_wire__checksum_crc32c),
         cmocka_unit_test(test_s3_wire__multipart_etag),
         cmocka_unit_test(test_s3_wire__http_date),
     };

@@ -28,6 +28,7 @@ typedef struct igtcloud__engine_stats {
     size_t md5_joined_running;  /* MD5 tasks taken into a worker's lanes while they hashed others */
     size_t completions_confirmed; /* Completes that met NoSuchUpload: HEADs sent to check */
     size_t verified_by_parts;   /* downloads checked against a multipart ETag, part by part */
+    size_t verified_by_part_crcs; /* downloads checked against a composite CRC32C, part by part */
     size_t parts_unverified;    /* multipart downloads whose part size could not be learned */
 } igtcloud__engine_stats;
 

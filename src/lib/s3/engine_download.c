@@ -81,6 +81,13 @@ void igtcloud__engine_download_finish(igtcloud_transfer *t, job *j)
         download_rename(j);
         return;
     }
+    if (j->crc_state == CRC_FULL) {
+        int v = igtcloud__engine_crc_conclude(t, j);
+        if (v == 0)
+            t->stats.verified_by_crc32c++;
+        igtcloud__engine_download_verified(t, j, v);
+        return;
+    }
     /*
      * No worker holds j's digest here (a job settles only with nothing
      * pending): the rest of the MD5 goes to a worker, or is done here.
@@ -106,8 +113,12 @@ void igtcloud__engine_download_verified(igtcloud_transfer *t, job *j, int v)
         if (v > 0)
             igtcloud__engine_job_error(j, IGTCLOUD_EPROTO, 0, NULL,
                       "download of %s: %s", j->key,
-                      j->mp_state == MP_KNOWN ? "the MD5 of its parts differs from the multipart ETag"
-                                              : "MD5 of the data differs from the ETag");
+                      j->crc_state == CRC_COMPOSITE
+                          ? "the CRC32C of its parts differs from the object's composite checksum"
+                      : j->crc_state == CRC_FULL
+                          ? "CRC32C of the data differs from the object's checksum"
+                      : j->mp_state == MP_KNOWN ? "the MD5 of its parts differs from the multipart ETag"
+                                                : "MD5 of the data differs from the ETag");
         else
             igtcloud__engine_job_error(j, v, 0, NULL, "download of %s: %s", j->key, igtcloud_error_last()->message);
         igtcloud__engine_discard_partial(j);
@@ -171,6 +182,7 @@ int igtcloud__engine_download_fresh(igtcloud_transfer *t, job *j)
     j->md5_range = 0;
     j->md5_broken = 0;
     igtcloud__engine_parts_reset(j);
+    igtcloud__engine_crc_reset(j);
     j->crc32c_known = 0;
     j->finished = 0;
     j->md5_on_loop = t->verify_failed;
@@ -300,6 +312,7 @@ static int download_try_resume(igtcloud_transfer *t, job *j)
     j->next_range = 0;
     j->md5_on_loop = t->verify_failed;
     igtcloud__engine_parts_reset(j);
+    igtcloud__engine_crc_resumed(j);
     t->stats.ranges_resumed += jr.ndone;
     t->progress.bytes_done += (uint64_t)jr.ndone * jr.range_size > jr.size
                                   ? jr.size

@@ -49,11 +49,20 @@
 
 enum job_kind { JK_UPLOAD = 1, JK_DOWNLOAD, JK_READ, JK_STAT, JK_ABORT };
 enum job_state { JS_QUEUED = 0, JS_ACTIVE, JS_DONE };
-/* RK_PARTS: HEAD ?partNumber=1 of a download, to learn its part size (engine_parts.c). */
+/*
+ * RK_PARTS: HEAD ?partNumber=1 of a download, to learn its part size (engine_parts.c).
+ * RK_CHECKSUM: HEAD with x-amz-checksum-mode, for a ranged download's checksum (engine_crc.c).
+ */
 enum req_kind { RK_PUT = 1, RK_CREATE, RK_PART, RK_COMPLETE, RK_ABORT, RK_LIST, RK_GET, RK_HEAD,
-                RK_PARTS };
+                RK_PARTS, RK_CHECKSUM };
 /* A download's check against a multipart ETag (engine_parts.c). */
 enum parts_state { MP_UNASKED = 0, MP_ASKED, MP_KNOWN, MP_CONFIRMING, MP_NONE };
+/*
+ * A multipart download's check against the object's CRC32C (engine_crc.c):
+ * not looked at yet, asked for (bytes are folded meanwhile), a composite or
+ * full-object checksum to compare with, or none to be had.
+ */
+enum crc_state { CRC_UNSET = 0, CRC_PENDING, CRC_COMPOSITE, CRC_FULL, CRC_NONE };
 
 typedef struct job job;
 typedef struct req req;
@@ -151,6 +160,15 @@ struct job {
     uint32_t mp_confirm_left; /* HEADs of parts 2..N not answered yet */
     int mp_confirm_failed;
     igtcloud__md5_ctx *mp_outer;
+    /* The object's CRC32C checksum, and the registers of its granules (engine_crc.c). */
+    int crc_state;        /* enum crc_state */
+    int crc_asked;        /* the HEAD for it is sent ... */
+    uint32_t crc_generation; /* ... with this (a restart makes earlier answers stale) */
+    uint32_t crc_expected; /* of the parts' CRC32Cs (composite), or of the object (full) */
+    uint32_t *crc_gran;
+    uint32_t crc_ngran;
+    uint64_t crc_gran_size;
+    unsigned char *crc_unfolded; /* ranges a resumed run found on disk: read back to conclude */
     int finished;         /* download_finish ran (the verification may be pending) */
     int verifying;        /* a worker is computing the MD5 of the temporary file */
 
@@ -188,7 +206,7 @@ struct req {
     char bucket_region[64];
     char content_range[96];
     char last_modified[64];
-    char checksum_crc32c[16];
+    char checksum_crc32c[24];  /* "base64-N" for a composite */
     uint32_t parts_count; /* x-amz-mp-parts-count, 0 when absent */
     int has_length;
     uint64_t content_length;
@@ -369,11 +387,32 @@ void igtcloud__engine_write_release(igtcloud_transfer *t, req *r);
  * igtcloud__engine_download_verified once. reset: forget it all (a restart).
  */
 int igtcloud__engine_parts_wanted(const igtcloud_transfer *t, const job *j);
+/* wanted, for the multipart ETag's MD5 (o.verify_multipart, and no CRC32C to check instead). */
+int igtcloud__engine_parts_md5_wanted(const igtcloud_transfer *t, const job *j);
+/* The size of part k (from 0), as learned or as assumed from part 1's. */
+uint64_t igtcloud__engine_parts_size(const job *j, uint32_t k);
 void igtcloud__engine_parts_ask(igtcloud_transfer *t, job *j);
 void igtcloud__engine_parts_answer(igtcloud_transfer *t, const req *r, int ok);
 uint64_t igtcloud__engine_parts_boundary(const job *j);
 void igtcloud__engine_parts_roll(job *j);
 void igtcloud__engine_parts_check(igtcloud_transfer *t, job *j);
 void igtcloud__engine_parts_reset(job *j);
+
+/*
+ * CRC32C checks of multipart downloads (engine_crc.c). begin: the first
+ * answer of a GET of j came (its headers checked): start folding when the
+ * object may have a checksum. resumed: j resumes from its journal. ask: HEAD
+ * the checksum once, when a ranged GET could not carry it. answer: that HEAD
+ * came back (ok) or failed for good. fold: bytes [at, at + n) arrived.
+ * conclude: every byte is on disk: 0 when they make the checksum, 1 when
+ * not, < 0 with an error set. reset: forget it all.
+ */
+void igtcloud__engine_crc_begin(job *j, const req *r);
+void igtcloud__engine_crc_resumed(job *j);
+void igtcloud__engine_crc_ask(igtcloud_transfer *t, job *j);
+void igtcloud__engine_crc_answer(igtcloud_transfer *t, const req *r, int ok);
+void igtcloud__engine_crc_fold(job *j, uint64_t at, const void *data, size_t n);
+int igtcloud__engine_crc_conclude(igtcloud_transfer *t, job *j);
+void igtcloud__engine_crc_reset(job *j);
 
 #endif

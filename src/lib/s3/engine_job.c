@@ -53,6 +53,7 @@ static void job_release(job *j)
     j->mp_outer = NULL;
     free(j->mp_sizes);
     j->mp_sizes = NULL;
+    igtcloud__engine_crc_reset(j);
     if (j->md5) {
         free(j->md5);
         j->md5 = NULL;

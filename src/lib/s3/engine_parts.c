@@ -15,9 +15,11 @@
  * part size that cannot be, or a HEAD that fails leave the download checked
  * by its size alone, as without this (stats.parts_unverified).
  *
- * Only when asked for (igtcloud_transfer_options.verify_multipart): hashing
- * every byte with MD5 costs about as much CPU as the rest of a large
- * download, so by default such objects are checked by their size.
+ * Only when asked for (igtcloud_transfer_options.verify_multipart), and
+ * only for objects without a CRC32C checksum: hashing every byte with MD5
+ * costs about as much CPU as the rest of a large download. An object with
+ * a composite CRC32C is checked against it by default (engine_crc.c); the
+ * part sizes are learned here for both.
  */
 #include "s3/engine_int.h"
 
@@ -31,11 +33,18 @@
 #include "core/hash.h"
 #include "s3/wire.h"
 
-int igtcloud__engine_parts_wanted(const igtcloud_transfer *t, const job *j)
+int igtcloud__engine_parts_md5_wanted(const igtcloud_transfer *t, const job *j)
 {
     uint32_t n;
     return t->o.verify_multipart && j->kind == JK_DOWNLOAD && j->mp_state != MP_NONE &&
+           (j->crc_state == CRC_UNSET || j->crc_state == CRC_NONE) &&
            igtcloud__wire_etag_parts(j->etag, &n);
+}
+
+int igtcloud__engine_parts_wanted(const igtcloud_transfer *t, const job *j)
+{
+    return igtcloud__engine_parts_md5_wanted(t, j) ||
+           (j->crc_state == CRC_COMPOSITE && j->mp_state != MP_NONE);
 }
 
 void igtcloud__engine_parts_reset(job *j)
@@ -88,6 +97,11 @@ static uint64_t assumed_size(const job *j, uint32_t k)
 static uint64_t part_size(const job *j, uint32_t k)
 {
     return j->mp_sizes ? j->mp_sizes[k] : assumed_size(j, k);
+}
+
+uint64_t igtcloud__engine_parts_size(const job *j, uint32_t k)
+{
+    return part_size(j, k);
 }
 
 /* Whether part 1's HEAD describes parts of one size (but the last) of this object. */
@@ -144,6 +158,10 @@ static void confirmed(igtcloud_transfer *t, job *j)
         igtcloud__engine_download_verified(t, j, 1); /* the parts were as assumed: the data is not */
         return;
     }
+    if (j->crc_state == CRC_COMPOSITE) {
+        igtcloud__engine_parts_check(t, j); /* the granules join at the real boundaries */
+        return;
+    }
     /* Parts of other sizes: hash again at their boundaries (parts_check, on this thread). */
     int rc = restart_digests(j);
     if (rc) {
@@ -169,11 +187,17 @@ void igtcloud__engine_parts_answer(igtcloud_transfer *t, const req *r, int ok)
     uint64_t ps;
     if (j->mp_state != MP_ASKED)
         return;
-    j->mp_outer = ok && one_size(j, r, &ps) ? malloc(sizeof(*j->mp_outer)) : NULL;
-    if (!j->mp_outer) {
+    /* The MD5 of the parts' MD5s is summed here; a CRC32C check needs only the sizes. */
+    int sized = ok && one_size(j, r, &ps);
+    if (sized && igtcloud__engine_parts_md5_wanted(t, j)) {
+        j->mp_outer = malloc(sizeof(*j->mp_outer));
+        sized = j->mp_outer != NULL;
+        if (sized)
+            igtcloud__md5_init(j->mp_outer);
+    }
+    if (!sized) {
         give_up(t, j);
     } else {
-        igtcloud__md5_init(j->mp_outer);
         j->mp_part_size = ps;
         j->mp_rolled = 0;
         j->mp_rolled_end = 0;
@@ -279,6 +303,17 @@ void igtcloud__engine_parts_check(igtcloud_transfer *t, job *j)
     case MP_KNOWN: {
         if (j->verifying)
             return; /* the worker's answer calls this again */
+        if (j->crc_state == CRC_COMPOSITE) {
+            int v = igtcloud__engine_crc_conclude(t, j);
+            if (v == 1 && !j->mp_sizes && j->mp_count > 1) {
+                confirm_sizes(t, j);
+                return;
+            }
+            if (v == 0)
+                t->stats.verified_by_part_crcs++;
+            igtcloud__engine_download_verified(t, j, v);
+            return;
+        }
         /* Bytes hashed on the loop as they arrived knew no boundaries; a read failed: start over. */
         int here = j->md5_on_loop || j->md5_broken;
         int rc = here || !j->md5 ? restart_digests(j) : 0;

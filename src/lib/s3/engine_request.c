@@ -85,23 +85,20 @@ int igtcloud__engine_ok_status(long s)
  * first body byte is kept (or at the end for an empty body).
  */
 /*
- * A whole object's x-amz-checksum-crc32c (base64 of four bytes, big-endian;
- * a composite "...-N" of a multipart upload does not decode and is ignored):
- * its bytes are summed from the start as they arrive (on_write).
+ * A whole object's x-amz-checksum-crc32c: its bytes are summed from the
+ * start as they arrive (on_write). A multipart upload's composite "...-N"
+ * is engine_crc.c's.
  */
-static void learn_crc32c(job *j, const char *b64)
+static void learn_crc32c(job *j, const char *value)
 {
-    igtcloud__buf raw;
-    igtcloud__buf_init(&raw);
+    uint32_t crc, parts;
     j->crc32c_known = 0;
-    if (b64[0] && igtcloud__base64_decode(&raw, b64, strlen(b64)) == 0 && raw.size == 4) {
-        const unsigned char *b = (const unsigned char *)raw.ptr;
-        j->crc32c_expected = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    if (igtcloud__wire_checksum_crc32c(&crc, &parts, value, strlen(value)) == 0 && parts == 0) {
+        j->crc32c_expected = crc;
         j->crc32c_known = 1;
         j->crc32c = 0;
         j->crc32c_pos = 0;
     }
-    igtcloud__buf_dispose(&raw);
 }
 
 int igtcloud__engine_check_get(igtcloud_transfer *t, req *r)
@@ -157,6 +154,8 @@ int igtcloud__engine_check_get(igtcloud_transfer *t, req *r)
         j->size = (uint64_t)total;
         j->size_known = 1;
     }
+    if (j->kind == JK_DOWNLOAD)
+        igtcloud__engine_crc_begin(j, r);
     return 0;
 }
 
@@ -192,6 +191,8 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
             j->crc32c = igtcloud__crc32c(j->crc32c, data, n);
             j->crc32c_pos += n;
         }
+        if (j->crc_gran)
+            igtcloud__engine_crc_fold(j, at, data, n);
         if (j->md5 && j->md5_on_loop) {
             if (j->md5_pos == at) {
                 igtcloud__md5_update(j->md5, data, n);
@@ -561,6 +562,7 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
         break;
     case RK_HEAD:
     case RK_PARTS:
+    case RK_CHECKSUM:
         method = "HEAD";
         break;
     case RK_GET: {
@@ -591,10 +593,11 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
         hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-algorithm", "CRC32C" };
     if (range[0])
         hs[nh++] = (igtcloud__sigv4_header){ "Range", range };
-    else if (r->kind == RK_GET && j->kind == JK_DOWNLOAD)
+    else if ((r->kind == RK_GET && j->kind == JK_DOWNLOAD) || r->kind == RK_CHECKSUM)
         hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-mode", "ENABLED" }; /* learn_crc32c */
     char if_match[IGTCLOUD__ETAG_MAX + 3];
-    if ((r->kind == RK_GET && j->etag[0] && (range[0] || r->attempt > 0)) || r->kind == RK_PARTS) {
+    if ((r->kind == RK_GET && j->etag[0] && (range[0] || r->attempt > 0)) || r->kind == RK_PARTS ||
+        r->kind == RK_CHECKSUM) {
         snprintf(if_match, sizeof(if_match), "\"%s\"", j->etag);
         hs[nh++] = (igtcloud__sigv4_header){ "If-Match", if_match };
     }

@@ -73,6 +73,7 @@ const char *igtcloud__engine_op_name(int kind)
     case RK_GET: return "GET";
     case RK_HEAD: return "HEAD";
     case RK_PARTS: return "HEAD";
+    case RK_CHECKSUM: return "HEAD";
     default: return "request";
     }
 }
@@ -211,6 +212,9 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
     case RK_PARTS:
         igtcloud__engine_parts_answer(t, r, 1);
         return 0;
+    case RK_CHECKSUM:
+        igtcloud__engine_crc_answer(t, r, 1);
+        return 0;
     case RK_GET:
         if (!r->checked && igtcloud__engine_check_get(t, r)) {
             r->proto_error = 1;
@@ -233,6 +237,7 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
                     r->local_status = igtcloud_error_last()->code;
                     return -1;
                 }
+                igtcloud__engine_crc_ask(t, j);
                 igtcloud__engine_verify_advance(t, j);
                 return 0;
             }
@@ -255,6 +260,7 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
             r->local_error = 1;
             return -1;
         }
+        igtcloud__engine_crc_ask(t, j); /* a resumed download's first range */
         igtcloud__engine_verify_advance(t, j);
         return 0;
     default:
@@ -293,6 +299,11 @@ static void req_failed_final(igtcloud_transfer *t, req *r, int code, igtcloud__s
     if (r->kind == RK_PARTS) {
         /* Part 1 stays unknown: the download is checked by its size, as without the HEAD. */
         igtcloud__engine_parts_answer(t, r, 0);
+        return;
+    }
+    if (r->kind == RK_CHECKSUM) {
+        /* No checksum to be had: as for an object without one. */
+        igtcloud__engine_crc_answer(t, r, 0);
         return;
     }
     char what[1200];

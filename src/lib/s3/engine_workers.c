@@ -545,7 +545,7 @@ int igtcloud__engine_verify_here(igtcloud_transfer *t, job *j)
  */
 void igtcloud__engine_verify_advance(igtcloud_transfer *t, job *j)
 {
-    int parts = igtcloud__engine_parts_wanted(t, j);
+    int parts = igtcloud__engine_parts_md5_wanted(t, j);
     if (j->md5_on_loop || j->md5_broken || j->verifying || j->failing || !j->ranged ||
         (!parts && !igtcloud__wire_etag_is_md5(j->etag)))
         return;
@@ -810,7 +810,7 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
                 igtcloud__engine_parts_roll(j);
             }
             /* Past download_finish, a multipart check goes on piece by piece from here. */
-            if (j->finished && igtcloud__engine_parts_wanted(t, j))
+            if (j->finished && igtcloud__engine_parts_md5_wanted(t, j))
                 igtcloud__engine_parts_check(t, j);
             else
                 igtcloud__engine_verify_advance(t, j); /* the final check comes as the job settles */

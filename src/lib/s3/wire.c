@@ -5,6 +5,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/base64.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/isotime.h"
@@ -161,6 +163,37 @@ int igtcloud__wire_etag_parts(const char *etag, uint32_t *parts)
         return 0;
     *parts = v;
     return 1;
+}
+
+int igtcloud__wire_checksum_crc32c(uint32_t *crc, uint32_t *parts, const char *value, size_t len)
+{
+    const char *dash = memchr(value, '-', len);
+    size_t b64_len = dash ? (size_t)(dash - value) : len;
+    uint32_t count = 0;
+    if (dash) {
+        size_t digits = len - b64_len - 1;
+        if (digits < 1 || digits > 5 || dash[1] < '1' || dash[1] > '9')
+            return IGTCLOUD_EPROTO;
+        for (size_t i = 1; i <= digits; i++) {
+            if (dash[i] < '0' || dash[i] > '9')
+                return IGTCLOUD_EPROTO;
+            count = count * 10 + (uint32_t)(dash[i] - '0');
+        }
+        if (count > 10000)
+            return IGTCLOUD_EPROTO;
+    }
+    /* Four bytes are eight base64 characters. */
+    if (b64_len != 8)
+        return IGTCLOUD_EPROTO;
+    igtcloud__buf raw = IGTCLOUD_BUF_INIT;
+    int ok = igtcloud__base64_decode(&raw, value, b64_len) == 0 && raw.size == 4;
+    if (ok) {
+        const unsigned char *b = (const unsigned char *)raw.ptr;
+        *crc = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        *parts = count;
+    }
+    igtcloud__buf_dispose(&raw);
+    return ok ? 0 : IGTCLOUD_EPROTO;
 }
 
 int igtcloud__wire_multipart_etag(char out[IGTCLOUD__ETAG_MAX + 1], char *const *part_etags,

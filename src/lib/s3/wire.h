@@ -45,6 +45,14 @@ int igtcloud__wire_multipart_etag(char out[IGTCLOUD__ETAG_MAX + 1], char *const 
  */
 int igtcloud__wire_http_date(int64_t *out, const char *value, size_t len);
 
+/*
+ * x-amz-checksum-crc32c: the base64 of four big-endian bytes (a whole
+ * object's CRC32C: *parts = 0), or that, '-' and a part count (1 to 10,000,
+ * no leading zero: a multipart upload's composite, the CRC32C of its parts'
+ * CRC32Cs). Returns 0, or EPROTO for anything else.
+ */
+int igtcloud__wire_checksum_crc32c(uint32_t *crc, uint32_t *parts, const char *value, size_t len);
+
 /* A decimal Content-Length. Returns 0 or EPROTO. */
 int igtcloud__wire_u64(uint64_t *out, const char *value, size_t len);
 
