@@ -808,7 +808,8 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
 
 /*
  * With verify_multipart, a multipart object (ETag "<md5 of the parts'
- * MD5s>-4") is checked part by part: part 1's HEAD gives the part size, and
+ * MD5s>-4") without a CRC32C checksum (uploaded with Content-MD5 only) is
+ * checked part by part: part 1's HEAD gives the part size, and
  * the in-order hashing ends a part's digest at each part boundary, which the
  * 3 MiB ranges cross. Both when fetched in ranges and in one GET; and a byte
  * rotten on the server's disk fails the download, with no file left under
@@ -833,7 +834,9 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
     o.range_threshold = 3 * MIB;
     o.range_size = 3 * MIB;
     o.max_requests = 4;
+    o.checksum = IGTCLOUD_CHECKSUM_MD5; /* the object gets no CRC32C to be checked by */
     th_put_file(&o, src, key, NULL);
+    o.checksum = IGTCLOUD_CHECKSUM_CRC32C;
     o.verify_multipart = 1;
     int heads_before = th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", "t20/parts.bin");
 
@@ -896,6 +899,104 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
     assert_int_equal(th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", "t20/parts.bin"),
                      heads);
     assert_int_equal(igtcloud_transfer_options_init(&v1, 3), IGTCLOUD_EINVALID);
+}
+
+/* HEADs of key in the sandbox's log: all of them, and those of part 1. */
+static void count_heads(const char *key, int *all, int *part1)
+{
+    *all = th_log_count(&env, "\"method\":\"HEAD\"", key, NULL);
+    *part1 = th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", key);
+}
+
+/*
+ * By default, a multipart object uploaded with CRC32C checksums (the
+ * engine's default) is checked against its composite checksum: the CRC32C
+ * of each part, summed from the bytes as they arrive in 3 MiB ranges that
+ * cross the 5 MiB part boundaries, then of those. One HEAD asks for the
+ * checksum a ranged GET does not carry, one for the part size; nothing is
+ * read back or hashed by MD5. In one GET the checksum comes with the body.
+ * With verify_multipart too, the CRC32C check is the one made (the MD5
+ * would cost far more for nothing more). A byte rotten on the server's disk
+ * fails the download with no file left; so does one in the last, short part.
+ */
+static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
+{
+    (void)state;
+    const char *key = DEMO_PREFIX "t21/crcparts.bin";
+    char src[512], dst[512], whole[512], md5[512], bad[512];
+    th_path_in(&env, src, sizeof(src), "crcparts.bin");
+    th_path_in(&env, dst, sizeof(dst), "crcparts.out");
+    th_path_in(&env, whole, sizeof(whole), "crcparts-whole.out");
+    th_path_in(&env, md5, sizeof(md5), "crcparts-md5.out");
+    th_path_in(&env, bad, sizeof(bad), "crcparts-bad.out");
+    const uint64_t size = 15 * MIB + 12345; /* parts of 5 MiB: 5, 5, 5 and 12345 bytes */
+    assert_int_equal(th_make_file(src, size, 21), 0);
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.multipart_threshold = 6 * MIB;
+    o.part_size = 5 * MIB;
+    o.range_threshold = 3 * MIB;
+    o.range_size = 3 * MIB;
+    o.max_requests = 4;
+    th_put_file(&o, src, key, NULL);
+    int heads0, part0, heads1, part1;
+    count_heads("t21/crcparts.bin", &heads0, &part0);
+
+    igtcloud_transfer *t = NULL;
+    igtcloud__engine_stats st;
+    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    assert_int_equal(st.verified_by_part_crcs, 1);
+    assert_int_equal(st.verified_by_parts, 0);
+    assert_int_equal(st.parts_unverified, 0);
+    assert_int_equal(st.prefix_hashes, 0);
+    assert_int_equal(st.verified_by_workers, 0);
+    count_heads("t21/crcparts.bin", &heads1, &part1);
+    assert_int_equal(part1 - part0, 1);
+    assert_int_equal(heads1 - heads0, 2); /* part 1's, and the checksum's */
+
+    /* In one GET: the checksum comes with it; only the part size is asked for. */
+    igtcloud_transfer_options one = o;
+    one.range_threshold = 64 * MIB;
+    TH_PASS(th_run_download(&t, &one, key, whole, (int64_t)size));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, whole));
+    assert_int_equal(st.verified_by_part_crcs, 1);
+    count_heads("t21/crcparts.bin", &heads0, &part0);
+    assert_int_equal(heads0 - heads1, 1);
+    assert_int_equal(part0 - part1, 1);
+
+    /* verify_multipart asks for a check: the CRC32C one is made, not the MD5. */
+    igtcloud_transfer_options strict = o;
+    strict.verify_multipart = 1;
+    TH_PASS(th_run_download(&t, &strict, key, md5, (int64_t)size));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, md5));
+    assert_int_equal(st.verified_by_part_crcs, 1);
+    assert_int_equal(st.verified_by_parts, 0);
+    assert_int_equal(st.prefix_hashes, 0);
+
+    /* A rotten byte in part 2, then one in the short last part: the check fails, nothing is left. */
+    const long rot_at[2] = { (long)(5 * MIB + 4096), (long)(15 * MIB + 100) };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at[i]), 0);
+        assert_int_equal(th_run_download(&t, i ? &one : &o, key, bad, (int64_t)size), IGTCLOUD_EPARTIAL);
+        igtcloud_transfer_result r;
+        TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+        assert_int_equal(r.status, IGTCLOUD_EPROTO);
+        assert_non_null(strstr(r.message, "composite checksum"));
+        igtcloud__engine_get_stats(&st, t);
+        assert_int_equal(st.verified_by_part_crcs, 0);
+        igtcloud_transfer_free(t);
+        assert_false(th_exists(bad));
+        assert_false(side_exists("crcparts-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
+        assert_false(side_exists("crcparts-bad.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
+        assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at[i]), 0); /* back */
+    }
 }
 
 /*
@@ -1218,6 +1319,7 @@ int main(void)
         cmocka_unit_test(test_transfer__download_checked_by_the_object_crc32c),
         cmocka_unit_test(test_transfer__ranged_download_hashes_prefix_while_ranges_arrive),
         cmocka_unit_test(test_transfer__multipart_download_checked_part_by_part),
+        cmocka_unit_test(test_transfer__multipart_download_checked_by_part_crcs),
         cmocka_unit_test(test_transfer__multipart_created_callback_then_abort),
         cmocka_unit_test(test_transfer__journal_of_another_boot_is_not_trusted),
         cmocka_unit_test(test_transfer__full_disk_fails_the_file_cleanly),
