@@ -12,6 +12,7 @@
 #include "sandbox.h"
 #include "faults.h"
 #include "s3_body.h"
+#include "s3_checksum.h"
 #include "s3_meta.h"
 #include "s3_parse.h"
 #include "core/buf.h"

@@ -197,6 +197,11 @@ int sandbox_s3_add_object_headers(sandbox_s3_req *req, const sandbox_s3_object *
         rc = sandbox_s3_add_header(req, "x-amz-checksum-crc32c", meta->crc32c);
     if (!rc && with_checksums && meta->sha256[0])
         rc = sandbox_s3_add_header(req, "x-amz-checksum-sha256", meta->sha256);
+    /* An object's checksums say how they were made; a part's do not (as S3's UploadPart). */
+    if (!rc && with_checksums && (meta->crc32c[0] || meta->sha256[0]) &&
+        req->op != SANDBOX_S3_OP_UPLOAD_PART)
+        rc = sandbox_s3_add_header(req, "x-amz-checksum-type",
+                                   sandbox_s3_checksum_type(meta->crc32c));
     return rc;
 }
 

@@ -671,6 +671,8 @@ static void test_s3__checksums(void **state)
     assert_int_equal(res.status, 200);
     header(&res, "x-amz-checksum-crc32c", value, sizeof(value));
     assert_string_equal(value, "4waSgw==");
+    header(&res, "x-amz-checksum-type", value, sizeof(value));
+    assert_string_equal(value, "FULL_OBJECT");
     test_response_dispose(&res);
 
     const char *mode[] = { "x-amz-checksum-mode: ENABLED", NULL };
@@ -681,10 +683,20 @@ static void test_s3__checksums(void **state)
     assert_string_equal(value, "4waSgw==");
     header(&res, "x-amz-checksum-sha256", value, sizeof(value));
     assert_string_equal(value, "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=");
+    /* A single PUT's checksum is of the whole object. */
+    header(&res, "x-amz-checksum-type", value, sizeof(value));
+    assert_string_equal(value, "FULL_OBJECT");
+    test_response_dispose(&res);
+    get.method = "HEAD";
+    assert_int_equal(s3_request(&res, &get_creds, &get), 0);
+    header(&res, "x-amz-checksum-type", value, sizeof(value));
+    assert_string_equal(value, "FULL_OBJECT");
     test_response_dispose(&res);
     /* Not asked: not returned. */
     assert_int_equal(s3_get(&res, &get_creds, key, NULL), 0);
     assert_int_equal(test_response_header(&res, "x-amz-checksum-crc32c", value, sizeof(value)),
+                     -1);
+    assert_int_equal(test_response_header(&res, "x-amz-checksum-type", value, sizeof(value)),
                      -1);
     test_response_dispose(&res);
 
