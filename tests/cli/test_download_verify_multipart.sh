@@ -19,7 +19,9 @@ part_heads() { grep '"method":"HEAD"' "$work/requests.log" | grep -c '"range":"p
 MB=$((1024 * 1024))
 S="$work/local/Hospital A/Parts---Study"; mkdir -p "$S"
 head -c $((20 * MB + 123)) /dev/urandom >"$S/big.bin"   # 8 + 8 + 4 MiB parts
-up "$work/local" "Demo Project" "Hospital A" 2>"$work/up.err" || fail "upload: $(cat "$work/up.err")"
+# With Content-MD5, not CRC32C: the object gets no CRC32C to be checked against instead.
+up "$work/local" "Demo Project" "Hospital A" --checksum md5 2>"$work/up.err" ||
+  fail "upload: $(cat "$work/up.err")"
 obj=$(find "$work/cloud/objects" -path "*/files/big.bin" | head -1)
 [[ -n "$obj" ]] || fail "big.bin is not on the server"
 
