@@ -12,7 +12,7 @@ packages=(
 # Extra groups, asked for by name: scripts/install-deps.sh interop bench rgw
 for group in "$@"; do
   case "$group" in
-    interop) packages+=(awscli python3-boto3 dcmtk) ;;
+    interop) packages+=(awscli python3-boto3 python3-awscrt dcmtk) ;;
     bench) packages+=(awscli rclone hyperfine time) ;;
     rgw) packages+=(radosgw ceph-mon ceph-osd ceph-mgr ceph-common) ;;
     *) echo "install-deps: unknown group '$group' (known: interop, bench, rgw)" >&2; exit 2 ;;

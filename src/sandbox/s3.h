@@ -12,6 +12,7 @@
 #include "sandbox.h"
 #include "faults.h"
 #include "s3_body.h"
+#include "s3_checksum.h"
 #include "s3_meta.h"
 #include "s3_parse.h"
 #include "core/buf.h"
@@ -61,6 +62,7 @@ typedef struct sandbox_s3_req {
     sandbox_s3_body_mode body_mode;
     sandbox_s3_body body;            /* BODY_FILE */
     igtcloud__buf small_body;        /* BODY_MEMORY */
+    int part_crc32c;                 /* UploadPart into a CRC32C upload: its CRC is always kept */
     int part_placed;                 /* UploadPart written straight into the upload's file */
     int part_committed;              /* ... and recorded */
     unsigned long long received;     /* request body bytes seen */
@@ -150,11 +152,18 @@ int sandbox_s3_finish_body(sandbox_s3_req *req, sandbox_s3_object *meta,
 int sandbox_s3_add_object_headers(sandbox_s3_req *req, const sandbox_s3_object *meta,
                                   int with_checksums);
 
-/* Checks of the body against Content-MD5, x-amz-content-sha256 and x-amz-checksum-*. */
+/*
+ * Checks of the body against Content-MD5, x-amz-content-sha256 and
+ * x-amz-checksum-*; x-amz-checksum-crc32c only with `check_crc32c` (on the
+ * completion of a CRC32C upload it is the object's checksum, not the body's).
+ */
 int sandbox_s3_verify_body(sandbox_s3_req *req, const unsigned char md5[16],
-                           const unsigned char sha256[32], uint32_t crc32c);
+                           const unsigned char sha256[32], uint32_t crc32c, int check_crc32c);
 
-/* Headers shared by PutObject and UploadPart responses (checksums asked for). */
+/*
+ * The checksums PutObject and UploadPart compute and keep: those the request
+ * asks to be checked, and CRC32C on every part of an upload created with it.
+ */
 int sandbox_s3_wants_sha256(const sandbox_s3_req *req);
 int sandbox_s3_wants_crc32c(const sandbox_s3_req *req);
 

@@ -21,7 +21,8 @@ static const char s3_schema[] =
     "CREATE TABLE IF NOT EXISTS s3_uploads("
     "  upload_id TEXT PRIMARY KEY, key TEXT NOT NULL, content_type TEXT NOT NULL,"
     "  sse TEXT NOT NULL DEFAULT '', access_key TEXT NOT NULL, initiated INTEGER NOT NULL,"
-    "  stride INTEGER NOT NULL DEFAULT 0);"
+    "  stride INTEGER NOT NULL DEFAULT 0, checksum_algorithm TEXT NOT NULL DEFAULT '',"
+    "  checksum_type TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS s3_parts("
     "  upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL,"
     "  etag TEXT NOT NULL, crc32c TEXT NOT NULL DEFAULT '',"
@@ -33,6 +34,9 @@ static const char *const s3_migrations[] = {
     "ALTER TABLE s3_uploads ADD COLUMN stride INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE s3_parts ADD COLUMN placed INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE s3_objects ADD COLUMN parts TEXT NOT NULL DEFAULT ''",
+    /* An upload's x-amz-checksum-algorithm (only CRC32C is kept) and -type. */
+    "ALTER TABLE s3_uploads ADD COLUMN checksum_algorithm TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE s3_uploads ADD COLUMN checksum_type TEXT NOT NULL DEFAULT ''",
 };
 
 #define DEFAULT_CONTENT_TYPE "binary/octet-stream"

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "sandbox.h"
+#include "s3_checksum.h"
 #include "core/buf.h"
 
 /*
@@ -19,7 +20,7 @@ typedef struct sandbox_s3_object {
     char etag[72];                /* without quotes */
     char content_type[256];
     char sse[32];                 /* x-amz-server-side-encryption, "" when none */
-    char crc32c[16];              /* base64, "" when unknown */
+    char crc32c[SANDBOX_S3_CRC32C_TEXT]; /* s3_checksum.h ("...-N": COMPOSITE), "" when unknown */
     char sha256[48];              /* base64, "" when unknown */
     const char *parts;            /* commit only: the part sizes of a multipart object (below) */
 } sandbox_s3_object;

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,12 +40,15 @@ typedef struct upload_row {
     long long initiated;
     unsigned long long stride;      /* 0 until a part sets it */
     int sealed;                     /* completing in place: no more parts placed */
+    int crc32c;                     /* created with x-amz-checksum-algorithm CRC32C */
+    int full_object;                /* ... and x-amz-checksum-type FULL_OBJECT */
 } upload_row;
 
 typedef struct part_row {
     int number;
     unsigned long long size;
     char etag[72];
+    char crc32c[SANDBOX_S3_CRC32C_TEXT];   /* "" unless computed (s3_ops.c, wants_crc32c) */
     long long modified;
     int placed;                     /* in the assembly file at (number - 1) * stride */
 } part_row;
@@ -100,7 +104,8 @@ static int load_upload(sandbox *sb, const char *upload_id, const char *key, uplo
         return 1;
     sandbox_store_lock(sb->store);
     if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
-                           "SELECT key, content_type, sse, initiated, stride FROM s3_uploads"
+                           "SELECT key, content_type, sse, initiated, stride,"
+                           " checksum_algorithm, checksum_type FROM s3_uploads"
                            " WHERE upload_id = ?", -1, &stmt, NULL) != SQLITE_OK)
         goto done;
     sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
@@ -114,6 +119,10 @@ static int load_upload(sandbox *sb, const char *upload_id, const char *key, uplo
         long long stride = sqlite3_column_int64(stmt, 4);
         out->sealed = stride < 0;
         out->stride = (unsigned long long)(stride < 0 ? -stride : stride);
+        const unsigned char *algorithm = sqlite3_column_text(stmt, 5);
+        const unsigned char *type = sqlite3_column_text(stmt, 6);
+        out->crc32c = algorithm && strcmp((const char *)algorithm, "CRC32C") == 0;
+        out->full_object = type && strcmp((const char *)type, "FULL_OBJECT") == 0;
         rc = strcmp(out->key, key) == 0 ? 0 : 1;
     } else if (step == SQLITE_DONE) {
         rc = 1;
@@ -143,7 +152,7 @@ static int load_parts(sandbox *sb, const char *upload_id, int after, part_row **
     int rc = -1;
     sandbox_store_lock(sb->store);
     if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
-                           "SELECT part_number, size, etag, modified, placed FROM s3_parts"
+                           "SELECT part_number, size, etag, modified, placed, crc32c FROM s3_parts"
                            " WHERE upload_id = ? AND part_number > ? AND placed != 2"
                            " ORDER BY part_number",
                            -1, &stmt, NULL) != SQLITE_OK)
@@ -165,6 +174,7 @@ static int load_parts(sandbox *sb, const char *upload_id, int after, part_row **
         copy_text(parts[n].etag, sizeof(parts[n].etag), stmt, 2);
         parts[n].modified = sqlite3_column_int64(stmt, 3);
         parts[n].placed = sqlite3_column_int(stmt, 4) == PART_PLACED;
+        copy_text(parts[n].crc32c, sizeof(parts[n].crc32c), stmt, 5);
         n++;
     }
     if (step != SQLITE_DONE)
@@ -238,7 +248,11 @@ int sandbox_s3_upload_check(sandbox_s3_req *req)
                         "Part number must be an integer between 1 and 10000, inclusive");
         return -1;
     }
-    return require_upload(req, &upload);
+    if (require_upload(req, &upload))
+        return -1;
+    /* The object's checksum is joined from its parts': each part's is computed, asked or not. */
+    req->part_crc32c = upload.crc32c;
+    return 0;
 }
 
 /*
@@ -360,6 +374,31 @@ static int append_xml_element(igtcloud__buf *out, const char *name, const char *
     return rc;
 }
 
+/*
+ * The checksum the upload's object is to carry: *algorithm "CRC32C" and
+ * *type "COMPOSITE" (S3's default for it) or "FULL_OBJECT", or both "" when
+ * none is kept. CRC32C is the only algorithm the sandbox computes; S3's
+ * others are accepted and ignored, as boto3 asks for CRC32 by default.
+ * Returns -1 with InvalidRequest set for a checksum type S3 does not know.
+ */
+static int upload_checksum(sandbox_s3_req *req, const char **algorithm, const char **type)
+{
+    const char *given = sandbox_s3_header(req, "x-amz-checksum-algorithm");
+    const char *given_type = sandbox_s3_header(req, "x-amz-checksum-type");
+    int full_object = given_type && strcasecmp(given_type, "FULL_OBJECT") == 0;
+    *algorithm = *type = "";
+    if (given_type && !full_object && strcasecmp(given_type, "COMPOSITE") != 0) {
+        sandbox_s3_fail(req, "InvalidRequest", "Value for x-amz-checksum-type header is invalid"
+                                               " (COMPOSITE or FULL_OBJECT).");
+        return -1;
+    }
+    if (given && strcasecmp(given, "CRC32C") == 0) {
+        *algorithm = "CRC32C";
+        *type = full_object ? "FULL_OBJECT" : "COMPOSITE";
+    }
+    return 0;
+}
+
 void sandbox_s3_create_multipart(sandbox_s3_req *req)
 {
     sandbox *sb = req->sb;
@@ -367,6 +406,9 @@ void sandbox_s3_create_multipart(sandbox_s3_req *req)
     sqlite3_stmt *stmt = NULL;
     const char *type = sandbox_s3_header(req, "Content-Type");
     const char *sse = sandbox_s3_header(req, "x-amz-server-side-encryption");
+    const char *checksum_algorithm, *checksum_type;
+    if (upload_checksum(req, &checksum_algorithm, &checksum_type))
+        return;
     if (igtcloud__random_token(upload_id, UPLOAD_ID_LEN) ||
         upload_dir(sb, upload_id, dir, sizeof(dir))) {
         sandbox_s3_fail(req, "InternalError", NULL);
@@ -382,14 +424,16 @@ void sandbox_s3_create_multipart(sandbox_s3_req *req)
     sandbox_store_lock(sb->store);
     if (sqlite3_prepare_v2(sandbox_store_db(sb->store),
                            "INSERT INTO s3_uploads(upload_id, key, content_type, sse,"
-                           " access_key, initiated) VALUES(?, ?, ?, ?, ?, ?)", -1, &stmt,
-                           NULL) == SQLITE_OK) {
+                           " access_key, initiated, checksum_algorithm, checksum_type)"
+                           " VALUES(?, ?, ?, ?, ?, ?, ?, ?)", -1, &stmt, NULL) == SQLITE_OK) {
         sqlite3_bind_text(stmt, 1, upload_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 2, req->key, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 3, type ? type : "binary/octet-stream", -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 4, sse ? sse : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 5, req->grant.access_key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 6, (sqlite3_int64)time(NULL));
+        sqlite3_bind_text(stmt, 7, checksum_algorithm, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 8, checksum_type, -1, SQLITE_STATIC);
         rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
     }
     sqlite3_finalize(stmt);
@@ -413,6 +457,10 @@ void sandbox_s3_create_multipart(sandbox_s3_req *req)
     }
     if (sse)
         sandbox_s3_add_header(req, "x-amz-server-side-encryption", sse);
+    if (*checksum_algorithm) {
+        sandbox_s3_add_header(req, "x-amz-checksum-algorithm", checksum_algorithm);
+        sandbox_s3_add_header(req, "x-amz-checksum-type", checksum_type);
+    }
     sandbox_s3_xml_ok(req, 200);
 }
 
@@ -549,9 +597,12 @@ static const part_row *find_part(const part_row *parts, size_t count, int number
     return NULL;
 }
 
-/* Check the listed parts against the stored ones (S3's rules, in S3's order). */
+/*
+ * Check the listed parts against the stored ones (S3's rules, in S3's order);
+ * with `crc32c`, a part's ChecksumCRC32C, when given, too.
+ */
 static int check_parts(sandbox_s3_req *req, const sandbox_s3_part_ref *listed, size_t n,
-                       const part_row *parts, size_t count)
+                       const part_row *parts, size_t count, int crc32c)
 {
     unsigned long long min = sandbox_s3_min_part_size(req->sb);
     for (size_t i = 1; i < n; i++) {
@@ -566,12 +617,54 @@ static int check_parts(sandbox_s3_req *req, const sandbox_s3_part_ref *listed, s
             sandbox_s3_fail(req, "InvalidPart", NULL);
             return -1;
         }
+        /* Stored CRCs are S3's text (padded base64): the listed one must be that text. */
+        if (crc32c && listed[i].crc32c[0] && strcmp(listed[i].crc32c, p->crc32c) != 0) {
+            char message[128];
+            snprintf(message, sizeof(message),
+                     "The ChecksumCRC32C of part %d is not the uploaded part's.", p->number);
+            sandbox_s3_fail(req, "InvalidPart", message);
+            return -1;
+        }
     }
     for (size_t i = 0; i + 1 < n; i++) {
         if (find_part(parts, count, listed[i].number)->size < min) {
             sandbox_s3_fail(req, "EntityTooSmall", NULL);
             return -1;
         }
+    }
+    return 0;
+}
+
+/*
+ * The CRC32C of the object of a CRC32C upload, joined from its parts' as the
+ * upload's checksum type says, into out. An x-amz-checksum-crc32c of the
+ * completion names the object's and must be it (COMPOSITE: with or without
+ * its "-N"). Returns 0, or -1 with the error set.
+ */
+static int object_crc32c(sandbox_s3_req *req, const upload_row *upload,
+                         const sandbox_s3_part_ref *listed, size_t n, const part_row *parts,
+                         size_t count, char out[SANDBOX_S3_CRC32C_TEXT])
+{
+    sandbox_s3_crc32c_join join;
+    sandbox_s3_crc32c_join_init(&join, upload->full_object);
+    for (size_t i = 0; i < n; i++) {
+        const part_row *p = find_part(parts, count, listed[i].number);
+        uint32_t crc;
+        /* Every part of a CRC32C upload had it computed (sandbox_s3_upload_check). */
+        if (sandbox_s3_crc32c_parse(&crc, p->crc32c)) {
+            sandbox_s3_fail(req, "InternalError", "A part's CRC32C is unknown.");
+            return -1;
+        }
+        sandbox_s3_crc32c_join_add(&join, crc, p->size);
+    }
+    sandbox_s3_crc32c_join_text(&join, out);
+    const char *given = sandbox_s3_header(req, "x-amz-checksum-crc32c");
+    uint32_t want;
+    if (given && strcmp(given, out) != 0 &&
+        (sandbox_s3_crc32c_parse(&want, given) || want != join.crc)) {
+        sandbox_s3_fail(req, "BadDigest",
+                        "The CRC32C you specified did not match the calculated checksum.");
+        return -1;
     }
     return 0;
 }
@@ -646,7 +739,8 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     }
     if (sandbox_s3_verify_body(req, body_md5, body_sha256,
                                sandbox_crc32c(0, req->small_body.ptr ? req->small_body.ptr : "",
-                                              req->small_body.size)))
+                                              req->small_body.size),
+                               !upload.crc32c))
         goto done;
     if (sandbox_s3_parse_complete(&listed, &n, igtcloud__buf_cstr(&req->small_body),
                                   req->small_body.size)) {
@@ -657,7 +751,9 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
         sandbox_s3_fail(req, "InternalError", NULL);
         goto done;
     }
-    if (check_parts(req, listed, n, parts, count))
+    char crc32c[SANDBOX_S3_CRC32C_TEXT] = "";
+    if (check_parts(req, listed, n, parts, count, upload.crc32c) ||
+        (upload.crc32c && object_crc32c(req, &upload, listed, n, parts, count, crc32c)))
         goto done;
 
     /* The multipart ETag: MD5 of the binary part MD5s, then "-N". */
@@ -732,6 +828,7 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     snprintf(meta.etag, sizeof(meta.etag), "%s-%zu", hex, n);
     snprintf(meta.content_type, sizeof(meta.content_type), "%s", upload.content_type);
     snprintf(meta.sse, sizeof(meta.sse), "%s", upload.sse);
+    snprintf(meta.crc32c, sizeof(meta.crc32c), "%s", crc32c);
     if (sandbox_s3_object_commit(sb, req->key, source, &meta)) {
         sandbox_s3_fail(req, errno == ENOTDIR || errno == EISDIR ? "InvalidArgument"
                                                                  : "InternalError",
@@ -757,6 +854,11 @@ void sandbox_s3_complete_multipart(sandbox_s3_req *req)
     err = err ? err : append_xml_element(out, "Bucket", sb->bucket);
     err = err ? err : append_xml_element(out, "Key", req->key);
     err = err ? err : append_xml_element(out, "ETag", etag);
+    if (!err && meta.crc32c[0]) {
+        err = append_xml_element(out, "ChecksumCRC32C", meta.crc32c);
+        err = err ? err : append_xml_element(out, "ChecksumType",
+                                             sandbox_s3_checksum_type(meta.crc32c));
+    }
     err = err ? err : igtcloud__buf_puts(out, "</CompleteMultipartUploadResult>");
     if (err)
         goto internal;
@@ -834,12 +936,19 @@ void sandbox_s3_list_parts(sandbox_s3_req *req)
     err = err ? err : igtcloud__buf_printf(out, "<MaxParts>%ld</MaxParts><IsTruncated>%s"
                                            "</IsTruncated><StorageClass>STANDARD"
                                            "</StorageClass>", max, truncated ? "true" : "false");
+    if (!err && upload.crc32c)
+        err = igtcloud__buf_printf(out, "<ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>"
+                                        "<ChecksumType>%s</ChecksumType>",
+                                   upload.full_object ? "FULL_OBJECT" : "COMPOSITE");
     for (size_t i = 0; !err && i < shown; i++) {
         sandbox_s3_iso_date(date, sizeof(date), parts[i].modified);
         snprintf(etag, sizeof(etag), "\"%s\"", parts[i].etag);
         err = igtcloud__buf_printf(out, "<Part><PartNumber>%d</PartNumber><LastModified>%s"
                                         "</LastModified>", parts[i].number, date);
         err = err ? err : append_xml_element(out, "ETag", etag);
+        /* Listed for CRC32C uploads only: the others list their parts as they always did. */
+        if (!err && upload.crc32c && parts[i].crc32c[0])
+            err = append_xml_element(out, "ChecksumCRC32C", parts[i].crc32c);
         err = err ? err : igtcloud__buf_printf(out, "<Size>%llu</Size></Part>", parts[i].size);
     }
     err = err ? err : igtcloud__buf_puts(out, "</ListPartsResult>");

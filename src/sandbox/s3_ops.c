@@ -31,7 +31,7 @@ int sandbox_s3_wants_sha256(const sandbox_s3_req *req)
 
 int sandbox_s3_wants_crc32c(const sandbox_s3_req *req)
 {
-    return sandbox_s3_header(req, "x-amz-checksum-crc32c") != NULL;
+    return req->part_crc32c || sandbox_s3_header(req, "x-amz-checksum-crc32c") != NULL;
 }
 
 /* Decode base64 `text` into exactly `len` bytes; -1 when it is not that. */
@@ -57,16 +57,8 @@ static void to_base64(char *out, size_t size, const unsigned char *data, size_t 
     igtcloud__buf_dispose(&buf);
 }
 
-static void crc_bytes(unsigned char out[4], uint32_t crc)
-{
-    out[0] = (unsigned char)(crc >> 24);
-    out[1] = (unsigned char)(crc >> 16);
-    out[2] = (unsigned char)(crc >> 8);
-    out[3] = (unsigned char)crc;
-}
-
 int sandbox_s3_verify_body(sandbox_s3_req *req, const unsigned char md5[16],
-                           const unsigned char sha256[32], uint32_t crc32c)
+                           const unsigned char sha256[32], uint32_t crc32c, int check_crc32c)
 {
     unsigned char want[32];
     const char *content_md5 = sandbox_s3_header(req, "Content-MD5");
@@ -89,11 +81,10 @@ int sandbox_s3_verify_body(sandbox_s3_req *req, const unsigned char md5[16],
                         "The SHA256 you specified did not match the calculated checksum.");
         return -1;
     }
-    checksum = sandbox_s3_header(req, "x-amz-checksum-crc32c");
+    checksum = check_crc32c ? sandbox_s3_header(req, "x-amz-checksum-crc32c") : NULL;
     if (checksum) {
-        unsigned char got[4];
-        crc_bytes(got, crc32c);
-        if (decode_exact(want, 4, checksum) || memcmp(want, got, 4) != 0) {
+        uint32_t given;
+        if (sandbox_s3_crc32c_parse(&given, checksum) || given != crc32c) {
             sandbox_s3_fail(req, "BadDigest",
                             "The CRC32C you specified did not match the calculated checksum.");
             return -1;
@@ -167,18 +158,15 @@ int sandbox_s3_finish_body(sandbox_s3_req *req, sandbox_s3_object *meta,
         sandbox_s3_fail(req, "IncompleteBody", NULL);
         return -1;
     }
-    if (sandbox_s3_verify_body(req, md5, sha256, crc)) {
+    if (sandbox_s3_verify_body(req, md5, sha256, crc, 1)) {
         sandbox_s3_body_discard(&req->body);
         return -1;
     }
     memset(meta, 0, sizeof(*meta));
     igtcloud__hex(meta->etag, md5, 16);
     meta->size = req->body.size;
-    if (sandbox_s3_wants_crc32c(req)) {
-        unsigned char bytes[4];
-        crc_bytes(bytes, crc);
-        to_base64(meta->crc32c, sizeof(meta->crc32c), bytes, 4);
-    }
+    if (sandbox_s3_wants_crc32c(req))
+        sandbox_s3_crc32c_text(meta->crc32c, crc);
     if (sandbox_s3_header(req, "x-amz-checksum-sha256"))
         to_base64(meta->sha256, sizeof(meta->sha256), sha256, 32);
     return 0;
@@ -197,6 +185,11 @@ int sandbox_s3_add_object_headers(sandbox_s3_req *req, const sandbox_s3_object *
         rc = sandbox_s3_add_header(req, "x-amz-checksum-crc32c", meta->crc32c);
     if (!rc && with_checksums && meta->sha256[0])
         rc = sandbox_s3_add_header(req, "x-amz-checksum-sha256", meta->sha256);
+    /* An object's checksums say how they were made; a part's do not (as S3's UploadPart). */
+    if (!rc && with_checksums && (meta->crc32c[0] || meta->sha256[0]) &&
+        req->op != SANDBOX_S3_OP_UPLOAD_PART)
+        rc = sandbox_s3_add_header(req, "x-amz-checksum-type",
+                                   sandbox_s3_checksum_type(meta->crc32c));
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <expat.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,12 +261,12 @@ void sandbox_s3_etag_unquote(char *out, size_t out_size, const char *etag)
     out[len] = '\0';
 }
 
-/* Expat state for CompleteMultipartUpload: Root > Part > (PartNumber|ETag). */
+/* Expat state for CompleteMultipartUpload: Root > Part > (PartNumber|ETag|ChecksumCRC32C). */
 struct complete_parse {
     XML_Parser parser;
     int depth;
     int in_part;
-    int field;            /* 1 PartNumber, 2 ETag, 0 other */
+    int field;            /* 1 PartNumber, 2 ETag, 3 ChecksumCRC32C, 0 other */
     int failed;
     char text[96];
     size_t text_len;
@@ -295,7 +296,12 @@ static void XMLCALL on_start(void *data, const XML_Char *name, const XML_Char **
         c->have_number = c->have_etag = 0;
         memset(&c->current, 0, sizeof(c->current));
     } else if (c->depth == 3 && c->in_part) {
-        c->field = strcmp(name, "PartNumber") == 0 ? 1 : strcmp(name, "ETag") == 0 ? 2 : 0;
+        if (strcmp(name, "PartNumber") == 0)
+            c->field = 1;
+        else if (strcmp(name, "ETag") == 0)
+            c->field = 2;
+        else
+            c->field = strcmp(name, "ChecksumCRC32C") == 0 ? 3 : 0;
         c->text_len = 0;
         c->text_overflow = 0;
     }
@@ -326,6 +332,11 @@ static void trim(char *s)
 
 static void finish_field(struct complete_parse *c)
 {
+    if (c->text_overflow && c->field == 3) {
+        /* Not a CRC32C: it matches no part's (and was ignored before it was read). */
+        snprintf(c->current.crc32c, sizeof(c->current.crc32c), "%s", "?");
+        return;
+    }
     if (c->text_overflow) {
         fail_parse(c);
         return;
@@ -341,9 +352,16 @@ static void finish_field(struct complete_parse *c)
         }
         c->current.number = (int)n;
         c->have_number = 1;
-    } else {
+    } else if (c->field == 2) {
         sandbox_s3_etag_unquote(c->current.etag, sizeof(c->current.etag), c->text);
         c->have_etag = 1;
+    } else {
+        /* Compared with the part's stored CRC32C later; a value cut short never matches one. */
+        size_t len = strlen(c->text);
+        if (len >= sizeof(c->current.crc32c))
+            len = sizeof(c->current.crc32c) - 1;
+        memcpy(c->current.crc32c, c->text, len);
+        c->current.crc32c[len] = '\0';
     }
 }
 

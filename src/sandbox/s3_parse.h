@@ -77,6 +77,7 @@ sandbox_s3_range_result sandbox_s3_parse_range(const char *header, unsigned long
 typedef struct sandbox_s3_part_ref {
     int number;
     char etag[72];      /* without quotes */
+    char crc32c[24];    /* <ChecksumCRC32C> as given (trimmed, cut to fit), "" when absent */
 } sandbox_s3_part_ref;
 
 #define SANDBOX_S3_MAX_PARTS 10000

@@ -51,8 +51,11 @@ static void fuzz_complete(const char *data, size_t size)
     sandbox_s3_part_ref *parts = NULL;
     size_t count = 0;
     if (sandbox_s3_parse_complete(&parts, &count, data, size) == 0) {
+        /* Numbers in range; the ETag and ChecksumCRC32C strings end inside their buffers. */
         for (size_t i = 0; i < count; i++)
-            if (parts[i].number < 1 || parts[i].number > SANDBOX_S3_MAX_PARTS)
+            if (parts[i].number < 1 || parts[i].number > SANDBOX_S3_MAX_PARTS ||
+                !memchr(parts[i].etag, '\0', sizeof(parts[i].etag)) ||
+                !memchr(parts[i].crc32c, '\0', sizeof(parts[i].crc32c)))
                 abort();
         free(parts);
     }

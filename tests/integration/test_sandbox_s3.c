@@ -671,6 +671,8 @@ static void test_s3__checksums(void **state)
     assert_int_equal(res.status, 200);
     header(&res, "x-amz-checksum-crc32c", value, sizeof(value));
     assert_string_equal(value, "4waSgw==");
+    header(&res, "x-amz-checksum-type", value, sizeof(value));
+    assert_string_equal(value, "FULL_OBJECT");
     test_response_dispose(&res);
 
     const char *mode[] = { "x-amz-checksum-mode: ENABLED", NULL };
@@ -681,10 +683,20 @@ static void test_s3__checksums(void **state)
     assert_string_equal(value, "4waSgw==");
     header(&res, "x-amz-checksum-sha256", value, sizeof(value));
     assert_string_equal(value, "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=");
+    /* A single PUT's checksum is of the whole object. */
+    header(&res, "x-amz-checksum-type", value, sizeof(value));
+    assert_string_equal(value, "FULL_OBJECT");
+    test_response_dispose(&res);
+    get.method = "HEAD";
+    assert_int_equal(s3_request(&res, &get_creds, &get), 0);
+    header(&res, "x-amz-checksum-type", value, sizeof(value));
+    assert_string_equal(value, "FULL_OBJECT");
     test_response_dispose(&res);
     /* Not asked: not returned. */
     assert_int_equal(s3_get(&res, &get_creds, key, NULL), 0);
     assert_int_equal(test_response_header(&res, "x-amz-checksum-crc32c", value, sizeof(value)),
+                     -1);
+    assert_int_equal(test_response_header(&res, "x-amz-checksum-type", value, sizeof(value)),
                      -1);
     test_response_dispose(&res);
 
@@ -1266,6 +1278,366 @@ static void test_s3__upload_part_digests_are_verified(void **state)
     mp_call(&res, "DELETE", key, query, NULL, 0);
     assert_int_equal(res.status, 204);
     test_response_dispose(&res);
+}
+
+/* ---- multipart checksums (CRC32C, COMPOSITE and FULL_OBJECT) ------------- */
+
+/* The x-amz-checksum-crc32c text of a CRC: base64 of its four bytes, big-endian. */
+static void crc_text(char out[16], uint32_t crc)
+{
+    unsigned char bytes[4] = { (unsigned char)(crc >> 24), (unsigned char)(crc >> 16),
+                               (unsigned char)(crc >> 8), (unsigned char)crc };
+    igtcloud__buf b64 = IGTCLOUD_BUF_INIT;
+    assert_int_equal(igtcloud__base64_encode(&b64, bytes, 4), 0);
+    snprintf(out, 16, "%s", igtcloud__buf_cstr(&b64));
+    igtcloud__buf_dispose(&b64);
+}
+
+/* S3's COMPOSITE checksum of parts: CRC32C of their big-endian CRC32Cs, then "-N". */
+static void composite_text(char out[24], const unsigned char *data, const size_t *sizes, int n)
+{
+    unsigned char crcs[4 * 8];
+    char crc[16];
+    assert_true(n <= 8);
+    for (int i = 0; i < n; data += sizes[i], i++) {
+        uint32_t c = igtcloud__crc32c(0, data, sizes[i]);
+        crcs[4 * i] = (unsigned char)(c >> 24);
+        crcs[4 * i + 1] = (unsigned char)(c >> 16);
+        crcs[4 * i + 2] = (unsigned char)(c >> 8);
+        crcs[4 * i + 3] = (unsigned char)c;
+    }
+    crc_text(crc, igtcloud__crc32c(0, crcs, 4 * (size_t)n));
+    snprintf(out, 24, "%s-%d", crc, n);
+}
+
+/*
+ * CreateMultipartUpload with `headers` (NULL-terminated "Name: value", may be
+ * NULL): the upload id, and the x-amz-checksum-algorithm and -type answered
+ * ("" when absent).
+ */
+static void create_upload_with(const char *key, const char *const *headers, char *upload_id,
+                               size_t size, char algorithm[32], char type[32])
+{
+    test_response res;
+    s3_call call = { .method = "POST", .key = key, .query = "uploads=", .headers = headers };
+    assert_int_equal(s3_request(&res, &put_creds, &call), 0);
+    assert_int_equal(res.status, 200);
+    const char *a = strstr(res.body, "<UploadId>");
+    const char *b = a ? strstr(a, "</UploadId>") : NULL;
+    assert_non_null(b);
+    snprintf(upload_id, size, "%.*s", (int)(b - a - 10), a + 10);
+    header(&res, "x-amz-checksum-algorithm", algorithm, 32);
+    header(&res, "x-amz-checksum-type", type, 32);
+    test_response_dispose(&res);
+}
+
+/*
+ * UploadPart with its CRC32C header (with_crc) or only Content-MD5 (as our
+ * client sends the parts of a resumed upload): its ETag, and the
+ * x-amz-checksum-crc32c and -type the response carries ("" when none).
+ */
+static void upload_part_with(const char *key, const char *upload_id, int number,
+                             const unsigned char *data, size_t len, int with_crc,
+                             char etag[48], char crc[32], char type[32])
+{
+    char query[256], line[80], want[16];
+    unsigned char md5[16];
+    igtcloud__buf b64 = IGTCLOUD_BUF_INIT;
+    if (with_crc) {
+        crc_text(want, igtcloud__crc32c(0, data, len));
+        snprintf(line, sizeof(line), "x-amz-checksum-crc32c: %s", want);
+    } else {
+        igtcloud__md5(md5, data, len);
+        igtcloud__base64_encode(&b64, md5, 16);
+        snprintf(line, sizeof(line), "Content-MD5: %s", igtcloud__buf_cstr(&b64));
+    }
+    igtcloud__buf_dispose(&b64);
+    const char *headers[] = { line, NULL };
+    snprintf(query, sizeof(query), "partNumber=%d&uploadId=%s", number, upload_id);
+    s3_call call = { .method = "PUT", .key = key, .query = query, .headers = headers,
+                     .body = (const char *)data, .body_len = len, .has_body = 1 };
+    test_response res;
+    assert_int_equal(s3_request(&res, &put_creds, &call), 0);
+    assert_int_equal(res.status, 200);
+    header(&res, "ETag", etag, 48);
+    header(&res, "x-amz-checksum-crc32c", crc, 32);
+    header(&res, "x-amz-checksum-type", type, 32);
+    test_response_dispose(&res);
+}
+
+/* A CompleteMultipartUpload body of parts 1..n with each given ChecksumCRC32C (NULL: none). */
+static void complete_body_crc(char *out, size_t size, char etags[][48], const char *const *crcs,
+                              int n)
+{
+    int used = snprintf(out, size, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/"
+                                   "doc/2006-03-01/\">");
+    for (int i = 0; i < n; i++) {
+        used += snprintf(out + used, size - (size_t)used,
+                         "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag>", i + 1, etags[i]);
+        if (crcs && crcs[i])
+            used += snprintf(out + used, size - (size_t)used,
+                             "<ChecksumCRC32C>%s</ChecksumCRC32C>", crcs[i]);
+        used += snprintf(out + used, size - (size_t)used, "</Part>");
+    }
+    snprintf(out + used, size - (size_t)used, "</CompleteMultipartUpload>");
+}
+
+/* POST the completion with `headers` (may be NULL); the caller disposes of res. */
+static void complete_with(test_response *res, const char *key, const char *upload_id,
+                          const char *body, const char *const *headers)
+{
+    char query[256];
+    snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+    s3_call call = { .method = "POST", .key = key, .query = query, .headers = headers,
+                     .body = body, .body_len = strlen(body), .has_body = 1 };
+    assert_int_equal(s3_request(res, &put_creds, &call), 0);
+}
+
+/*
+ * GET or HEAD of key with x-amz-checksum-mode: ENABLED (and `range` when
+ * not NULL): the status, and the x-amz-checksum-crc32c and -type answered.
+ */
+static long checksum_read(const char *method, const char *key, const char *range,
+                          const char *query, char crc[32], char type[32])
+{
+    char line[64];
+    const char *headers[3] = { "x-amz-checksum-mode: ENABLED", NULL, NULL };
+    if (range) {
+        snprintf(line, sizeof(line), "Range: %s", range);
+        headers[1] = line;
+    }
+    s3_call call = { .method = method, .key = key, .query = query, .headers = headers };
+    test_response res;
+    assert_int_equal(s3_request(&res, &get_creds, &call), 0);
+    long status = res.status;
+    header(&res, "x-amz-checksum-crc32c", crc, 32);
+    header(&res, "x-amz-checksum-type", type, 32);
+    test_response_dispose(&res);
+    return status;
+}
+
+/*
+ * An upload created with CRC32C (COMPOSITE, S3's default for it): every part's
+ * CRC is computed, also of a part sent with only Content-MD5, and the object
+ * carries CRC32C(part CRCs) + "-N", returned on whole reads only.
+ */
+static void test_s3__multipart_composite_crc32c(void **state)
+{
+    (void)state;
+    const char *key = PROJECT_PREFIX "t/mp/composite.bin";
+    /* Uneven parts: the second is kept apart and completion concatenates. */
+    enum { TOTAL = 1500 + 1200 + 700 };
+    size_t sizes[3] = { 1500, 1200, 700 };
+    const unsigned char *at[3];
+    unsigned char *data = malloc(TOTAL);
+    fill_random(data, TOTAL, 51);
+    at[0] = data;
+    at[1] = data + sizes[0];
+    at[2] = data + sizes[0] + sizes[1];
+    char upload_id[128], query[256], algorithm[32], type[32], crc[32], want_crc[16],
+        part_crcs[3][16], etags[3][48], composite[24], body[4096], want[160];
+    test_response res;
+
+    const char *create[] = { "x-amz-checksum-algorithm: CRC32C", NULL };
+    create_upload_with(key, create, upload_id, sizeof(upload_id), algorithm, type);
+    assert_string_equal(algorithm, "CRC32C");
+    assert_string_equal(type, "COMPOSITE");
+    for (int i = 0; i < 3; i++) {
+        crc_text(part_crcs[i], igtcloud__crc32c(0, at[i], sizes[i]));
+        /* Part 2 with only Content-MD5: its CRC32C is computed all the same. */
+        upload_part_with(key, upload_id, i + 1, at[i], sizes[i], i != 1, etags[i], crc, type);
+        assert_string_equal(crc, part_crcs[i]);
+        assert_string_equal(type, "");
+    }
+
+    /* ListParts shows the upload's algorithm and type and each part's CRC32C. */
+    snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+    mp_call(&res, "GET", key, query, NULL, 0);
+    assert_int_equal(res.status, 200);
+    assert_non_null(strstr(res.body, "<ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>"
+                                     "<ChecksumType>COMPOSITE</ChecksumType>"));
+    for (int i = 0; i < 3; i++) {
+        snprintf(want, sizeof(want), "<ChecksumCRC32C>%s</ChecksumCRC32C><Size>%zu</Size>",
+                 part_crcs[i], sizes[i]);
+        assert_non_null(strstr(res.body, want));
+    }
+    test_response_dispose(&res);
+
+    /* A wrong part checksum: InvalidPart, and the upload stays as it was. */
+    crc_text(want_crc, igtcloud__crc32c(0, at[0], sizes[0] - 1));
+    const char *wrong[] = { part_crcs[0], want_crc, NULL };
+    complete_body_crc(body, sizeof(body), etags, wrong, 3);
+    complete_with(&res, key, upload_id, body, NULL);
+    assert_s3_error(res, 400, "InvalidPart");
+    test_response_dispose(&res);
+
+    /* Right checksums for parts 1 and 3, none for part 2 (optional, as in S3). */
+    const char *right[] = { part_crcs[0], NULL, part_crcs[2] };
+    complete_body_crc(body, sizeof(body), etags, right, 3);
+    complete_with(&res, key, upload_id, body, NULL);
+    assert_int_equal(res.status, 200);
+    composite_text(composite, data, sizes, 3);
+    assert_int_equal(strlen(composite), 10);
+    snprintf(want, sizeof(want), "<ChecksumCRC32C>%s</ChecksumCRC32C>"
+                                 "<ChecksumType>COMPOSITE</ChecksumType>", composite);
+    if (!strstr(res.body, want))
+        fprintf(stderr, "complete: %s\n", res.body);
+    assert_non_null(strstr(res.body, want));
+    test_response_dispose(&res);
+
+    /* HEAD and whole GET with checksum mode: the composite value and its type. */
+    assert_int_equal(checksum_read("HEAD", key, NULL, NULL, crc, type), 200);
+    assert_string_equal(crc, composite);
+    assert_string_equal(type, "COMPOSITE");
+    assert_int_equal(checksum_read("GET", key, NULL, NULL, crc, type), 200);
+    assert_string_equal(crc, composite);
+    assert_string_equal(type, "COMPOSITE");
+    assert_int_equal(s3_get(&res, &get_creds, key, NULL), 0);
+    assert_int_equal(res.body_len, TOTAL);
+    assert_memory_equal(res.body, data, TOTAL);
+    /* Not asked for: not returned. */
+    assert_int_equal(test_response_header(&res, "x-amz-checksum-crc32c", crc, 32), -1);
+    assert_int_equal(test_response_header(&res, "x-amz-checksum-type", crc, 32), -1);
+    test_response_dispose(&res);
+    /* A range, and a part by its number, carry none (as S3's ranged reads). */
+    assert_int_equal(checksum_read("GET", key, "bytes=10-2000", NULL, crc, type), 206);
+    assert_string_equal(crc, "");
+    assert_string_equal(type, "");
+    assert_int_equal(checksum_read("GET", key, NULL, "partNumber=2", crc, type), 206);
+    assert_string_equal(crc, "");
+    assert_string_equal(type, "");
+    free(data);
+}
+
+/*
+ * FULL_OBJECT: the object's CRC32C is that of all its bytes, joined from the
+ * parts' CRCs; an x-amz-checksum-crc32c on the completion must be it.
+ */
+static void test_s3__multipart_full_object_crc32c(void **state)
+{
+    (void)state;
+    const char *key = PROJECT_PREFIX "t/mp/full-object.bin";
+    /* Parts of one size and a shorter last one: completed in place. */
+    enum { STRIDE = 1300, LAST = 411, TOTAL = 2 * STRIDE + LAST };
+    size_t sizes[3] = { STRIDE, STRIDE, LAST };
+    unsigned char *data = malloc(TOTAL);
+    fill_random(data, TOTAL, 52);
+    char upload_id[128], algorithm[32], type[32], crc[32], whole[16], etags[3][48],
+        body[4096], want[160], line[80];
+    test_response res;
+
+    const char *create[] = { "x-amz-checksum-algorithm: CRC32C",
+                             "x-amz-checksum-type: FULL_OBJECT", NULL };
+    create_upload_with(key, create, upload_id, sizeof(upload_id), algorithm, type);
+    assert_string_equal(algorithm, "CRC32C");
+    assert_string_equal(type, "FULL_OBJECT");
+    for (int i = 0, off = 0; i < 3; off += (int)sizes[i], i++)
+        upload_part_with(key, upload_id, i + 1, data + off, sizes[i], i == 0, etags[i], crc,
+                         type);
+    crc_text(whole, igtcloud__crc32c(0, data, TOTAL));
+    complete_body_crc(body, sizeof(body), etags, NULL, 3);
+
+    /* The whole object's CRC32C, wrong: BadDigest, and the upload is still there. */
+    char wrong_crc[16];
+    crc_text(wrong_crc, igtcloud__crc32c(0, data, TOTAL - 1));
+    snprintf(line, sizeof(line), "x-amz-checksum-crc32c: %s", wrong_crc);
+    const char *wrong[] = { line, NULL };
+    complete_with(&res, key, upload_id, body, wrong);
+    assert_s3_error(res, 400, "BadDigest");
+    test_response_dispose(&res);
+
+    snprintf(line, sizeof(line), "x-amz-checksum-crc32c: %s", whole);
+    const char *right[] = { line, NULL };
+    complete_with(&res, key, upload_id, body, right);
+    assert_int_equal(res.status, 200);
+    snprintf(want, sizeof(want), "<ChecksumCRC32C>%s</ChecksumCRC32C>"
+                                 "<ChecksumType>FULL_OBJECT</ChecksumType>", whole);
+    if (!strstr(res.body, want))
+        fprintf(stderr, "complete: %s\n", res.body);
+    assert_non_null(strstr(res.body, want));
+    test_response_dispose(&res);
+
+    assert_int_equal(checksum_read("HEAD", key, NULL, NULL, crc, type), 200);
+    assert_string_equal(crc, whole);
+    assert_string_equal(type, "FULL_OBJECT");
+    assert_int_equal(checksum_read("GET", key, NULL, NULL, crc, type), 200);
+    assert_string_equal(crc, whole);
+    assert_string_equal(type, "FULL_OBJECT");
+    assert_int_equal(checksum_read("GET", key, "bytes=-100", NULL, crc, type), 206);
+    assert_string_equal(crc, "");
+
+    /* Without the header the completion computes the same. */
+    const char *key2 = PROJECT_PREFIX "t/mp/full-object-2.bin";
+    create_upload_with(key2, create, upload_id, sizeof(upload_id), algorithm, type);
+    for (int i = 0, off = 0; i < 3; off += (int)sizes[i], i++)
+        upload_part_with(key2, upload_id, i + 1, data + off, sizes[i], 0, etags[i], crc, type);
+    complete_body_crc(body, sizeof(body), etags, NULL, 3);
+    complete_with(&res, key2, upload_id, body, NULL);
+    assert_int_equal(res.status, 200);
+    test_response_dispose(&res);
+    assert_int_equal(checksum_read("HEAD", key2, NULL, NULL, crc, type), 200);
+    assert_string_equal(crc, whole);
+    assert_string_equal(type, "FULL_OBJECT");
+    free(data);
+}
+
+/*
+ * What is not CRC32C: an unknown checksum type is refused; another algorithm
+ * (boto3 asks for CRC32) is accepted and ignored, and an upload without one
+ * is as it always was: no object checksum, and part checksums not checked.
+ */
+static void test_s3__multipart_other_checksums(void **state)
+{
+    (void)state;
+    const char *key = PROJECT_PREFIX "t/mp/other-checksums.bin";
+    enum { TOTAL = 1100 + 900 };
+    size_t sizes[2] = { 1100, 900 };
+    unsigned char data[TOTAL];
+    fill_random(data, TOTAL, 53);
+    char upload_id[128], query[256], algorithm[32], type[32], crc[32], part_crc[16],
+        etags[2][48], body[4096];
+    test_response res;
+
+    const char *unknown_type[] = { "x-amz-checksum-algorithm: CRC32C",
+                                   "x-amz-checksum-type: PARTIAL", NULL };
+    s3_call call = { .method = "POST", .key = key, .query = "uploads=",
+                     .headers = unknown_type };
+    assert_int_equal(s3_request(&res, &put_creds, &call), 0);
+    assert_s3_error(res, 400, "InvalidRequest");
+    test_response_dispose(&res);
+
+    static const char *const creates[][3] = {
+        { "x-amz-checksum-algorithm: CRC32", NULL, NULL },
+        { "x-amz-checksum-algorithm: SHA256", "x-amz-checksum-type: COMPOSITE", NULL },
+        { NULL, NULL, NULL },
+    };
+    for (size_t c = 0; c < sizeof(creates) / sizeof(creates[0]); c++) {
+        create_upload_with(key, creates[c][0] ? creates[c] : NULL, upload_id,
+                           sizeof(upload_id), algorithm, type);
+        assert_string_equal(algorithm, "");
+        assert_string_equal(type, "");
+        /* Part 1 with a CRC32C header (checked and answered as ever), part 2 without. */
+        upload_part_with(key, upload_id, 1, data, sizes[0], 1, etags[0], crc, type);
+        crc_text(part_crc, igtcloud__crc32c(0, data, sizes[0]));
+        assert_string_equal(crc, part_crc);
+        upload_part_with(key, upload_id, 2, data + sizes[0], sizes[1], 0, etags[1], crc, type);
+        assert_string_equal(crc, "");
+        snprintf(query, sizeof(query), "uploadId=%s", upload_id);
+        mp_call(&res, "GET", key, query, NULL, 0);
+        assert_int_equal(res.status, 200);
+        assert_null(strstr(res.body, "Checksum"));
+        test_response_dispose(&res);
+        /* A part checksum in the completion is not looked at (this one is wrong). */
+        const char *crcs[] = { "AAAAAA==", NULL };
+        complete_body_crc(body, sizeof(body), etags, crcs, 2);
+        complete_with(&res, key, upload_id, body, NULL);
+        assert_int_equal(res.status, 200);
+        assert_null(strstr(res.body, "Checksum"));
+        test_response_dispose(&res);
+        assert_int_equal(checksum_read("HEAD", key, NULL, NULL, crc, type), 200);
+        assert_string_equal(crc, "");
+        assert_string_equal(type, "");
+    }
 }
 
 static int inode_of(const char *path, ino_t *out)
@@ -2397,6 +2769,9 @@ int main(void)
         cmocka_unit_test(test_s3__multipart_rules),
         cmocka_unit_test(test_s3__upload_part_digests_are_verified),
         cmocka_unit_test(test_s3__multipart_parts_in_place_and_reuploaded),
+        cmocka_unit_test(test_s3__multipart_composite_crc32c),
+        cmocka_unit_test(test_s3__multipart_full_object_crc32c),
+        cmocka_unit_test(test_s3__multipart_other_checksums),
         cmocka_unit_test(test_s3__signature_and_time_errors),
         cmocka_unit_test(test_s3__prefix_scoping),
         cmocka_unit_test(test_s3__request_log),

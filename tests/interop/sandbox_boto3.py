@@ -6,12 +6,15 @@ PUT_*, GET_* and EXPIRED_* (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN; EXPIRED_ENDPO
 names the sandbox that issued the expired ones), with
 S3_ENDPOINT, S3_BUCKET, PREFIX and WORK (a scratch folder).
 """
+import base64
 import hashlib
 import os
+import struct
 import sys
 import urllib.request
 
 import boto3
+from awscrt.checksums import crc32c
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -102,6 +105,26 @@ def main():
         keys += [o["Key"] for o in page.get("Contents", [])]
     assert keys == [PREFIX + "big.bin", PREFIX + "small.bin"], keys
     ok("list_objects_v2 paginated one key per page")
+
+    # A CRC32C multipart upload: boto3 computes each part's CRC32C (awscrt)
+    # and the object carries S3's composite checksum, the CRC32C of the part
+    # CRCs plus "-N", which botocore knows not to check a body against.
+    crc_file = os.path.join(WORK, "crc.bin")
+    with open(crc_file, "wb") as f:
+        f.write(os.urandom(17 * MIB + 321))
+    put.upload_file(crc_file, BUCKET, PREFIX + "crc/crc.bin", Config=transfer,
+                    ExtraArgs={"ChecksumAlgorithm": "CRC32C"})
+    part_crcs = b""
+    with open(crc_file, "rb") as f:
+        for chunk in iter(lambda: f.read(8 * MIB), b""):
+            part_crcs += struct.pack(">I", crc32c(chunk))
+    composite = base64.b64encode(struct.pack(">I", crc32c(part_crcs))).decode() + "-3"
+    head = get.head_object(Bucket=BUCKET, Key=PREFIX + "crc/crc.bin", ChecksumMode="ENABLED")
+    assert head.get("ChecksumCRC32C") == composite, (head, composite)
+    body = get.get_object(Bucket=BUCKET, Key=PREFIX + "crc/crc.bin", ChecksumMode="ENABLED")
+    assert body["ChecksumCRC32C"] == composite, body
+    assert hashlib.sha256(body["Body"].read()).hexdigest() == sha256(crc_file)
+    ok("upload_file with ChecksumAlgorithm CRC32C: composite checksum %s" % composite)
 
     url = get.generate_presigned_url("get_object", ExpiresIn=60,
                                      Params={"Bucket": BUCKET, "Key": PREFIX + "small.bin"})

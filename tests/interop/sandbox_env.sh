@@ -1,6 +1,6 @@
 # Sourced by the interop scripts: start sandboxes, fetch credentials, check results.
-# Needs IGTCLOUD_SANDBOX (set by CTest) and Debian's awscli and python3-boto3
-# (scripts/install-deps.sh interop).
+# Needs IGTCLOUD_SANDBOX (set by CTest) and Debian's awscli, python3-boto3 and
+# python3-awscrt, boto3's CRC32C (scripts/install-deps.sh interop).
 set -euo pipefail
 : "${IGTCLOUD_SANDBOX:?IGTCLOUD_SANDBOX must name the igtcloud-sandbox binary}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -10,6 +10,7 @@ for tool in "$AWS" "$PY"; do
   [[ -x $tool ]] || { echo "interop: $tool is missing (scripts/install-deps.sh interop)" >&2; exit 1; }
 done
 "$PY" -c 'import boto3' || { echo "interop: python3-boto3 is missing" >&2; exit 1; }
+"$PY" -c 'import awscrt' || { echo "interop: python3-awscrt is missing" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-interop.XXXXXX")
 pids=()

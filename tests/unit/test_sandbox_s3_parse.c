@@ -134,6 +134,25 @@ static void test_sandbox_s3_parse__complete_body(void **state)
     assert_string_equal(parts[0].etag, "aa");
     assert_int_equal(parts[1].number, 3);
     assert_string_equal(parts[1].etag, "bb");
+    assert_string_equal(parts[0].crc32c, "");
+    assert_string_equal(parts[1].crc32c, "x");
+    free(parts);
+
+    /* A part's ChecksumCRC32C, trimmed; one too long for any CRC is kept as one that matches none. */
+    const char *checked = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+                          "<ETag>a</ETag><ChecksumCRC32C> 4waSgw==\n</ChecksumCRC32C>"
+                          "<ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part><Part><PartNumber>2"
+                          "</PartNumber><ETag>b</ETag><ChecksumCRC32C>"
+                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                          "</ChecksumCRC32C></Part><Part><PartNumber>3</PartNumber><ETag>c</ETag>"
+                          "<ChecksumCRC32C>AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==</ChecksumCRC32C>"
+                          "</Part></CompleteMultipartUpload>";
+    assert_int_equal(sandbox_s3_parse_complete(&parts, &n, checked, strlen(checked)), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(parts[0].crc32c, "4waSgw==");
+    assert_string_equal(parts[1].crc32c, "?");
+    assert_int_equal(strlen(parts[2].crc32c), sizeof(parts[2].crc32c) - 1);
     free(parts);
     const char *bad[] = {
         "<CompleteMultipartUpload></CompleteMultipartUpload>",
