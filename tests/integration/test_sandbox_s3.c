@@ -1640,6 +1640,115 @@ static void test_s3__multipart_other_checksums(void **state)
     }
 }
 
+/* engine_download with ranges of range_size bytes (0: the engine's default, one GET here). */
+static int engine_download_ranged(const char *key, const char *dst, int64_t size, uint64_t range_size,
+                                  igtcloud__engine_stats *st, igtcloud_transfer_result *result)
+{
+    igtcloud_s3_credentials c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.access_key, sizeof(c.access_key), "%s", get_creds.access_key);
+    snprintf(c.secret_key, sizeof(c.secret_key), "%s", get_creds.secret_key);
+    snprintf(c.session_token, sizeof(c.session_token), "%s", get_creds.session_token);
+    snprintf(c.bucket, sizeof(c.bucket), "%s", get_creds.bucket);
+    snprintf(c.endpoint, sizeof(c.endpoint), "%s", get_creds.endpoint);
+    snprintf(c.region, sizeof(c.region), "%s", get_creds.region);
+    igtcloud_transfer_options o = IGTCLOUD_TRANSFER_OPTIONS_INIT;
+    o.credentials = &c;
+    o.max_attempts = 2;
+    o.range_size = range_size;
+    o.range_threshold = range_size;
+    igtcloud_transfer *t = NULL;
+    assert_int_equal(igtcloud_transfer_new(&t, &o), 0);
+    assert_int_equal(igtcloud_transfer_add_download(t, key, dst, PROJECT_PREFIX "t/", size, NULL), 0);
+    int rc = igtcloud_transfer_run(t);
+    igtcloud__engine_get_stats(st, t);
+    assert_int_equal(igtcloud_transfer_result_at(result, t, 0), 0);
+    static char message[512];
+    snprintf(message, sizeof(message), "%s", result->message ? result->message : "");
+    result->message = message;
+    igtcloud_transfer_free(t);
+    return rc;
+}
+
+/* Whether file `path` holds exactly data[0..len). */
+static int holds(const char *path, const unsigned char *data, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char *back = malloc(len + 1);
+    size_t got = back ? fread(back, 1, len + 1, f) : 0;
+    fclose(f);
+    int same = back && got == len && memcmp(back, data, len) == 0;
+    free(back);
+    return same;
+}
+
+/*
+ * The engine checks multipart objects against their CRC32C checksum by
+ * default, without verify_multipart: a composite one of uneven parts (3000,
+ * 3000, 2500, 900 bytes, some sent with only Content-MD5; part 1's size
+ * alone makes wrong boundaries, so every part's size is learned before the
+ * data is called wrong), and a full-object one. Both in ranges of 1000
+ * bytes that cross the part boundaries, and in one GET. A rotten byte fails
+ * each, with no file left; the size check alone would have let it through.
+ */
+static void test_s3__engine_checks_crc32c_of_multipart_objects(void **state)
+{
+    (void)state;
+    const char *composite = PROJECT_PREFIX "t/mp/crc-uneven.bin";
+    const char *full = PROJECT_PREFIX "t/mp/crc-full.bin";
+    const size_t sizes[4] = { 3000, 3000, 2500, 900 };
+    enum { TOTAL = 9400 };
+    unsigned char *data = malloc(TOTAL);
+    fill_random(data, TOTAL, 61);
+    char upload_id[128], algorithm[32], type[32], crc[32], etags[4][48], body[4096];
+    const char *create_composite[] = { "x-amz-checksum-algorithm: CRC32C", NULL };
+    const char *create_full[] = { "x-amz-checksum-algorithm: CRC32C",
+                                  "x-amz-checksum-type: FULL_OBJECT", NULL };
+    const char *keys[2] = { composite, full };
+    for (int k = 0; k < 2; k++) {
+        create_upload_with(keys[k], k ? create_full : create_composite, upload_id,
+                           sizeof(upload_id), algorithm, type);
+        for (int i = 0, off = 0; i < 4; off += (int)sizes[i], i++)
+            upload_part_with(keys[k], upload_id, i + 1, data + off, sizes[i], i != 1, etags[i],
+                             crc, type);
+        complete_body_crc(body, sizeof(body), etags, NULL, 4);
+        test_response res;
+        complete_with(&res, keys[k], upload_id, body, NULL);
+        assert_int_equal(res.status, 200);
+        test_response_dispose(&res);
+    }
+
+    char dir[300], dst[400];
+    assert_int_equal(test_make_temp_dir(dir, sizeof(dir), "crcmp"), 0);
+    snprintf(dst, sizeof(dst), "%s/got.bin", dir);
+    igtcloud__engine_stats st;
+    igtcloud_transfer_result r;
+    const uint64_t ranges[2] = { 1000, 0 };
+    for (int k = 0; k < 2; k++) {
+        for (int g = 0; g < 2; g++) {
+            assert_int_equal(engine_download_ranged(keys[k], dst, TOTAL, ranges[g], &st, &r), 0);
+            assert_true(holds(dst, data, TOTAL));
+            assert_int_equal(unlink(dst), 0);
+            assert_int_equal(st.verified_by_part_crcs, k == 0 ? 1 : 0);
+            assert_int_equal(st.verified_by_crc32c, k == 1 ? 1 : 0);
+            assert_int_equal(st.verified_by_parts, 0);
+            assert_int_equal(st.parts_unverified, 0);
+        }
+        assert_int_equal(test_rot_stored_byte(sandbox.data_dir, keys[k], 6100), 0); /* in part 3 */
+        for (int g = 0; g < 2; g++) {
+            assert_int_equal(engine_download_ranged(keys[k], dst, TOTAL, ranges[g], &st, &r),
+                             IGTCLOUD_EPARTIAL);
+            assert_int_equal(r.status, IGTCLOUD_EPROTO);
+            assert_non_null(strstr(r.message, k == 0 ? "composite checksum" : "CRC32C of the data"));
+            assert_int_equal(access(dst, F_OK), -1);
+        }
+    }
+    test_remove_tree(dir);
+    free(data);
+}
+
 static int inode_of(const char *path, ino_t *out)
 {
     struct stat st;
@@ -2766,6 +2875,7 @@ int main(void)
         cmocka_unit_test(test_s3__list_objects_v2),
         cmocka_unit_test(test_s3__multipart_upload),
         cmocka_unit_test(test_s3__engine_checks_uneven_parts),
+        cmocka_unit_test(test_s3__engine_checks_crc32c_of_multipart_objects),
         cmocka_unit_test(test_s3__multipart_rules),
         cmocka_unit_test(test_s3__upload_part_digests_are_verified),
         cmocka_unit_test(test_s3__multipart_parts_in_place_and_reuploaded),
