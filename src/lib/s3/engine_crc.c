@@ -168,6 +168,38 @@ void igtcloud__engine_crc_fold(job *j, uint64_t at, const void *data, size_t n)
     fold(j, at, data, n);
 }
 
+uint64_t igtcloud__engine_crc_split(const job *j, uint64_t from, uint64_t to)
+{
+    uint64_t boundary = (from / j->crc_gran_size + 1) * j->crc_gran_size;
+    return boundary < to ? boundary : to;
+}
+
+/* Fold the register of [from, to), which lies in one granule, into it. */
+static void fold_register(job *j, uint64_t from, uint64_t to, uint32_t reg)
+{
+    if (from == to)
+        return;
+    uint64_t g = from / j->crc_gran_size;
+    uint64_t end = (g + 1) * j->crc_gran_size;
+    if (end > j->size)
+        end = j->size;
+    j->crc_gran[g] ^= igtcloud__crc32c_shift(reg, end - to);
+}
+
+void igtcloud__engine_crc_fold_pieces(job *j, uint32_t generation, uint64_t from, uint64_t split,
+                                      uint64_t to, const uint32_t raw[2])
+{
+    /* A chunk past a granule: cannot be, as chunks are at most 1 MiB; then nothing is sure. */
+    if (!j->crc_gran || generation != j->crc_generation)
+        return;
+    if (to > j->size || igtcloud__engine_crc_split(j, split, to) != to) {
+        stop_folding(j, CRC_NONE);
+        return;
+    }
+    fold_register(j, from, split, raw[0]);
+    fold_register(j, split, to, raw[1]);
+}
+
 /* The raw register of the file's bytes [from, to), read back (0, or an error set). */
 static int read_back(igtcloud_transfer *t, job *j, uint64_t from, uint64_t to, uint32_t *reg)
 {

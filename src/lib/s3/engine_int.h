@@ -403,7 +403,8 @@ void igtcloud__engine_parts_reset(job *j);
  * answer of a GET of j came (its headers checked): start folding when the
  * object may have a checksum. resumed: j resumes from its journal. ask: HEAD
  * the checksum once, when a ranged GET could not carry it. answer: that HEAD
- * came back (ok) or failed for good. fold: bytes [at, at + n) arrived.
+ * came back (ok) or failed for good. fold: bytes [at, at + n) are written
+ * (write-behind chunks are summed by the workers that write them).
  * conclude: every byte is on disk: 0 when they make the checksum, 1 when
  * not, < 0 with an error set. reset: forget it all.
  */
@@ -412,6 +413,15 @@ void igtcloud__engine_crc_resumed(job *j);
 void igtcloud__engine_crc_ask(igtcloud_transfer *t, job *j);
 void igtcloud__engine_crc_answer(igtcloud_transfer *t, const req *r, int ok);
 void igtcloud__engine_crc_fold(job *j, uint64_t at, const void *data, size_t n);
+/*
+ * Bytes [from, to) summed elsewhere (a worker writing them): split is where
+ * the first granule boundary past `from` cuts them (or `to`); the worker
+ * gives the registers of both sides, folded in only if j was not restarted
+ * since (generation).
+ */
+uint64_t igtcloud__engine_crc_split(const job *j, uint64_t from, uint64_t to);
+void igtcloud__engine_crc_fold_pieces(job *j, uint32_t generation, uint64_t from, uint64_t split,
+                                      uint64_t to, const uint32_t raw[2]);
 int igtcloud__engine_crc_conclude(igtcloud_transfer *t, job *j);
 void igtcloud__engine_crc_reset(job *j);
 

@@ -191,8 +191,6 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
             j->crc32c = igtcloud__crc32c(j->crc32c, data, n);
             j->crc32c_pos += n;
         }
-        if (j->crc_gran)
-            igtcloud__engine_crc_fold(j, at, data, n);
         if (j->md5 && j->md5_on_loop) {
             if (j->md5_pos == at) {
                 igtcloud__md5_update(j->md5, data, n);

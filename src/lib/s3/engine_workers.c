@@ -55,6 +55,15 @@ typedef struct verify_task {
     int result;               /* 0 match (or done), 1 mismatch, -errno (or -EIO) when unreadable */
     int side_by_side;         /* hashed in a round with other tasks (statistics) */
     int joined_running;       /* taken into lanes already hashing (statistics) */
+    /*
+     * TASK_WRITE of a download checked by CRC32C (engine_crc.c): the CRC
+     * registers of [from, crc_split) and [crc_split, to), the chunk's bytes
+     * on each side of a granule boundary, for the loop to fold in.
+     */
+    int want_crc;
+    uint32_t crc_generation;
+    uint64_t crc_split;
+    uint32_t crc_raw[2];
 } verify_task;
 
 typedef struct verify_pool {
@@ -145,6 +154,13 @@ static int md5_conclude(verify_task *task)
 static void verify_run(verify_task *task, unsigned char *buf)
 {
     int rc;
+    if (task->kind == TASK_WRITE && task->want_crc) {
+        /* Summed here, off the loop, while the bytes are at hand. */
+        size_t before = (size_t)(task->crc_split - task->from);
+        task->crc_raw[0] = igtcloud__crc32c_raw(task->chunk, before);
+        task->crc_raw[1] = igtcloud__crc32c_raw(task->chunk + before,
+                                                (size_t)(task->to - task->crc_split));
+    }
     if (task->kind == TASK_WRITE)
         rc = igtcloud__pwrite_all(task->fd, task->chunk, (size_t)(task->to - task->from),
                                   (off_t)task->from) ? -errno : 0;
@@ -656,6 +672,8 @@ static void chunk_submit(igtcloud_transfer *t, req *r)
         free(task);
         if (igtcloud__pwrite_all(r->job->fd, r->wbuf, r->wlen, (off_t)r->wpos))
             write_failed(r, errno);
+        else if (r->job->crc_gran)
+            igtcloud__engine_crc_fold(r->job, r->wpos, r->wbuf, r->wlen);
         r->wpos += r->wlen;
         r->wlen = 0;
         return;
@@ -667,6 +685,11 @@ static void chunk_submit(igtcloud_transfer *t, req *r)
     task->chunk = r->wbuf;
     task->from = r->wpos;
     task->to = r->wpos + r->wlen;
+    if (r->job->crc_gran) {
+        task->want_crc = 1;
+        task->crc_generation = r->job->crc_generation;
+        task->crc_split = igtcloud__engine_crc_split(r->job, task->from, task->to);
+    }
     r->wbuf = NULL;
     r->wlen = 0;
     r->writes_pending++;
@@ -702,11 +725,13 @@ int igtcloud__engine_write_received(igtcloud_transfer *t, req *r, const char *da
             r->wlen = 0;
         }
         if (!r->wbuf) {
-            /* No workers, or no memory for a chunk: write it here. */
+            /* No workers, or no memory for a chunk: write (and sum) it here. */
             if (igtcloud__pwrite_all(r->job->fd, data, n, (off_t)at)) {
                 write_failed(r, errno);
                 return -1;
             }
+            if (r->job->crc_gran)
+                igtcloud__engine_crc_fold(r->job, at, data, n);
             return 0;
         }
         size_t c = WRITE_CHUNK - r->wlen < n ? WRITE_CHUNK - r->wlen : n;
@@ -772,6 +797,9 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
             t->stats.chunks_written_by_workers++;
             if (d->result < 0)
                 write_failed(r, -d->result);
+            else if (d->want_crc)
+                igtcloud__engine_crc_fold_pieces(d->job, d->crc_generation, d->from, d->crc_split,
+                                                 d->to, d->crc_raw);
             free(d);
             if (r->parked && r->writes_pending == 0) {
                 r->parked = 0;
