@@ -17,6 +17,7 @@
 # every measurement N times and reports the median wall time (and its CPU/RSS).
 # BENCH_PART_MIB=N: our engine's multipart part size (default: the engine's, 8).
 # BENCH_WARMUP=0: no untimed upload of each set before the measured runs.
+# BENCH_WARM=0: no fresh memory handed to each download (see measure()).
 # BENCH_SERVER_DIR: where the sandbox keeps its objects. Default: a folder in
 # /dev/shm when that is a tmpfs with 12 GiB free, else beside the datasets. The
 # sandbox stands in for a remote cloud, so its disk should not be the client's:
@@ -99,6 +100,19 @@ measure() {
     # Untimed: the dirty pages of earlier runs go to disk now, so no tool's
     # writes are throttled for what the tools before it wrote.
     sync
+    # Before a download (MEASURE_CLEAN names its destination): this VM has
+    # free page reporting (dmesg: "Free page reporting enabled"), so memory
+    # left free for a few seconds (the last run's deleted files) goes back to
+    # the host, and page cache written into it costs the writer about twice
+    # the kernel time (2 GiB: 1.2 s -> 2.5 s of system CPU, for every tool
+    # alike; which run got which was luck). Filling and freeing as much tmpfs
+    # as the download will write, right before it, hands every tool memory
+    # freed just now. BENCH_WARM=0 turns it off.
+    if [ -n "${MEASURE_CLEAN:-}" ] && [ -n "${MEASURE_WARM:-}" ] && [ "${BENCH_WARM:-1}" = 1 ] &&
+       [ "$(df --output=avail -B1 /dev/shm 2>/dev/null | tail -1)" -gt $((MEASURE_WARM * 2)) ] 2>/dev/null; then
+      head -c "$MEASURE_WARM" /dev/zero > /dev/shm/.igtcloud-bench-warm
+      rm -f /dev/shm/.igtcloud-bench-warm
+    fi
     if ! $TIME -f '%e %U %S %M' -o "$out" "$@" >"$WORK/cmd.log" 2>&1; then
       echo "FAILED: $*" >&2; tail -n 5 "$WORK/cmd.log" >&2; echo "0 0 0 0"; return
     fi
@@ -126,6 +140,7 @@ CFG
     local dir=$WORK/data/$set
     local mib; mib=$(du -sbm "$dir" | cut -f1)
     local bytes; bytes=$(du -sb "$dir" | cut -f1)
+    MEASURE_WARM=$bytes # measure(): fresh memory for the downloads of this set
     # A fresh server is slow to take its first gigabytes (a new RGW's first
     # 2 GiB upload took twice as long as the next ones): warm it up untimed,
     # so the tool measured first is not the one that pays for it.
