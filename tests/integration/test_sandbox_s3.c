@@ -1037,9 +1037,14 @@ static void test_s3__multipart_upload(void **state)
     free(data);
 }
 
-/* Download key with the engine and GET credentials into dst: the run's code, and its stats. */
-static int engine_download(const char *key, const char *dst, int64_t size,
-                           igtcloud__engine_stats *st, igtcloud_transfer_result *result)
+/*
+ * Download key with the engine and GET credentials into dst, in ranges of
+ * range_size bytes (0: the engine's default, one GET for these sizes), with
+ * verify_multipart or not: the run's code, and its stats.
+ */
+static int engine_download_with(const char *key, const char *dst, int64_t size,
+                                uint64_t range_size, int verify_multipart,
+                                igtcloud__engine_stats *st, igtcloud_transfer_result *result)
 {
     igtcloud_s3_credentials c;
     memset(&c, 0, sizeof(c));
@@ -1052,7 +1057,9 @@ static int engine_download(const char *key, const char *dst, int64_t size,
     igtcloud_transfer_options o = IGTCLOUD_TRANSFER_OPTIONS_INIT;
     o.credentials = &c;
     o.max_attempts = 2;
-    o.verify_multipart = 1;
+    o.verify_multipart = verify_multipart;
+    o.range_size = range_size;
+    o.range_threshold = range_size;
     igtcloud_transfer *t = NULL;
     assert_int_equal(igtcloud_transfer_new(&t, &o), 0);
     assert_int_equal(igtcloud_transfer_add_download(t, key, dst, PROJECT_PREFIX "t/", size, NULL), 0);
@@ -1064,6 +1071,13 @@ static int engine_download(const char *key, const char *dst, int64_t size,
     result->message = message;
     igtcloud_transfer_free(t);
     return rc;
+}
+
+/* The same in one GET, with verify_multipart. */
+static int engine_download(const char *key, const char *dst, int64_t size,
+                           igtcloud__engine_stats *st, igtcloud_transfer_result *result)
+{
+    return engine_download_with(key, dst, size, 0, 1, st, result);
 }
 
 /*
@@ -1640,36 +1654,6 @@ static void test_s3__multipart_other_checksums(void **state)
     }
 }
 
-/* engine_download with ranges of range_size bytes (0: the engine's default, one GET here). */
-static int engine_download_ranged(const char *key, const char *dst, int64_t size, uint64_t range_size,
-                                  igtcloud__engine_stats *st, igtcloud_transfer_result *result)
-{
-    igtcloud_s3_credentials c;
-    memset(&c, 0, sizeof(c));
-    snprintf(c.access_key, sizeof(c.access_key), "%s", get_creds.access_key);
-    snprintf(c.secret_key, sizeof(c.secret_key), "%s", get_creds.secret_key);
-    snprintf(c.session_token, sizeof(c.session_token), "%s", get_creds.session_token);
-    snprintf(c.bucket, sizeof(c.bucket), "%s", get_creds.bucket);
-    snprintf(c.endpoint, sizeof(c.endpoint), "%s", get_creds.endpoint);
-    snprintf(c.region, sizeof(c.region), "%s", get_creds.region);
-    igtcloud_transfer_options o = IGTCLOUD_TRANSFER_OPTIONS_INIT;
-    o.credentials = &c;
-    o.max_attempts = 2;
-    o.range_size = range_size;
-    o.range_threshold = range_size;
-    igtcloud_transfer *t = NULL;
-    assert_int_equal(igtcloud_transfer_new(&t, &o), 0);
-    assert_int_equal(igtcloud_transfer_add_download(t, key, dst, PROJECT_PREFIX "t/", size, NULL), 0);
-    int rc = igtcloud_transfer_run(t);
-    igtcloud__engine_get_stats(st, t);
-    assert_int_equal(igtcloud_transfer_result_at(result, t, 0), 0);
-    static char message[512];
-    snprintf(message, sizeof(message), "%s", result->message ? result->message : "");
-    result->message = message;
-    igtcloud_transfer_free(t);
-    return rc;
-}
-
 /* Whether file `path` holds exactly data[0..len). */
 static int holds(const char *path, const unsigned char *data, size_t len)
 {
@@ -1728,7 +1712,7 @@ static void test_s3__engine_checks_crc32c_of_multipart_objects(void **state)
     const uint64_t ranges[2] = { 1000, 0 };
     for (int k = 0; k < 2; k++) {
         for (int g = 0; g < 2; g++) {
-            assert_int_equal(engine_download_ranged(keys[k], dst, TOTAL, ranges[g], &st, &r), 0);
+            assert_int_equal(engine_download_with(keys[k], dst, TOTAL, ranges[g], 0, &st, &r), 0);
             assert_true(holds(dst, data, TOTAL));
             assert_int_equal(unlink(dst), 0);
             assert_int_equal(st.verified_by_part_crcs, k == 0 ? 1 : 0);
@@ -1738,7 +1722,7 @@ static void test_s3__engine_checks_crc32c_of_multipart_objects(void **state)
         }
         assert_int_equal(test_rot_stored_byte(sandbox.data_dir, keys[k], 6100), 0); /* in part 3 */
         for (int g = 0; g < 2; g++) {
-            assert_int_equal(engine_download_ranged(keys[k], dst, TOTAL, ranges[g], &st, &r),
+            assert_int_equal(engine_download_with(keys[k], dst, TOTAL, ranges[g], 0, &st, &r),
                              IGTCLOUD_EPARTIAL);
             assert_int_equal(r.status, IGTCLOUD_EPROTO);
             assert_non_null(strstr(r.message, k == 0 ? "composite checksum" : "CRC32C of the data"));
