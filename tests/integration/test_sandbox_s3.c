@@ -1674,8 +1674,10 @@ static int holds(const char *path, const unsigned char *data, size_t len)
  * 3000, 2500, 900 bytes, some sent with only Content-MD5; part 1's size
  * alone makes wrong boundaries, so every part's size is learned before the
  * data is called wrong), and a full-object one. Both in ranges of 1000
- * bytes that cross the part boundaries, and in one GET. A rotten byte fails
- * each, with no file left; the size check alone would have let it through.
+ * bytes that cross the part boundaries, in one GET, and in one range of a
+ * size not known beforehand (the checksum is asked for after it). A rotten
+ * byte fails each, with no file left; the size check alone would have let
+ * it through.
  */
 static void test_s3__engine_checks_crc32c_of_multipart_objects(void **state)
 {
@@ -1720,9 +1722,15 @@ static void test_s3__engine_checks_crc32c_of_multipart_objects(void **state)
             assert_int_equal(st.verified_by_parts, 0);
             assert_int_equal(st.parts_unverified, 0);
         }
+        /* Size unknown, one range holds it all: the checksum is asked for once it is in. */
+        assert_int_equal(engine_download_with(keys[k], dst, -1, 65536, 0, &st, &r), 0);
+        assert_true(holds(dst, data, TOTAL));
+        assert_int_equal(unlink(dst), 0);
+        assert_int_equal(st.verified_by_part_crcs + st.verified_by_crc32c, 1);
         assert_int_equal(test_rot_stored_byte(sandbox.data_dir, keys[k], 6100), 0); /* in part 3 */
-        for (int g = 0; g < 2; g++) {
-            assert_int_equal(engine_download_with(keys[k], dst, TOTAL, ranges[g], 0, &st, &r),
+        for (int g = 0; g < 3; g++) {
+            assert_int_equal(engine_download_with(keys[k], dst, g < 2 ? TOTAL : -1,
+                                                  g < 2 ? ranges[g] : 65536, 0, &st, &r),
                              IGTCLOUD_EPARTIAL);
             assert_int_equal(r.status, IGTCLOUD_EPROTO);
             assert_non_null(strstr(r.message, k == 0 ? "composite checksum" : "CRC32C of the data"));

@@ -136,7 +136,9 @@ void igtcloud__engine_crc_answer(igtcloud_transfer *t, const req *r, int ok)
         stop_folding(j, CRC_NONE);
     else
         j->crc_state = state;
-    if (state == CRC_COMPOSITE)
+    if (j->finished && !j->failing)
+        igtcloud__engine_download_finish(t, j); /* it waited for this answer */
+    else if (state == CRC_COMPOSITE)
         igtcloud__engine_parts_ask(t, j); /* the part size, while the rest arrives */
     else if (state == CRC_NONE)
         igtcloud__engine_verify_advance(t, j); /* the multipart ETag's MD5, when asked for */
