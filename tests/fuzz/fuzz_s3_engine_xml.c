@@ -22,6 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t count = 0;
     int truncated = 0;
     uint32_t marker = 0;
-    (void)igtcloud__s3_xml_list_parts((const char *)data, size, on_part, &count, &truncated, &marker);
+    int crc32c_upload = 0;
+    (void)igtcloud__s3_xml_list_parts((const char *)data, size, on_part, &count, &truncated, &marker,
+                                      &crc32c_upload);
     return 0;
 }

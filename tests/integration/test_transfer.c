@@ -344,6 +344,13 @@ static void test_transfer__cancelled_multipart_upload_resumes_with_list_parts(vo
     TH_PASS(run_upload(&t, &o, src, DEMO_PREFIX "t6/resume.bin", upload_id));
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_string_equal(r.upload_id, upload_id);
+    /*
+     * The upload was created with CRC32C, which ListParts says: it goes on
+     * with it (the sandbox checks each part checksum the completion lists).
+     */
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
+    assert_int_equal(st.uploads_resumed_with_crc32c, 1);
     igtcloud_transfer_free(t);
     assert_int_equal(th_log_count(&env, "\"ListParts\"", "t6/resume.bin", "\"status\":200"), 1);
     int parts_after = th_log_count(&env, "\"UploadPart\"", "t6/resume.bin", "\"status\":200");

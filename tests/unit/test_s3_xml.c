@@ -238,6 +238,21 @@ static void test_s3_xml__list_parts(void **state)
     assert_int_equal(parts.parts[0].size, 10485760);
     assert_int_equal(parts.parts[1].part_number, 3);
     assert_string_equal(parts.parts[1].etag, "\"aaaa18db4cc2f85cedef654fccc4a4x8\"");
+    assert_null(parts.checksum_algorithm);
+    assert_null(parts.parts[0].checksum_crc32c);
+    igtcloud__xml_parts_dispose(&parts);
+
+    /* An upload created with CRC32C: its algorithm, and each part's checksum. */
+    static const char crc[] = "<ListPartsResult><UploadId>u</UploadId><ChecksumAlgorithm>CRC32C</ChecksumAlgorithm>"
+                              "<IsTruncated>false</IsTruncated><Part><PartNumber>1</PartNumber>"
+                              "<ETag>\"e\"</ETag><Size>5</Size><ChecksumCRC32C>4waSgw==</ChecksumCRC32C></Part>"
+                              "<Part><PartNumber>2</PartNumber><ETag>\"f\"</ETag><Size>5</Size></Part>"
+                              "</ListPartsResult>";
+    check_ok(igtcloud__xml_parse_list_parts(&parts, crc, strlen(crc)));
+    assert_string_equal(parts.checksum_algorithm, "CRC32C");
+    assert_int_equal(parts.count, 2);
+    assert_string_equal(parts.parts[0].checksum_crc32c, "4waSgw==");
+    assert_null(parts.parts[1].checksum_crc32c);
     igtcloud__xml_parts_dispose(&parts);
 
     static const char empty[] = "<ListPartsResult><UploadId>u</UploadId>"
@@ -580,9 +595,9 @@ static void test_s3_xml__write_complete(void **state)
 {
     (void)state;
     igtcloud__xml_part parts[] = {
-        { 1, "\"a54357aff0632cce46d942af68356b38\"", 5242880 },
-        { 2, "\"0c78aef83f66abc1fa1e8477f296d394\"", 5242880 },
-        { 3, "\"acbd18db4cc2f85cedef654fccc4a4d8\"", 1024 },
+        { 1, "\"a54357aff0632cce46d942af68356b38\"", 5242880, NULL },
+        { 2, "\"0c78aef83f66abc1fa1e8477f296d394\"", 5242880, NULL },
+        { 3, "\"acbd18db4cc2f85cedef654fccc4a4d8\"", 1024, NULL },
     };
     igtcloud__buf out = IGTCLOUD_BUF_INIT;
     check_ok(igtcloud__xml_write_complete(&out, parts, 3));
@@ -594,12 +609,12 @@ static void test_s3_xml__write_complete(void **state)
                         "</CompleteMultipartUpload>");
     igtcloud__buf_clear(&out);
 
-    igtcloud__xml_part unordered[] = { { 2, "e", 1 }, { 1, "e", 1 } };
-    igtcloud__xml_part repeated[] = { { 1, "e", 1 }, { 1, "e", 1 } };
-    igtcloud__xml_part zero[] = { { 0, "e", 1 } };
-    igtcloud__xml_part too_big[] = { { 10001, "e", 1 } };
-    igtcloud__xml_part no_etag[] = { { 1, "", 1 } };
-    igtcloud__xml_part bad_etag[] = { { 1, "\x02", 1 } };
+    igtcloud__xml_part unordered[] = { { 2, "e", 1, NULL }, { 1, "e", 1, NULL } };
+    igtcloud__xml_part repeated[] = { { 1, "e", 1, NULL }, { 1, "e", 1, NULL } };
+    igtcloud__xml_part zero[] = { { 0, "e", 1, NULL } };
+    igtcloud__xml_part too_big[] = { { 10001, "e", 1, NULL } };
+    igtcloud__xml_part no_etag[] = { { 1, "", 1, NULL } };
+    igtcloud__xml_part bad_etag[] = { { 1, "\x02", 1, NULL } };
     check_fails(IGTCLOUD_EINVALID, "ascending", igtcloud__xml_write_complete(&out, unordered, 2));
     check_fails(IGTCLOUD_EINVALID, "ascending", igtcloud__xml_write_complete(&out, repeated, 2));
     check_fails(IGTCLOUD_EINVALID, "ascending", igtcloud__xml_write_complete(&out, zero, 1));

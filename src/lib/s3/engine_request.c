@@ -280,8 +280,8 @@ static int add_header(struct curl_slist **list, const char *fmt, ...)
 
 /*
  * CRC32C replaces Content-MD5 on a single PUT, and on the parts of an upload
- * created with that algorithm (not on a resumed one: its algorithm is
- * unknown, and S3 refuses a part checksum of another).
+ * created with that algorithm (a resumed one only when ListParts names it and
+ * lists the kept parts' checksums: S3 refuses a part checksum of another).
  */
 void igtcloud__engine_digests_wanted(igtcloud__engine_digests *out, const igtcloud_transfer *t,
                                      const req *r)

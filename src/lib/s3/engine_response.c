@@ -100,6 +100,11 @@ static void on_part_listed(const igtcloud__s3_part *part, void *payload)
         if (j->part_etags[i]) {
             j->parts_done++;
             t->progress.bytes_done += len;
+            /* Its CRC32C goes into the completion, if the upload is a CRC32C one. */
+            if (part->has_crc32c && (j->part_crcs || (j->part_crcs = calloc(j->nparts, sizeof(*j->part_crcs)))))
+                j->part_crcs[i] = part->crc32c;
+            else
+                j->listed_without_crc = 1;
         }
     }
 }
@@ -142,20 +147,32 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
         }
         return 0;
     case RK_LIST: {
-        int truncated = 0;
+        int truncated = 0, crc32c_upload = 0;
         uint32_t marker = 0;
         void *ctx[2] = { t, j };
         if (igtcloud__s3_xml_list_parts(r->body.ptr, r->body.size, on_part_listed, ctx, &truncated,
-                                        &marker)) {
+                                        &marker, &crc32c_upload)) {
             snprintf(r->local_msg, sizeof(r->local_msg), "malformed ListParts response");
             return -1;
         }
+        j->listed_crc32c |= crc32c_upload;
         if (truncated && marker > j->list_marker) {
             j->list_marker = marker;
             req *next = igtcloud__engine_req_new(j, RK_LIST, 0, 0, 0);
             if (next)
                 igtcloud__engine_enqueue(t, next, 0);
             return next ? 0 : -1;
+        }
+        /*
+         * An upload created with CRC32C (ListParts says so) goes on with it:
+         * the parts still to send carry it, and the completion lists every
+         * part's, as S3 wants; unless a kept part's is not known.
+         */
+        if (j->listed_crc32c && !j->listed_without_crc && t->o.checksum == IGTCLOUD_CHECKSUM_CRC32C) {
+            if (!j->part_crcs && !(j->part_crcs = calloc(j->nparts, sizeof(*j->part_crcs))))
+                return -1;
+            j->crc_parts = 1;
+            t->stats.uploads_resumed_with_crc32c++;
         }
         j->parts_ready = 1;
         j->next_part = 0;

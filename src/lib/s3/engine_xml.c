@@ -100,13 +100,19 @@ void igtcloud__s3_xml_scan(igtcloud__s3_error_body *out, const char *body, size_
 
 int igtcloud__s3_xml_list_parts(const char *body, size_t len,
                                 void (*on_part)(const igtcloud__s3_part *part, void *payload),
-                                void *payload, int *truncated, uint32_t *next_marker)
+                                void *payload, int *truncated, uint32_t *next_marker,
+                                int *upload_crc32c)
 {
     igtcloud__xml_parts list = IGTCLOUD__XML_PARTS_INIT;
     int rc = igtcloud__xml_parse_list_parts(&list, body, len);
     for (size_t i = 0; rc == 0 && i < list.count; i++) {
         const igtcloud__xml_part *p = &list.parts[i];
-        igtcloud__s3_part part = { (uint32_t)p->part_number, p->size, "" };
+        igtcloud__s3_part part = { (uint32_t)p->part_number, p->size, "", 0, 0 };
+        uint32_t whole;
+        part.has_crc32c = p->checksum_crc32c &&
+                          igtcloud__wire_checksum_crc32c(&part.crc32c, &whole, p->checksum_crc32c,
+                                                         strlen(p->checksum_crc32c)) == 0 &&
+                          whole == 0;
         if (igtcloud__wire_etag(part.etag, p->etag, strlen(p->etag)))
             rc = igtcloud__error_set(IGTCLOUD_EPROTO, "malformed ListParts response");
         else
@@ -115,6 +121,7 @@ int igtcloud__s3_xml_list_parts(const char *body, size_t len,
     if (rc == 0) {
         *truncated = list.is_truncated;
         *next_marker = (uint32_t)list.next_part_number_marker;
+        *upload_crc32c = list.checksum_algorithm && strcmp(list.checksum_algorithm, "CRC32C") == 0;
     }
     igtcloud__xml_parts_dispose(&list);
     return rc;

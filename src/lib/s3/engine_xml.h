@@ -28,16 +28,20 @@ typedef struct igtcloud__s3_part {
     uint32_t number;
     uint64_t size;
     char etag[128];
+    int has_crc32c;       /* the part's CRC32C is listed (and well formed) */
+    uint32_t crc32c;
 } igtcloud__s3_part;
 
 /*
  * ListPartsResult (igtcloud__xml_parse_list_parts): calls `on_part` per <Part>
- * with its ETag unquoted, and tells whether the list is truncated and the next
- * marker. Returns 0 or EPROTO (also for a part whose ETag is malformed, after
- * the parts before it were handed on).
+ * with its ETag unquoted (and its CRC32C when listed), and tells whether the
+ * list is truncated, the next marker, and whether the upload's checksum
+ * algorithm is CRC32C. Returns 0 or EPROTO (also for a part whose ETag is
+ * malformed, after the parts before it were handed on).
  */
 int igtcloud__s3_xml_list_parts(const char *body, size_t len,
                                 void (*on_part)(const igtcloud__s3_part *part, void *payload),
-                                void *payload, int *truncated, uint32_t *next_marker);
+                                void *payload, int *truncated, uint32_t *next_marker,
+                                int *upload_crc32c);
 
 #endif

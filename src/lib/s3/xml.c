@@ -410,6 +410,10 @@ static int parts_end(struct doc *d, void *target, const char *text, size_t len)
     int rc = 0;
     if (path_is(d, "/ListPartsResult/UploadId"))
         return set_string(d, &r->upload_id, text, len);
+    if (path_is(d, "/ListPartsResult/ChecksumAlgorithm"))
+        return set_string(d, &r->checksum_algorithm, text, len);
+    if (path_is(d, "/ListPartsResult/Part/ChecksumCRC32C"))
+        return set_string(d, &part->checksum_crc32c, text, len);
     if (path_is(d, "/ListPartsResult/IsTruncated"))
         return set_bool(d, &r->is_truncated, text, len);
     if (path_is(d, "/ListPartsResult/NextPartNumberMarker")) {
@@ -442,10 +446,13 @@ void igtcloud__xml_parts_dispose(igtcloud__xml_parts *res)
 {
     if (!res)
         return;
-    for (size_t i = 0; i < res->count; i++)
+    for (size_t i = 0; i < res->count; i++) {
         free(res->parts[i].etag);
+        free(res->parts[i].checksum_crc32c);
+    }
     free(res->parts);
     free(res->upload_id);
+    free(res->checksum_algorithm);
     memset(res, 0, sizeof(*res));
 }
 

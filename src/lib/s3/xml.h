@@ -71,6 +71,7 @@ typedef struct igtcloud__xml_part {
     int part_number;   /* 1 to 10000 */
     char *etag;        /* as sent, quotes included */
     uint64_t size;
+    char *checksum_crc32c; /* <ChecksumCRC32C> as sent, NULL when absent */
 } igtcloud__xml_part;
 
 /* <ListPartsResult> */
@@ -80,9 +81,10 @@ typedef struct igtcloud__xml_parts {
     size_t count;
     int is_truncated;
     int next_part_number_marker;  /* 0 when absent */
+    char *checksum_algorithm;     /* the upload's, as sent ("CRC32C"), NULL when absent */
 } igtcloud__xml_parts;
 
-#define IGTCLOUD__XML_PARTS_INIT { NULL, NULL, 0, 0, 0 }
+#define IGTCLOUD__XML_PARTS_INIT { NULL, NULL, 0, 0, 0, NULL }
 
 int igtcloud__xml_parse_list_parts(igtcloud__xml_parts *out, const char *data, size_t len);
 void igtcloud__xml_parts_dispose(igtcloud__xml_parts *res);
