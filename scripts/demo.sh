@@ -22,7 +22,7 @@ step() { printf '\n$ %s\n' "$*"; }
 # Start the sandbox on free ports and wait for its ready line.
 mkfifo "$work/ready"
 "$bin/src/sandbox/igtcloud-sandbox" --listen 127.0.0.1:0 --data "$work/cloud" --seed demo \
-  >"$work/ready" 2>"$work/sandbox.log" &
+  --log-requests "$work/requests.log" >"$work/ready" 2>"$work/sandbox.log" &
 sandbox_pid=$!
 read -r ready_line <"$work/ready"
 api=${ready_line#ready api=}; api=${api%% *}
@@ -60,8 +60,13 @@ head -c 3000000 /dev/urandom >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/
 head -c 20000000 /dev/urandom >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/cine.bin"
 "$igtcloud" upload "$work/upload" "Demo Project" "Hospital A"
 
-step "igtcloud download again --verify-multipart: only the new study is fetched, byte-identical, its multipart file checked part by part"
-"$igtcloud" download "$work/download" "Demo Project" "Hospital A" --category files --category dicom --category annotations --verify-multipart
+step "igtcloud download again: only the new study is fetched, byte-identical, its multipart file checked against its composite CRC32C (part by part)"
+"$igtcloud" download "$work/download" "Demo Project" "Hospital A" --category files --category dicom --category annotations
+# The check's questions to the server: the checksum (HEAD, x-amz-checksum-mode), then part 1's size.
+grep -F 'cine.bin' "$work/requests.log" | grep -F '"operation":"HeadObject"' |
+  sed -E 's/.*"status":([0-9]+).*/\1 &/
+          s/^([0-9]+) .*"range":"part ([0-9]+)".*/sandbox log: HEAD cine.bin?partNumber=\2 -> \1 (its part size)/
+          s/^([0-9]+) .*/sandbox log: HEAD cine.bin, x-amz-checksum-mode -> \1 (its checksum)/' || true
 # The cloud names the new study's folder (patient/study id it assigned); find it by content.
 for name in xa.dcm cine.bin; do
   fetched=$(find "$work/download/Hospital A" -path "*/files/run1/$name" -newer "$work/upload/Hospital A/PAT-NEW---STUDY-NEW/notes.txt")
