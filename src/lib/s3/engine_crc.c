@@ -14,10 +14,13 @@
  * (from zero) is shifted to the end of the granule it falls in (1 MiB, or
  * more for objects past 256 GiB) and xored into that granule's register:
  * the order pieces come in does not matter (core/hash.h), and no byte is
- * read again. Once the object is on disk, granules join into each part's
- * CRC32C at the part sizes HEAD ?partNumber=1 tells (engine_parts.c); a part
- * boundary inside a granule has that granule read back. Ranges found done
- * by a resumed run were never seen: they are read back at the end too.
+ * read again. The workers that write download chunks sum them (a chunk has
+ * at most one granule boundary in it); the loop folds what they give back,
+ * and sums what it writes itself. Once the object is on disk, granules join
+ * into each part's CRC32C at the part sizes HEAD ?partNumber=1 tells
+ * (engine_parts.c); a part boundary inside a granule has that granule read
+ * back. Ranges found done by a resumed run were never seen: they are read
+ * back at the end too (on the loop's thread).
  */
 #include "s3/engine_int.h"
 
