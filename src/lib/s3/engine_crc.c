@@ -27,9 +27,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/error.h"
+#include "core/fdio.h"
 #include "core/hash.h"
 
 #define GRANULE_MIN MIB
@@ -50,19 +50,6 @@ static int parse_checksum(job *j, const char *value)
                                                                                  : CRC_NONE;
 }
 
-void igtcloud__engine_crc_reset(job *j)
-{
-    free(j->crc_gran);
-    free(j->crc_unfolded);
-    j->crc_gran = NULL;
-    j->crc_unfolded = NULL;
-    j->crc_ngran = 0;
-    j->crc_gran_size = 0;
-    j->crc_state = CRC_UNSET;
-    j->crc_asked = 0;
-    j->crc_generation++; /* a HEAD asked before this is not about what comes next */
-}
-
 static void stop_folding(job *j, int state)
 {
     free(j->crc_gran);
@@ -72,21 +59,41 @@ static void stop_folding(job *j, int state)
     j->crc_state = state;
 }
 
+void igtcloud__engine_crc_reset(job *j)
+{
+    stop_folding(j, CRC_UNSET);
+    j->crc_asked = 0;
+    j->crc_generation++; /* a HEAD asked before this is not about what comes next */
+}
+
 static int start_folding(job *j)
 {
     uint64_t g = GRANULE_MIN;
     while ((j->size + g - 1) / g > GRANULES_MAX)
         g *= 2;
     j->crc_gran_size = g;
-    j->crc_ngran = (uint32_t)((j->size + g - 1) / g);
-    j->crc_gran = calloc(j->crc_ngran, sizeof(*j->crc_gran));
+    j->crc_gran = calloc((size_t)((j->size + g - 1) / g), sizeof(*j->crc_gran));
     return j->crc_gran ? 0 : -1;
+}
+
+/* Where the granule holding byte `at` ends (the object's last one ends with it). */
+static uint64_t granule_end(const job *j, uint64_t at)
+{
+    uint64_t end = (at / j->crc_gran_size + 1) * j->crc_gran_size;
+    return end < j->size ? end : j->size;
+}
+
+/* Fold the register of [from, to), which lies in one granule, into it. */
+static void fold_register(job *j, uint64_t from, uint64_t to, uint32_t reg)
+{
+    if (from < to)
+        j->crc_gran[from / j->crc_gran_size] ^= igtcloud__crc32c_shift(reg, granule_end(j, from) - to);
 }
 
 void igtcloud__engine_crc_begin(job *j, const req *r)
 {
     uint32_t parts;
-    if (j->crc_state != CRC_UNSET || j->kind != JK_DOWNLOAD || !j->size_known || j->size == 0 ||
+    if (j->crc_state != CRC_UNSET || !j->size_known || j->size == 0 ||
         !igtcloud__wire_etag_parts(j->etag, &parts))
         return;
     if (r->status == 200) {
@@ -147,48 +154,25 @@ void igtcloud__engine_crc_answer(igtcloud_transfer *t, const req *r, int ok)
         igtcloud__engine_verify_advance(t, j); /* the multipart ETag's MD5, when asked for */
 }
 
-/* Fold the register of the bytes [at, at + n) into the granules they fall in. */
-static void fold(job *j, uint64_t at, const unsigned char *data, size_t n)
-{
-    while (n > 0) {
-        uint64_t g = at / j->crc_gran_size;
-        uint64_t end = (g + 1) * j->crc_gran_size;
-        if (end > j->size)
-            end = j->size;
-        size_t c = end - at < n ? (size_t)(end - at) : n;
-        uint32_t reg = igtcloud__crc32c_raw(data, c);
-        j->crc_gran[g] ^= igtcloud__crc32c_shift(reg, end - (at + c));
-        at += c;
-        data += c;
-        n -= c;
-    }
-}
-
 void igtcloud__engine_crc_fold(job *j, uint64_t at, const void *data, size_t n)
 {
     if (at + n > j->size) {
         stop_folding(j, CRC_NONE); /* cannot be: the size was checked */
         return;
     }
-    fold(j, at, data, n);
+    const unsigned char *p = data;
+    for (uint64_t end = at + n; at < end;) {
+        uint64_t piece_end = igtcloud__engine_crc_split(j, at, end);
+        fold_register(j, at, piece_end, igtcloud__crc32c_raw(p, (size_t)(piece_end - at)));
+        p += piece_end - at;
+        at = piece_end;
+    }
 }
 
 uint64_t igtcloud__engine_crc_split(const job *j, uint64_t from, uint64_t to)
 {
-    uint64_t boundary = (from / j->crc_gran_size + 1) * j->crc_gran_size;
+    uint64_t boundary = granule_end(j, from);
     return boundary < to ? boundary : to;
-}
-
-/* Fold the register of [from, to), which lies in one granule, into it. */
-static void fold_register(job *j, uint64_t from, uint64_t to, uint32_t reg)
-{
-    if (from == to)
-        return;
-    uint64_t g = from / j->crc_gran_size;
-    uint64_t end = (g + 1) * j->crc_gran_size;
-    if (end > j->size)
-        end = j->size;
-    j->crc_gran[g] ^= igtcloud__crc32c_shift(reg, end - to);
 }
 
 void igtcloud__engine_crc_fold_pieces(job *j, uint32_t generation, uint64_t from, uint64_t split,
@@ -211,9 +195,7 @@ static int read_back(igtcloud_transfer *t, job *j, uint64_t from, uint64_t to, u
     *reg = 0;
     while (from < to) {
         size_t want = to - from < IO_BUF_SIZE ? (size_t)(to - from) : IO_BUF_SIZE;
-        ssize_t got = pread(j->fd, t->io_buf, want, (off_t)from);
-        if (got < 0 && errno == EINTR)
-            continue;
+        ssize_t got = igtcloud__pread_full(j->fd, t->io_buf, want, (off_t)from);
         if (got <= 0)
             return igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path,
                                        got < 0 ? strerror(errno) : "file shrank");
@@ -234,14 +216,12 @@ static int fold_unfolded(igtcloud_transfer *t, job *j)
         uint64_t to = from + j->journal.range_size < j->size ? from + j->journal.range_size : j->size;
         /* Granule by granule, so each piece's register shifts to its granule's end. */
         while (from < to) {
-            uint64_t g = from / j->crc_gran_size;
-            uint64_t gend = (g + 1) * j->crc_gran_size < j->size ? (g + 1) * j->crc_gran_size : j->size;
-            uint64_t end = gend < to ? gend : to;
+            uint64_t end = igtcloud__engine_crc_split(j, from, to);
             uint32_t reg;
             int rc = read_back(t, j, from, end, &reg);
             if (rc)
                 return rc;
-            j->crc_gran[g] ^= igtcloud__crc32c_shift(reg, gend - end);
+            fold_register(j, from, end, reg);
             from = end;
         }
     }
@@ -255,13 +235,10 @@ static int span_register(igtcloud_transfer *t, job *j, uint64_t from, uint64_t t
 {
     uint32_t reg = 0;
     while (from < to) {
-        uint64_t g = from / j->crc_gran_size;
-        uint64_t gstart = g * j->crc_gran_size;
-        uint64_t gend = gstart + j->crc_gran_size < j->size ? gstart + j->crc_gran_size : j->size;
-        uint64_t end = gend < to ? gend : to;
+        uint64_t end = igtcloud__engine_crc_split(j, from, to);
         uint32_t piece;
-        if (from == gstart && end == gend) {
-            piece = j->crc_gran[g];
+        if (from % j->crc_gran_size == 0 && end == granule_end(j, from)) {
+            piece = j->crc_gran[from / j->crc_gran_size];
         } else {
             /* A part boundary inside this granule: its side is read back. */
             int rc = read_back(t, j, from, end, &piece);

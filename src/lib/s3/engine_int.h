@@ -168,7 +168,6 @@ struct job {
     uint32_t crc_generation; /* ... with this (a restart makes earlier answers stale) */
     uint32_t crc_expected; /* of the parts' CRC32Cs (composite), or of the object (full) */
     uint32_t *crc_gran;
-    uint32_t crc_ngran;
     uint64_t crc_gran_size;
     unsigned char *crc_unfolded; /* ranges a resumed run found on disk: read back to conclude */
     int finished;         /* download_finish ran (the verification may be pending) */

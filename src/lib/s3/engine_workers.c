@@ -625,6 +625,18 @@ static void write_failed(req *r, int err)
     r->local_status = igtcloud__engine_write_status(err);
 }
 
+/* Write bytes on the loop's thread, summed for a CRC32C check: 0, or -1 with r's error set. */
+static int write_here(req *r, const void *data, size_t n, uint64_t at)
+{
+    if (igtcloud__pwrite_all(r->job->fd, data, n, (off_t)at)) {
+        write_failed(r, errno);
+        return -1;
+    }
+    if (r->job->crc_gran)
+        igtcloud__engine_crc_fold(r->job, at, data, n);
+    return 0;
+}
+
 /* A free chunk, waiting for a worker to free one when all are taken; NULL without memory. */
 static unsigned char *chunk_take(verify_pool *p)
 {
@@ -670,10 +682,7 @@ static void chunk_submit(igtcloud_transfer *t, req *r)
     int fd = task ? dup(r->job->fd) : -1;
     if (fd < 0) {
         free(task);
-        if (igtcloud__pwrite_all(r->job->fd, r->wbuf, r->wlen, (off_t)r->wpos))
-            write_failed(r, errno);
-        else if (r->job->crc_gran)
-            igtcloud__engine_crc_fold(r->job, r->wpos, r->wbuf, r->wlen);
+        write_here(r, r->wbuf, r->wlen, r->wpos);
         r->wpos += r->wlen;
         r->wlen = 0;
         return;
@@ -726,13 +735,7 @@ int igtcloud__engine_write_received(igtcloud_transfer *t, req *r, const char *da
         }
         if (!r->wbuf) {
             /* No workers, or no memory for a chunk: write (and sum) it here. */
-            if (igtcloud__pwrite_all(r->job->fd, data, n, (off_t)at)) {
-                write_failed(r, errno);
-                return -1;
-            }
-            if (r->job->crc_gran)
-                igtcloud__engine_crc_fold(r->job, at, data, n);
-            return 0;
+            return write_here(r, data, n, at);
         }
         size_t c = WRITE_CHUNK - r->wlen < n ? WRITE_CHUNK - r->wlen : n;
         memcpy(r->wbuf + r->wlen, data, c);
