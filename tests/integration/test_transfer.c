@@ -813,6 +813,17 @@ static void test_transfer__ranged_download_hashes_prefix_while_ranges_arrive(voi
     assert_false(side_exists("prefix-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
 }
 
+/* Options for a 15 MiB object in parts of 5 MiB, fetched in ranges of 3 MiB that cross them. */
+static void multipart_options(igtcloud_transfer_options *o)
+{
+    th_options(o, &env);
+    o->multipart_threshold = 6 * MIB;
+    o->part_size = 5 * MIB;
+    o->range_threshold = 3 * MIB;
+    o->range_size = 3 * MIB;
+    o->max_requests = 4;
+}
+
 /*
  * With verify_multipart, a multipart object (ETag "<md5 of the parts'
  * MD5s>-4") without a CRC32C checksum (uploaded with Content-MD5 only) is
@@ -835,12 +846,7 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
     const uint64_t size = 15 * MIB + 12345; /* parts of 5 MiB: 5, 5, 5 and 12345 bytes */
     assert_int_equal(th_make_file(src, size, 20), 0);
     igtcloud_transfer_options o;
-    th_options(&o, &env);
-    o.multipart_threshold = 6 * MIB;
-    o.part_size = 5 * MIB;
-    o.range_threshold = 3 * MIB;
-    o.range_size = 3 * MIB;
-    o.max_requests = 4;
+    multipart_options(&o);
     o.checksum = IGTCLOUD_CHECKSUM_MD5; /* the object gets no CRC32C to be checked by */
     th_put_file(&o, src, key, NULL);
     o.checksum = IGTCLOUD_CHECKSUM_CRC32C;
@@ -939,12 +945,7 @@ static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
     const uint64_t size = 15 * MIB + 12345; /* parts of 5 MiB: 5, 5, 5 and 12345 bytes */
     assert_int_equal(th_make_file(src, size, 21), 0);
     igtcloud_transfer_options o;
-    th_options(&o, &env);
-    o.multipart_threshold = 6 * MIB;
-    o.part_size = 5 * MIB;
-    o.range_threshold = 3 * MIB;
-    o.range_size = 3 * MIB;
-    o.max_requests = 4;
+    multipart_options(&o);
     th_put_file(&o, src, key, NULL);
     int heads0, part0, heads1, part1;
     count_heads("t21/crcparts.bin", &heads0, &part0);
