@@ -124,6 +124,21 @@ measure() {
 
 RESULTS=$WORK/results.txt
 : > "$RESULTS"
+# Untimed, after a tool is done with a set: its copies leave the server, so
+# the server holds at most two copies of one set at any time, whichever tool
+# runs when. Without it the sandbox's tmpfs held every tool's copies of every
+# set (13 GiB by the end), and RGW's 20 GiB OSD filled during the large set
+# (overwritten and deleted RADOS objects wait for RGW's garbage collector,
+# which is asked to run now).
+drop_copies() { # target key
+  case $1 in
+    sandbox) rm -rf "$SERVER_DIR/sandbox/objects/${2%/}" ;;
+    rgw)
+      AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=$RGW_AK AWS_SECRET_ACCESS_KEY=$RGW_SK \
+        $AWS --region us-east-1 --endpoint-url "$RGW_EP" s3 rm --recursive --only-show-errors "s3://bench/$2" >/dev/null || true
+      CEPH_CONF=$WORK/rgw/ceph.conf timeout 300 radosgw-admin gc process --include-all >/dev/null 2>&1 || true ;;
+  esac
+}
 run_target() { # name endpoint bucket prefix up_ak up_sk up_tok down_ak down_sk down_tok
   local target=$1 ep=$2 bucket=$3 prefix=$4
   local uak=$5 usk=$6 utok=$7 dak=$8 dsk=$9 dtok=${10}
@@ -147,6 +162,7 @@ CFG
     if [ "${BENCH_WARMUP:-1}" = 1 ]; then
       S3_ENDPOINT=$ep S3_BUCKET=$bucket AWS_ACCESS_KEY_ID=$uak AWS_SECRET_ACCESS_KEY=$usk AWS_SESSION_TOKEN=$utok \
         "$BUILD/bench_transfer" up "$dir" "${prefix}bench/warmup/$set/" >/dev/null 2>&1 || echo "warm-up upload failed" >&2
+      drop_copies "$target" "${prefix}bench/warmup/$set/"
     fi
     for tool in $TOOLS; do
       local key=$prefix"bench/$tool/$set/"
@@ -185,6 +201,7 @@ CFG
         echo "$target $set $dir_ $tool $mib $r" >> "$RESULTS"
         echo "$target $set $dir_ $tool $r" >&2
       done
+      drop_copies "$target" "$key"
     done
   done
 }
@@ -223,6 +240,7 @@ if [ "$RGW" = 1 ]; then
   EP=$(echo "$LINE" | sed -n 's/.*endpoint=\([^ ]*\).*/\1/p')
   AK=$(echo "$LINE" | sed -n 's/.*access_key=\([^ ]*\).*/\1/p')
   SK=$(echo "$LINE" | sed -n 's/.*secret_key=\([^ ]*\).*/\1/p')
+  RGW_EP=$EP RGW_AK=$AK RGW_SK=$SK
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK \
     $AWS --region us-east-1 --endpoint-url "$EP" s3 mb s3://bench >/dev/null
   run_target rgw "$EP" bench "" "$AK" "$SK" "" "$AK" "$SK" ""
