@@ -1234,6 +1234,90 @@ static void test_transfer__journal_of_another_boot_is_not_trusted(void **state)
     }
 }
 
+/* A temporary file holding src's first `keep` bytes and a journal that says so, ranges of 1 MiB. */
+static void prepare_resume(const char *tmp, const char *journal, const char *src, uint64_t size,
+                           uint32_t keep_ranges, const char *etag)
+{
+    char boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
+    igtcloud__journal_boot_id(boot);
+    write_partial(tmp, src, size, (uint64_t)keep_ranges * MIB);
+    FILE *f = fopen(journal, "wb");
+    assert_non_null(f);
+    fprintf(f, "igtcloud-journal 1\nsize=%llu range=%u etag=%s modified=0 boot=%s\n",
+            (unsigned long long)size, (unsigned)MIB, etag, boot);
+    for (uint32_t i = 0; i < keep_ranges; i++)
+        fprintf(f, "done %u\n", i);
+    fclose(f);
+}
+
+/*
+ * The ranges a resumed download finds on disk were never seen by this run:
+ * workers read them back for the CRC32C check while the rest arrives (the
+ * loop used to, at the end, holding up every other transfer), and a byte
+ * that rotted there since fails the check.
+ */
+static void test_transfer__resumed_ranges_read_back_by_workers(void **state)
+{
+    (void)state;
+    char src[512], dst[512], tmp[600], journal[600];
+    th_path_in(&env, src, sizeof(src), "reread.bin");
+    th_path_in(&env, dst, sizeof(dst), "reread.out");
+    snprintf(tmp, sizeof(tmp), "%s/.reread.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
+    snprintf(journal, sizeof(journal), "%s/.reread.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
+    const uint64_t size = 12 * MIB + 5;
+    const char *key = DEMO_PREFIX "t12/reread.bin";
+    assert_int_equal(th_make_file(src, size, 12), 0);
+    igtcloud_transfer_options o;
+    multipart_options(&o);
+    o.range_size = 1 * MIB;
+    o.range_threshold = 1 * MIB;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(run_upload(&t, &o, src, key, NULL));
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    char etag[128];
+    snprintf(etag, sizeof(etag), "%s", r.etag);
+    igtcloud_transfer_free(t);
+
+    /* Ranges 0-6 kept (7 MiB: more than one part, and a part boundary inside them). */
+    prepare_resume(tmp, journal, src, size, 7, etag);
+    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    assert_int_equal(st.ranges_resumed, 7);
+    assert_int_equal(st.ranges_read_back_by_workers, 7);
+    assert_int_equal(st.verified_by_part_crcs, 1);
+    unlink(dst);
+
+    /* A byte of a kept range rotted on disk: the check fails, nothing is left to resume from. */
+    prepare_resume(tmp, journal, src, size, 7, etag);
+    int fd = open(tmp, O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char c;
+    assert_int_equal(pread(fd, &c, 1, 3 * MIB + 77), 1);
+    c ^= 0x10;
+    assert_int_equal(pwrite(fd, &c, 1, 3 * MIB + 77), 1);
+    close(fd);
+    assert_int_equal(th_run_download(&t, &o, key, dst, (int64_t)size), IGTCLOUD_EPARTIAL);
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, IGTCLOUD_EPROTO);
+    assert_non_null(strstr(r.message, "composite checksum"));
+    igtcloud__engine_get_stats(&st, t);
+    assert_int_equal(st.ranges_read_back_by_workers, 7);
+    assert_int_equal(st.verified_by_part_crcs, 0);
+    igtcloud_transfer_free(t);
+    assert_false(th_exists(dst));
+    assert_false(th_exists(tmp));
+    assert_false(th_exists(journal));
+
+    /* The next run starts over and gets it whole. */
+    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+}
+
 /* Download key to dst with the file size limit at `limit`; returns the file's result status. */
 static int download_under_fsize_limit(const igtcloud_transfer_options *o, const char *key,
                                       const char *dst, int64_t size, rlim_t limit,
@@ -1330,6 +1414,7 @@ int main(void)
         cmocka_unit_test(test_transfer__multipart_download_checked_by_part_crcs),
         cmocka_unit_test(test_transfer__multipart_created_callback_then_abort),
         cmocka_unit_test(test_transfer__journal_of_another_boot_is_not_trusted),
+        cmocka_unit_test(test_transfer__resumed_ranges_read_back_by_workers),
         cmocka_unit_test(test_transfer__full_disk_fails_the_file_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -481,6 +481,7 @@ static void test_transfer_faults__sigkill_then_resume_skips_finished_ranges(void
     assert_int_equal(st.ranges_resumed, (size_t)ndone);
     /* The composite CRC32C check covers the ranges the killed run left, read back from disk. */
     assert_int_equal(st.verified_by_part_crcs, 1);
+    assert_int_equal(st.ranges_read_back_by_workers, (size_t)ndone); /* not on the loop */
 
     uint64_t starts[64];
     int n = ranges_after("f/big.bin", skip, starts, 64);

@@ -31,6 +31,7 @@ typedef struct igtcloud__engine_stats {
     size_t verified_by_part_crcs; /* downloads checked against a composite CRC32C, part by part */
     size_t parts_unverified;    /* multipart downloads whose part size could not be learned */
     size_t uploads_resumed_with_crc32c; /* resumed uploads that go on with their CRC32C checksums */
+    size_t ranges_read_back_by_workers; /* resumed ranges a worker summed for the CRC32C check */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);

@@ -19,8 +19,9 @@
  * and sums what it writes itself. Once the object is on disk, granules join
  * into each part's CRC32C at the part sizes HEAD ?partNumber=1 tells
  * (engine_parts.c); a part boundary inside a granule has that granule read
- * back. Ranges found done by a resumed run were never seen: they are read
- * back at the end too (on the loop's thread).
+ * back. Ranges found done by a resumed run were never seen: workers read
+ * them back while the rest arrives, a few tasks at a time (a cancel waits
+ * for one at most); what none could is read back on the loop at the end.
  */
 #include "s3/engine_int.h"
 
@@ -34,6 +35,8 @@
 
 #define GRANULE_MIN MIB
 #define GRANULES_MAX (256u * 1024) /* 1 MiB of registers at most */
+#define READ_BACK_TASK_MAX (64 * MIB)
+#define READ_BACK_TASKS 2
 
 /*
  * What x-amz-checksum-crc32c says of j's object: CRC_COMPOSITE (with as many
@@ -90,7 +93,7 @@ static void fold_register(job *j, uint64_t from, uint64_t to, uint32_t reg)
         j->crc_gran[from / j->crc_gran_size] ^= igtcloud__crc32c_shift(reg, granule_end(j, from) - to);
 }
 
-void igtcloud__engine_crc_begin(job *j, const req *r)
+void igtcloud__engine_crc_begin(igtcloud_transfer *t, job *j, const req *r)
 {
     uint32_t parts;
     if (j->crc_state != CRC_UNSET || !j->size_known || j->size == 0 ||
@@ -104,13 +107,19 @@ void igtcloud__engine_crc_begin(job *j, const req *r)
         j->crc_state = state;
         return;
     }
-    j->crc_state = start_folding(j) == 0 ? CRC_PENDING : CRC_NONE;
+    if (start_folding(j) != 0) {
+        stop_folding(j, CRC_NONE);
+        return;
+    }
+    j->crc_state = CRC_PENDING;
+    igtcloud__engine_crc_read_ahead(t, j);
 }
 
 void igtcloud__engine_crc_resumed(job *j)
 {
     /* The state is decided by the first range's answer; what is on disk already is noted. */
     igtcloud__engine_crc_reset(j);
+    j->crc_read_next = 0;
     if (j->journal.ndone == 0)
         return;
     j->crc_unfolded = malloc(j->journal.count);
@@ -189,21 +198,75 @@ void igtcloud__engine_crc_fold_pieces(job *j, uint32_t generation, uint64_t from
     fold_register(j, split, to, raw[1]);
 }
 
-/* The raw register of the file's bytes [from, to), read back (0, or an error set). */
-static int read_back(igtcloud_transfer *t, job *j, uint64_t from, uint64_t to, uint32_t *reg)
+int igtcloud__engine_crc_read_raw(int fd, uint64_t from, uint64_t to, unsigned char *buf,
+                                  size_t buf_size, uint32_t *reg)
 {
     *reg = 0;
     while (from < to) {
-        size_t want = to - from < IO_BUF_SIZE ? (size_t)(to - from) : IO_BUF_SIZE;
-        ssize_t got = igtcloud__pread_full(j->fd, t->io_buf, want, (off_t)from);
+        size_t want = to - from < buf_size ? (size_t)(to - from) : buf_size;
+        ssize_t got = igtcloud__pread_full(fd, buf, want, (off_t)from);
         if (got <= 0)
-            return igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path,
-                                       got < 0 ? strerror(errno) : "file shrank");
-        *reg = igtcloud__crc32c_shift(*reg, (uint64_t)got) ^
-               igtcloud__crc32c_raw(t->io_buf, (size_t)got);
+            return got < 0 ? -errno : -EIO; /* EIO: the file shrank */
+        *reg = igtcloud__crc32c_shift(*reg, (uint64_t)got) ^ igtcloud__crc32c_raw(buf, (size_t)got);
         from += (uint64_t)got;
     }
     return 0;
+}
+
+/* The raw register of the file's bytes [from, to), read back here (0, or an error set). */
+static int read_back(igtcloud_transfer *t, job *j, uint64_t from, uint64_t to, uint32_t *reg)
+{
+    int rc = igtcloud__engine_crc_read_raw(j->fd, from, to, t->io_buf, IO_BUF_SIZE, reg);
+    if (rc)
+        return igtcloud__error_set(IGTCLOUD_EIO, "cannot read back %s: %s", j->tmp_path,
+                                   strerror(-rc));
+    return 0;
+}
+
+void igtcloud__engine_crc_read_ahead(igtcloud_transfer *t, job *j)
+{
+    if (!j->crc_unfolded || !j->crc_gran || j->failing)
+        return;
+    const uint32_t count = j->journal.count;
+    const uint64_t range = j->journal.range_size;
+    while (j->crc_reading < READ_BACK_TASKS) {
+        uint32_t first = j->crc_read_next;
+        while (first < count && !j->crc_unfolded[first])
+            first++;
+        j->crc_read_next = first;
+        if (first == count)
+            return;
+        uint32_t end = first + 1;
+        while (end < count && j->crc_unfolded[end] && (uint64_t)(end + 1 - first) * range <= READ_BACK_TASK_MAX)
+            end++;
+        uint64_t to = (uint64_t)end * range < j->size ? (uint64_t)end * range : j->size;
+        if (igtcloud__engine_crc_read_submit(t, j, (uint64_t)first * range, to) != 0)
+            return; /* left to the conclusion */
+        memset(j->crc_unfolded + first, 0, end - first);
+        j->crc_read_next = end;
+        j->crc_reading++;
+    }
+}
+
+void igtcloud__engine_crc_read_done(igtcloud_transfer *t, job *j, uint32_t generation, uint64_t from,
+                                    uint64_t to, const uint32_t *regs, int result)
+{
+    j->crc_reading--;
+    if (generation != j->crc_generation || !j->crc_gran || !j->crc_unfolded)
+        return; /* restarted, or no longer checked (or concluded: cannot be, j was pending) */
+    const uint64_t range = j->journal.range_size;
+    if (result < 0) {
+        /* Not handed out again: the conclusion reads them itself and reports what fails. */
+        memset(j->crc_unfolded + from / range, 1, (size_t)((to - from + range - 1) / range));
+        return;
+    }
+    t->stats.ranges_read_back_by_workers += (size_t)((to - from + range - 1) / range);
+    for (size_t k = 0; from < to; k++) {
+        uint64_t end = igtcloud__engine_crc_split(j, from, to);
+        fold_register(j, from, end, regs[k]);
+        from = end;
+    }
+    igtcloud__engine_crc_read_ahead(t, j);
 }
 
 /* Fold in the ranges a resumed run found on disk. */

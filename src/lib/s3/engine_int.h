@@ -169,7 +169,9 @@ struct job {
     uint32_t crc_expected; /* of the parts' CRC32Cs (composite), or of the object (full) */
     uint32_t *crc_gran;
     uint64_t crc_gran_size;
-    unsigned char *crc_unfolded; /* ranges a resumed run found on disk: read back to conclude */
+    unsigned char *crc_unfolded; /* ranges a resumed run found on disk, not yet summed */
+    uint32_t crc_read_next; /* the first of them not handed to a worker yet */
+    uint32_t crc_reading;   /* worker tasks reading them back */
     int finished;         /* download_finish ran (the verification may be pending) */
     int verifying;        /* a worker is computing the MD5 of the temporary file */
 
@@ -409,7 +411,7 @@ void igtcloud__engine_parts_reset(job *j);
  * conclude: every byte is on disk: 0 when they make the checksum, 1 when
  * not, < 0 with an error set. reset: forget it all.
  */
-void igtcloud__engine_crc_begin(job *j, const req *r);
+void igtcloud__engine_crc_begin(igtcloud_transfer *t, job *j, const req *r);
 void igtcloud__engine_crc_resumed(job *j);
 void igtcloud__engine_crc_ask(igtcloud_transfer *t, job *j);
 void igtcloud__engine_crc_answer(igtcloud_transfer *t, const req *r, int ok);
@@ -425,5 +427,20 @@ void igtcloud__engine_crc_fold_pieces(job *j, uint32_t generation, uint64_t from
                                       uint64_t to, const uint32_t raw[2]);
 int igtcloud__engine_crc_conclude(igtcloud_transfer *t, job *j);
 void igtcloud__engine_crc_reset(job *j);
+/*
+ * Ranges a resumed run found on disk are read back by workers while the rest
+ * arrives (read_ahead hands out a few at a time). read_raw: the raw CRC32C
+ * register of fd's bytes [from, to), read through buf (0, or -errno).
+ * read_submit (engine_workers.c): a worker sums [from, to) granule by
+ * granule; -1 when none can. read_done: its registers are back (result 0),
+ * or the read failed (result < 0: those ranges are read again as the
+ * download concludes, which reports it).
+ */
+void igtcloud__engine_crc_read_ahead(igtcloud_transfer *t, job *j);
+int igtcloud__engine_crc_read_raw(int fd, uint64_t from, uint64_t to, unsigned char *buf,
+                                  size_t buf_size, uint32_t *reg);
+int igtcloud__engine_crc_read_submit(igtcloud_transfer *t, job *j, uint64_t from, uint64_t to);
+void igtcloud__engine_crc_read_done(igtcloud_transfer *t, job *j, uint32_t generation, uint64_t from,
+                                    uint64_t to, const uint32_t *regs, int result);
 
 #endif

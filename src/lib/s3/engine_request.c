@@ -103,7 +103,6 @@ static void learn_crc32c(job *j, const char *value)
 
 int igtcloud__engine_check_get(igtcloud_transfer *t, req *r)
 {
-    (void)t;
     job *j = r->job;
     r->checked = 1;
     uint64_t start = r->offset + r->done;
@@ -155,7 +154,7 @@ int igtcloud__engine_check_get(igtcloud_transfer *t, req *r)
         j->size_known = 1;
     }
     if (j->kind == JK_DOWNLOAD)
-        igtcloud__engine_crc_begin(j, r);
+        igtcloud__engine_crc_begin(t, j, r);
     return 0;
 }
 
@@ -169,7 +168,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
             return n; /* keep the start of an oversized error body */
         return igtcloud__buf_put(&r->body, data, n) == 0 ? n : 0;
     }
-    if (!r->checked && igtcloud__engine_check_get(NULL, r)) {
+    if (!r->checked && igtcloud__engine_check_get(r->transfer, r)) {
         r->proto_error = 1;
         return 0;
     }

@@ -38,7 +38,7 @@
  * A large download hands over each in-order prefix as its ranges arrive, so
  * only the last bytes are left to hash when the last range is in.
  */
-enum task_kind { TASK_PREFIX = 1, TASK_FINAL, TASK_BODY, TASK_WRITE };
+enum task_kind { TASK_PREFIX = 1, TASK_FINAL, TASK_BODY, TASK_WRITE, TASK_CRC_READ };
 
 typedef struct verify_task {
     struct verify_task *next;
@@ -64,6 +64,9 @@ typedef struct verify_task {
     uint32_t crc_generation;
     uint64_t crc_split;
     uint32_t crc_raw[2];
+    /* TASK_CRC_READ: the registers of [from, to) cut at multiples of crc_cut (granules). */
+    uint64_t crc_cut;
+    uint32_t *crc_regs;
 } verify_task;
 
 typedef struct verify_pool {
@@ -150,7 +153,25 @@ static int md5_conclude(verify_task *task)
     return 0;
 }
 
-/* A task that is not MD5 alone: a chunk to write, or an upload body's digests (or no buffer). */
+/* The registers of a TASK_CRC_READ's granules, read back (0, or -errno). */
+static int crc_read_granules(verify_task *task, unsigned char *buf)
+{
+    if (!buf)
+        return -ENOMEM;
+    size_t k = 0;
+    for (uint64_t at = task->from; at < task->to; k++) {
+        uint64_t end = (at / task->crc_cut + 1) * task->crc_cut;
+        if (end > task->to)
+            end = task->to;
+        int rc = igtcloud__engine_crc_read_raw(task->fd, at, end, buf, WORKER_BUF, &task->crc_regs[k]);
+        if (rc)
+            return rc;
+        at = end;
+    }
+    return 0;
+}
+
+/* A task that is not MD5 alone: a chunk to write, an upload body's digests, or a read-back. */
 static void verify_run(verify_task *task, unsigned char *buf)
 {
     int rc;
@@ -164,6 +185,8 @@ static void verify_run(verify_task *task, unsigned char *buf)
     if (task->kind == TASK_WRITE)
         rc = igtcloud__pwrite_all(task->fd, task->chunk, (size_t)(task->to - task->from),
                                   (off_t)task->from) ? -errno : 0;
+    else if (task->kind == TASK_CRC_READ)
+        rc = crc_read_granules(task, buf);
     else if (!buf)
         rc = -ENOMEM;
     else
@@ -437,6 +460,7 @@ void igtcloud__engine_verify_stop(igtcloud_transfer *t)
     while (p->done_head) {
         verify_task *d = p->done_head;
         p->done_head = d->next;
+        free(d->crc_regs);
         free(d);
     }
     for (size_t i = 0; i < p->nfree; i++)
@@ -610,6 +634,33 @@ int igtcloud__engine_digests_submit(igtcloud_transfer *t, req *r)
     pool_push(t->verify, task);
     t->nverifying++;
     t->ndigesting++;
+    return 0;
+}
+
+int igtcloud__engine_crc_read_submit(igtcloud_transfer *t, job *j, uint64_t from, uint64_t to)
+{
+    if (from >= to || verify_start(t))
+        return -1;
+    size_t pieces = 0;
+    for (uint64_t at = from; at < to; pieces++)
+        at = igtcloud__engine_crc_split(j, at, to);
+    verify_task *task = calloc(1, sizeof(*task));
+    uint32_t *regs = calloc(pieces, sizeof(*regs));
+    if (!task || !regs || (task->fd = dup(j->fd)) < 0) {
+        free(task);
+        free(regs);
+        return -1;
+    }
+    task->kind = TASK_CRC_READ;
+    task->job = j;
+    task->from = from;
+    task->to = to;
+    task->crc_cut = j->crc_gran_size;
+    task->crc_generation = j->crc_generation;
+    task->crc_regs = regs;
+    pool_push(t->verify, task);
+    j->pending++;
+    t->nverifying++;
     return 0;
 }
 
@@ -809,6 +860,15 @@ void igtcloud__engine_verify_collect(igtcloud_transfer *t, int block)
                 t->nparked--;
                 igtcloud__engine_req_finished(t, r, r->parked_cc);
             }
+            continue;
+        }
+        if (d->kind == TASK_CRC_READ) {
+            j->pending--;
+            igtcloud__engine_crc_read_done(t, j, d->crc_generation, d->from, d->to, d->crc_regs,
+                                           d->result);
+            free(d->crc_regs);
+            free(d);
+            igtcloud__engine_job_settle(t, j);
             continue;
         }
         if (d->kind == TASK_BODY) {
