@@ -13,7 +13,9 @@
 #   start_sandbox DATA [ARGS]  start igtcloud-sandbox on a free port with
 #                              --data DATA and ARGS, wait for its ready line;
 #                              sets $api, $s3 and $sandbox_pid
-#   stop_sandbox               stop it (nothing when none runs)
+#   stop_sandbox               stop it (nothing when none runs); fails the
+#                              test when it exited with an error or its
+#                              stderr holds a sanitizer report
 #   stop_process PID           kill PID and wait for it (nothing when empty)
 #
 # A test with more to undo at exit defines cleanup_extra; it runs after the
@@ -39,7 +41,21 @@ stop_process() {
 }
 
 sandbox_pid=
-stop_sandbox() { stop_process "$sandbox_pid"; sandbox_pid=; }
+# A sanitizer's report from the sandbox (a leak found at exit, a UBSan error)
+# would otherwise stay in a file no one reads: the test fails with it.
+stop_sandbox() {
+  [[ -n "$sandbox_pid" ]] || return 0
+  local pid=$sandbox_pid status=0
+  sandbox_pid=
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || status=$?
+  if [[ -f "$sb_dir/sandbox.err" ]] && matches -E 'Sanitizer|runtime error:' "$sb_dir/sandbox.err"; then
+    grep -E -A12 'Sanitizer|runtime error:' "$sb_dir/sandbox.err" | head -40 >&2
+    fail "the sandbox's stderr holds a sanitizer report (above)"
+  fi
+  # SIGTERM shuts it down with 0; 143 is a sandbox killed before it set up its handler.
+  [[ $status = 0 || $status = 143 ]] || fail "the sandbox exited with status $status"
+}
 
 cleanup() {
   stop_sandbox

@@ -14,13 +14,21 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/igtcloud-interop.XXXXXX")
 pids=()
+# A sanitizer's report from a sandbox (a leak found at exit, a UBSan error)
+# fails the test, as tests/cli/lib.sh's stop_sandbox does.
 cleanup() {
-  local pid
+  local pid err reported=0
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  for err in "$work"/*/err; do
+    [[ -f $err ]] && grep -E 'Sanitizer|runtime error:' "$err" >/dev/null || continue
+    grep -E -A12 'Sanitizer|runtime error:' "$err" | head -40 >&2
+    reported=1
+  done
   rm -rf "$work"
+  [[ $reported = 0 ]] || { echo "FAIL: a sandbox's stderr holds a sanitizer report (above)" >&2; exit 1; }
 }
 trap cleanup EXIT
 

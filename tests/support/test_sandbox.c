@@ -129,9 +129,41 @@ int test_sandbox_stop_keep(test_sandbox *sb)
     return status;
 }
 
+/*
+ * A sanitizer's report from the sandbox (a leak found at exit, a UBSan
+ * error) would otherwise stay in a file no one reads: it ends the test
+ * program, printed. So does an exit with an error; a test's SIGKILL does not.
+ */
+static void check_exit(const test_sandbox *sb, int status)
+{
+    char err_path[320];
+    snprintf(err_path, sizeof(err_path), "%s/stderr.txt", sb->dir);
+    FILE *f = fopen(err_path, "r");
+    char line[1024];
+    int reported = 0, shown = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strstr(line, "Sanitizer") || strstr(line, "runtime error:"))
+            reported = 1;
+        if (reported && shown++ < 40)
+            fputs(line, stderr);
+    }
+    if (f)
+        fclose(f);
+    int bad_exit = status != -1 && ((WIFEXITED(status) && WEXITSTATUS(status) != 0) ||
+                                    (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL &&
+                                     WTERMSIG(status) != SIGTERM));
+    if (!reported && !bad_exit)
+        return;
+    fprintf(stderr, "the sandbox in %s %s\n", sb->dir,
+            reported ? "reported a sanitizer error (above)" : "exited with an error");
+    exit(1);
+}
+
 void test_sandbox_stop(test_sandbox *sb)
 {
-    test_sandbox_stop_keep(sb);
+    int status = test_sandbox_stop_keep(sb);
+    if (sb->dir[0])
+        check_exit(sb, status);
     if (sb->dir[0])
         test_remove_tree(sb->dir);
     sb->dir[0] = '\0';
