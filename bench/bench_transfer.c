@@ -56,6 +56,7 @@ int main(int argc, char **argv)
     o.max_requests = (unsigned int)strtoul(env("BENCH_REQUESTS", "0"), NULL, 10);
     o.server_side_encryption = strcmp(env("BENCH_SSE", "1"), "0") != 0;
     o.part_size = strtoull(env("BENCH_PART_MIB", "0"), NULL, 10) * 1024 * 1024;
+    o.range_size = strtoull(env("BENCH_RANGE_MIB", "0"), NULL, 10) * 1024 * 1024;
     const char *sum = env("BENCH_CHECKSUM", "crc32c");
     if (strcmp(sum, "md5") == 0)
         o.checksum = IGTCLOUD_CHECKSUM_MD5;

@@ -16,6 +16,7 @@
 # without x-amz-server-side-encryption (default: every tool sends AES256). BENCH_REPEAT=N runs
 # every measurement N times and reports the median wall time (and its CPU/RSS).
 # BENCH_PART_MIB=N: our engine's multipart part size (default: the engine's, 8).
+# BENCH_RANGE_MIB=N: our engine's ranged GET size (default: the engine's, 8).
 # BENCH_WARMUP=0: no untimed upload of each set before the measured runs.
 # BENCH_WARM=0: no fresh memory handed to each download (see measure()).
 # BENCH_SERVER_DIR: where the sandbox keeps its objects. Default: a folder in
