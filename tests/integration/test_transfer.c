@@ -1177,6 +1177,80 @@ static void write_partial(const char *path, const char *src, uint64_t size, uint
 }
 
 /*
+ * A multipart object (12 MiB + 5 in 5 MiB parts) to download in 1 MiB
+ * ranges, and the local paths a resumed download of it uses.
+ */
+typedef struct resume_case {
+    char src[512], dst[600], tmp[600], journal[600];
+    char key[128];
+    char etag[128];
+    uint64_t size;
+    igtcloud_transfer_options o;
+} resume_case;
+
+static void resume_case_upload(resume_case *c, const char *name)
+{
+    th_path_in(&env, c->src, sizeof(c->src), name);
+    snprintf(c->dst, sizeof(c->dst), "%s.out", c->src);
+    snprintf(c->tmp, sizeof(c->tmp), "%s/.%s.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir, name);
+    snprintf(c->journal, sizeof(c->journal), "%s/.%s.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir, name);
+    snprintf(c->key, sizeof(c->key), DEMO_PREFIX "resume/%s", name);
+    c->size = 12 * MIB + 5;
+    assert_int_equal(th_make_file(c->src, c->size, 8), 0);
+    multipart_options(&c->o);
+    c->o.range_size = 1 * MIB;
+    c->o.range_threshold = 1 * MIB;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(run_upload(&t, &c->o, c->src, c->key, NULL));
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    snprintf(c->etag, sizeof(c->etag), "%s", r.etag);
+    assert_non_null(strchr(c->etag, '-')); /* multipart: no MD5 to check the whole */
+    igtcloud_transfer_free(t);
+}
+
+/*
+ * What a killed run leaves: a journal from `boot` saying ranges 0 to
+ * done_ranges - 1 are done, and a temporary file holding the first
+ * kept_ranges MiB of src, zeros after.
+ */
+static void resume_case_leave(const resume_case *c, uint32_t done_ranges, uint32_t kept_ranges,
+                              const char *boot)
+{
+    write_partial(c->tmp, c->src, c->size, (uint64_t)kept_ranges * MIB);
+    FILE *f = fopen(c->journal, "wb");
+    assert_non_null(f);
+    fprintf(f, "igtcloud-journal 1\nsize=%llu range=%u etag=%s modified=0 boot=%s\n",
+            (unsigned long long)c->size, (unsigned)MIB, c->etag, boot);
+    for (uint32_t i = 0; i < done_ranges; i++)
+        fprintf(f, "done %u\n", i);
+    fclose(f);
+}
+
+/* The outcome of one download: the run's code, the file's status and message, the engine's stats. */
+typedef struct resume_outcome {
+    int rc;
+    int status;
+    char message[512];
+    igtcloud__engine_stats st;
+} resume_outcome;
+
+/* Download the case's object into dst, resuming what is left. */
+static resume_outcome resume_case_download(const resume_case *c)
+{
+    resume_outcome out;
+    igtcloud_transfer *t = NULL;
+    out.rc = th_run_download(&t, &c->o, c->key, c->dst, (int64_t)c->size);
+    igtcloud__engine_get_stats(&out.st, t);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    out.status = r.status;
+    snprintf(out.message, sizeof(out.message), "%s", r.message ? r.message : "");
+    igtcloud_transfer_free(t);
+    return out;
+}
+
+/*
  * A journal stamped with this boot's id is trusted without any sync: a
  * killed process loses nothing the kernel holds. The same journal from
  * another boot is not: after a crash its ranges may be zeros on disk, and a
@@ -1185,69 +1259,23 @@ static void write_partial(const char *path, const char *src, uint64_t size, uint
 static void test_transfer__journal_of_another_boot_is_not_trusted(void **state)
 {
     (void)state;
-    char src[512], dst[512], tmp[600], journal[600];
-    th_path_in(&env, src, sizeof(src), "boot.bin");
-    th_path_in(&env, dst, sizeof(dst), "boot.out");
-    snprintf(tmp, sizeof(tmp), "%s/.boot.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
-    snprintf(journal, sizeof(journal), "%s/.boot.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
-    const uint64_t size = 12 * MIB + 5;
-    assert_int_equal(th_make_file(src, size, 8), 0);
-    igtcloud_transfer_options o;
-    th_options(&o, &env);
-    o.multipart_threshold = 6 * MIB;
-    o.part_size = 5 * MIB;
-    o.range_size = 1 * MIB;
-    o.range_threshold = 1 * MIB;
-    igtcloud_transfer *t = NULL;
-    TH_PASS(run_upload(&t, &o, src, DEMO_PREFIX "t11/boot.bin", NULL));
-    igtcloud_transfer_result r;
-    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
-    char etag[128];
-    snprintf(etag, sizeof(etag), "%s", r.etag);
-    assert_non_null(strchr(etag, '-')); /* multipart: no MD5 to check the whole */
-    igtcloud_transfer_free(t);
-
-    char this_boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
+    resume_case c;
+    resume_case_upload(&c, "boot.bin");
+    char this_boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1], other_boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
     igtcloud__journal_boot_id(this_boot);
     assert_int_equal(strlen(this_boot), 36);
+    snprintf(other_boot, sizeof(other_boot), "%s", this_boot);
+    other_boot[0] = other_boot[0] == '0' ? '1' : '0';
     for (int round = 0; round < 2; round++) {
-        /* Ranges 0-3 journaled as done; the rest of the file is zeros. */
-        char other_boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
-        snprintf(other_boot, sizeof(other_boot), "%s", this_boot);
-        other_boot[0] = other_boot[0] == '0' ? '1' : '0';
-        write_partial(tmp, src, size, round == 0 ? 4 * MIB : 0);
-        FILE *f = fopen(journal, "wb");
-        assert_non_null(f);
-        fprintf(f, "igtcloud-journal 1\nsize=%llu range=%u etag=%s modified=0 boot=%s\n"
-                   "done 0\ndone 1\ndone 2\ndone 3\n",
-                (unsigned long long)size, (unsigned)MIB, etag, round == 0 ? this_boot : other_boot);
-        fclose(f);
-
-        TH_PASS(th_run_download(&t, &o, DEMO_PREFIX "t11/boot.bin", dst, (int64_t)size));
-        igtcloud__engine_stats st;
-        igtcloud__engine_get_stats(&st, t);
-        igtcloud_transfer_free(t);
-        assert_true(th_same_file(src, dst));
-        assert_false(th_exists(journal));
-        assert_int_equal(st.ranges_resumed, round == 0 ? 4 : 0);
-        unlink(dst);
+        /* Ranges 0-3 journaled as done; in the other boot's, the file holds zeros. */
+        resume_case_leave(&c, 4, round == 0 ? 4 : 0, round == 0 ? this_boot : other_boot);
+        resume_outcome got = resume_case_download(&c);
+        TH_PASS(got.rc);
+        assert_true(th_same_file(c.src, c.dst));
+        assert_false(th_exists(c.journal));
+        assert_int_equal(got.st.ranges_resumed, round == 0 ? 4 : 0);
+        unlink(c.dst);
     }
-}
-
-/* A temporary file holding src's first `keep` bytes and a journal that says so, ranges of 1 MiB. */
-static void prepare_resume(const char *tmp, const char *journal, const char *src, uint64_t size,
-                           uint32_t keep_ranges, const char *etag)
-{
-    char boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
-    igtcloud__journal_boot_id(boot);
-    write_partial(tmp, src, size, (uint64_t)keep_ranges * MIB);
-    FILE *f = fopen(journal, "wb");
-    assert_non_null(f);
-    fprintf(f, "igtcloud-journal 1\nsize=%llu range=%u etag=%s modified=0 boot=%s\n",
-            (unsigned long long)size, (unsigned)MIB, etag, boot);
-    for (uint32_t i = 0; i < keep_ranges; i++)
-        fprintf(f, "done %u\n", i);
-    fclose(f);
 }
 
 /*
@@ -1259,63 +1287,45 @@ static void prepare_resume(const char *tmp, const char *journal, const char *src
 static void test_transfer__resumed_ranges_read_back_by_workers(void **state)
 {
     (void)state;
-    char src[512], dst[512], tmp[600], journal[600];
-    th_path_in(&env, src, sizeof(src), "reread.bin");
-    th_path_in(&env, dst, sizeof(dst), "reread.out");
-    snprintf(tmp, sizeof(tmp), "%s/.reread.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
-    snprintf(journal, sizeof(journal), "%s/.reread.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
-    const uint64_t size = 12 * MIB + 5;
-    const char *key = DEMO_PREFIX "t12/reread.bin";
-    assert_int_equal(th_make_file(src, size, 12), 0);
-    igtcloud_transfer_options o;
-    multipart_options(&o);
-    o.range_size = 1 * MIB;
-    o.range_threshold = 1 * MIB;
-    igtcloud_transfer *t = NULL;
-    TH_PASS(run_upload(&t, &o, src, key, NULL));
-    igtcloud_transfer_result r;
-    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
-    char etag[128];
-    snprintf(etag, sizeof(etag), "%s", r.etag);
-    igtcloud_transfer_free(t);
+    resume_case c;
+    resume_case_upload(&c, "reread.bin");
+    char boot[IGTCLOUD__JOURNAL_BOOT_MAX + 1];
+    igtcloud__journal_boot_id(boot);
 
     /* Ranges 0-6 kept (7 MiB: more than one part, and a part boundary inside them). */
-    prepare_resume(tmp, journal, src, size, 7, etag);
-    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
-    igtcloud__engine_stats st;
-    igtcloud__engine_get_stats(&st, t);
-    igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, dst));
-    assert_int_equal(st.ranges_resumed, 7);
-    assert_int_equal(st.ranges_read_back_by_workers, 7);
-    assert_int_equal(st.verified_by_part_crcs, 1);
-    unlink(dst);
+    resume_case_leave(&c, 7, 7, boot);
+    resume_outcome got = resume_case_download(&c);
+    TH_PASS(got.rc);
+    assert_true(th_same_file(c.src, c.dst));
+    assert_int_equal(got.st.ranges_resumed, 7);
+    assert_int_equal(got.st.ranges_read_back_by_workers, 7);
+    assert_int_equal(got.st.verified_by_part_crcs, 1);
+    unlink(c.dst);
 
     /* A byte of a kept range rotted on disk: the check fails, nothing is left to resume from. */
-    prepare_resume(tmp, journal, src, size, 7, etag);
-    int fd = open(tmp, O_RDWR);
+    resume_case_leave(&c, 7, 7, boot);
+    int fd = open(c.tmp, O_RDWR);
     assert_true(fd >= 0);
-    unsigned char c;
-    assert_int_equal(pread(fd, &c, 1, 3 * MIB + 77), 1);
-    c ^= 0x10;
-    assert_int_equal(pwrite(fd, &c, 1, 3 * MIB + 77), 1);
+    unsigned char byte;
+    assert_int_equal(pread(fd, &byte, 1, 3 * MIB + 77), 1);
+    byte ^= 0x10;
+    assert_int_equal(pwrite(fd, &byte, 1, 3 * MIB + 77), 1);
     close(fd);
-    assert_int_equal(th_run_download(&t, &o, key, dst, (int64_t)size), IGTCLOUD_EPARTIAL);
-    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
-    assert_int_equal(r.status, IGTCLOUD_EPROTO);
-    assert_non_null(strstr(r.message, "composite checksum"));
-    igtcloud__engine_get_stats(&st, t);
-    assert_int_equal(st.ranges_read_back_by_workers, 7);
-    assert_int_equal(st.verified_by_part_crcs, 0);
-    igtcloud_transfer_free(t);
-    assert_false(th_exists(dst));
-    assert_false(th_exists(tmp));
-    assert_false(th_exists(journal));
+    got = resume_case_download(&c);
+    assert_int_equal(got.rc, IGTCLOUD_EPARTIAL);
+    assert_int_equal(got.status, IGTCLOUD_EPROTO);
+    assert_non_null(strstr(got.message, "composite checksum"));
+    assert_int_equal(got.st.ranges_read_back_by_workers, 7);
+    assert_int_equal(got.st.verified_by_part_crcs, 0);
+    assert_false(th_exists(c.dst));
+    assert_false(th_exists(c.tmp));
+    assert_false(th_exists(c.journal));
 
     /* The next run starts over and gets it whole. */
-    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
-    igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, dst));
+    got = resume_case_download(&c);
+    TH_PASS(got.rc);
+    assert_true(th_same_file(c.src, c.dst));
+    assert_int_equal(got.st.ranges_resumed, 0);
 }
 
 /* Download key to dst with the file size limit at `limit`; returns the file's result status. */
