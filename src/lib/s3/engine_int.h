@@ -404,7 +404,8 @@ void igtcloud__engine_parts_reset(job *j);
 /*
  * CRC32C checks of multipart downloads (engine_crc.c). begin: the first
  * answer of a GET of j came (its headers checked): start folding when the
- * object may have a checksum. resumed: j resumes from its journal. ask: HEAD
+ * object may have a checksum (and hand what a resumed run kept to the
+ * workers: read_ahead). resumed: j resumes from its journal. ask: HEAD
  * the checksum once, when a ranged GET could not carry it. answer: that HEAD
  * came back (ok) or failed for good. fold: bytes [at, at + n) are written
  * (write-behind chunks are summed by the workers that write them).
