@@ -493,6 +493,93 @@ static void test_transfer_faults__sigkill_then_resume_skips_finished_ranges(void
     }
 }
 
+/* Cancels at the first progress report with more bytes than the first one had, and at least at_least. */
+typedef struct cancel_on_new_bytes {
+    uint64_t at_least;
+    int seen;
+    uint64_t first;
+} cancel_on_new_bytes;
+
+static int cancel_when_bytes_grow(const igtcloud_transfer_progress *p, void *payload)
+{
+    cancel_on_new_bytes *c = payload;
+    if (!c->seen) {
+        c->seen = 1;
+        c->first = p->bytes_done;
+        return 0;
+    }
+    return p->bytes_done > c->first && p->bytes_done >= c->at_least;
+}
+
+/* Run a download of f/big.bin into dst with progress reports to cb; returns the run's code. */
+static int download_big_reporting(const char *dst, igtcloud_transfer_progress_cb cb, void *payload,
+                                  igtcloud__engine_stats *st)
+{
+    igtcloud_transfer_options o;
+    options(&o);
+    o.max_requests = 2;
+    o.stall_timeout_ms = 5000;
+    o.progress_cb = cb;
+    o.progress_payload = payload;
+    igtcloud_transfer *t = NULL;
+    TH_PASS(igtcloud_transfer_new(&t, &o));
+    TH_PASS(igtcloud_transfer_add_download(t, DEMO_PREFIX "f/big.bin", dst, DEMO_PREFIX, -1, NULL));
+    int rc = igtcloud_transfer_run(t);
+    igtcloud__engine_get_stats(st, t);
+    igtcloud_transfer_free(t);
+    return rc;
+}
+
+/*
+ * Cancelled twice, the second time as the resumed run's first new bytes come
+ * (when the kept ranges were handed to workers to read back for the CRC32C
+ * check; the cancel waits for those reads): each cancel keeps the temporary
+ * file and journal, and the third run reads back what is kept, fetches only
+ * what is missing and checks the whole file.
+ */
+static void test_transfer_faults__resume_cancelled_after_read_back_resumes_again(void **state)
+{
+    (void)state;
+    char dst[512], tmp[600], journal[600];
+    snprintf(dst, sizeof(dst), "%s/cancelled.out", env.dir);
+    snprintf(tmp, sizeof(tmp), "%s/.cancelled.out" IGTCLOUD__ENGINE_PART_SUFFIX, env.dir);
+    snprintf(journal, sizeof(journal), "%s/.cancelled.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
+    igtcloud__engine_stats st;
+
+    /* Slow GETs, two at a time: the first cancel comes once two ranges are in. */
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":300}"), 0);
+    cancel_on_new_bytes first = { 4 * MIB, 0, 0 };
+    int rc = download_big_reporting(dst, cancel_when_bytes_grow, &first, &st);
+    assert_int_equal(rc, IGTCLOUD_ECANCELLED);
+    assert_true(th_exists(tmp));
+    assert_true(th_exists(journal));
+    assert_false(th_exists(dst));
+
+    /* Bodies that stall after their first bytes: cancelled as those arrive. */
+    assert_int_equal(admin("DELETE", NULL), 0);
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"body\",\"after_bytes\":1000,\"ms\":600}"), 0);
+    cancel_on_new_bytes second = { 0, 0, 0 };
+    rc = download_big_reporting(dst, cancel_when_bytes_grow, &second, &st);
+    assert_int_equal(rc, IGTCLOUD_ECANCELLED);
+    size_t kept = st.ranges_resumed;
+    assert_true(st.ranges_read_back_by_workers >= 1); /* handed out as the first bytes came */
+    assert_true(kept >= 2);
+    assert_true(th_exists(tmp));
+    assert_true(th_exists(journal));
+    assert_false(th_exists(dst));
+
+    assert_int_equal(admin("DELETE", NULL), 0);
+    rc = download_big_reporting(dst, NULL, NULL, &st);
+    TH_PASS(rc);
+    assert_true(th_same_file(big_src, dst));
+    assert_false(th_exists(tmp));
+    assert_false(th_exists(journal));
+    assert_true(st.ranges_resumed >= kept);
+    assert_int_equal(st.ranges_read_back_by_workers, st.ranges_resumed);
+    assert_int_equal(st.verified_by_part_crcs, 1);
+}
+
 static int note_in_flight(const igtcloud_transfer_progress *p, void *payload)
 {
     size_t *most = payload;
@@ -552,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_transfer_faults__nosuchupload_is_checked_against_the_object),
         cmocka_unit_test(test_transfer_faults__persistent_faults_fail_cleanly),
         cmocka_unit_test(test_transfer_faults__sigkill_then_resume_skips_finished_ranges),
+        cmocka_unit_test(test_transfer_faults__resume_cancelled_after_read_back_resumes_again),
         cmocka_unit_test(test_transfer_faults__requests_in_flight_stay_within_the_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

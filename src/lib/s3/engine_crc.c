@@ -20,8 +20,9 @@
  * into each part's CRC32C at the part sizes HEAD ?partNumber=1 tells
  * (engine_parts.c); a part boundary inside a granule has that granule read
  * back. Ranges found done by a resumed run were never seen: workers read
- * them back while the rest arrives, a few tasks at a time (a cancel waits
- * for one at most); what none could is read back on the loop at the end.
+ * them back while the rest arrives, two tasks of up to 64 MiB at a time (a
+ * cancel waits for those two only); what none could is read back on the
+ * loop at the end.
  */
 #include "s3/engine_int.h"
 
@@ -225,7 +226,8 @@ static int read_back(igtcloud_transfer *t, job *j, uint64_t from, uint64_t to, u
 
 void igtcloud__engine_crc_read_ahead(igtcloud_transfer *t, job *j)
 {
-    if (!j->crc_unfolded || !j->crc_gran || j->failing)
+    /* Cancelling waits for the tasks out (engine_loop.c's cancel_all): no more go. */
+    if (!j->crc_unfolded || !j->crc_gran || j->failing || t->cancel)
         return;
     const uint32_t count = j->journal.count;
     const uint64_t range = j->journal.range_size;
