@@ -379,7 +379,8 @@ static int append_xml_element(igtcloud__buf *out, const char *name, const char *
  * *type "COMPOSITE" (S3's default for it) or "FULL_OBJECT", or both "" when
  * none is kept. CRC32C is the only algorithm the sandbox computes; S3's
  * others are accepted and ignored, as boto3 asks for CRC32 by default.
- * Returns -1 with InvalidRequest set for a checksum type S3 does not know.
+ * Returns -1 with InvalidRequest set for an algorithm or a checksum type S3
+ * does not know, as S3 answers them.
  */
 static int upload_checksum(sandbox_s3_req *req, const char **algorithm, const char **type)
 {
@@ -390,6 +391,14 @@ static int upload_checksum(sandbox_s3_req *req, const char **algorithm, const ch
     if (given_type && !full_object && strcasecmp(given_type, "COMPOSITE") != 0) {
         sandbox_s3_fail(req, "InvalidRequest", "Value for x-amz-checksum-type header is invalid"
                                                " (COMPOSITE or FULL_OBJECT).");
+        return -1;
+    }
+    static const char *const known[] = { "CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME" };
+    int is_known = 0;
+    for (size_t i = 0; given && i < sizeof(known) / sizeof(known[0]); i++)
+        is_known |= strcasecmp(given, known[i]) == 0;
+    if (given && !is_known) {
+        sandbox_s3_fail(req, "InvalidRequest", "Value for x-amz-checksum-algorithm header is invalid.");
         return -1;
     }
     if (given && strcasecmp(given, "CRC32C") == 0) {

@@ -1596,9 +1596,10 @@ static void test_s3__multipart_full_object_crc32c(void **state)
 }
 
 /*
- * What is not CRC32C: an unknown checksum type is refused; another algorithm
- * (boto3 asks for CRC32) is accepted and ignored, and an upload without one
- * is as it always was: no object checksum, and part checksums not checked.
+ * What is not CRC32C: an unknown checksum type or algorithm is refused;
+ * another of S3's algorithms (boto3 asks for CRC32) is accepted and ignored,
+ * and an upload without one is as it always was: no object checksum, and
+ * part checksums not checked.
  */
 static void test_s3__multipart_other_checksums(void **state)
 {
@@ -1618,6 +1619,12 @@ static void test_s3__multipart_other_checksums(void **state)
                      .headers = unknown_type };
     assert_int_equal(s3_request(&res, &put_creds, &call), 0);
     assert_s3_error(res, 400, "InvalidRequest");
+    test_response_dispose(&res);
+    const char *unknown_algorithm[] = { "x-amz-checksum-algorithm: MD4", NULL };
+    call.headers = unknown_algorithm;
+    assert_int_equal(s3_request(&res, &put_creds, &call), 0);
+    assert_s3_error(res, 400, "InvalidRequest");
+    assert_non_null(strstr(res.body, "x-amz-checksum-algorithm"));
     test_response_dispose(&res);
 
     static const char *const creates[][3] = {
