@@ -33,6 +33,27 @@ int test_make_temp_dir(char *out, size_t size, const char *tag)
     return mkdtemp(out) ? 0 : -1;
 }
 
+/* The sandboxes this process runs, so a report that ends it ends them too. */
+#define MAX_LIVE 32
+static pid_t live[MAX_LIVE];
+
+static void live_add(pid_t pid)
+{
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (live[i] == 0) {
+            live[i] = pid;
+            return;
+        }
+    }
+}
+
+static void live_remove(pid_t pid)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i] == pid)
+            live[i] = 0;
+}
+
 static int launch(test_sandbox *sb, const char *const *extra_args)
 {
     int out_pipe[2];
@@ -68,6 +89,7 @@ static int launch(test_sandbox *sb, const char *const *extra_args)
     }
     close(out_pipe[1]);
     sb->pid = pid;
+    live_add(pid);
 
     /* Wait up to 60 s for "ready api=URL[ s3=URL]". */
     char line[512];
@@ -92,6 +114,7 @@ static int launch(test_sandbox *sb, const char *const *extra_args)
         fprintf(stderr, "sandbox did not become ready (see %s): '%s'\n", err_path, line);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
+        live_remove(pid);
         sb->pid = 0;
         return -1;
     }
@@ -124,6 +147,7 @@ int test_sandbox_stop_keep(test_sandbox *sb)
         kill(sb->pid, SIGTERM);
         if (waitpid(sb->pid, &status, 0) < 0)
             status = -1;
+        live_remove(sb->pid);
         sb->pid = 0;
     }
     return status;
@@ -156,6 +180,12 @@ static void check_exit(const test_sandbox *sb, int status)
         return;
     fprintf(stderr, "the sandbox in %s %s\n", sb->dir,
             reported ? "reported a sanitizer error (above)" : "exited with an error");
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+        }
+    }
     exit(1);
 }
 
