@@ -511,6 +511,14 @@ static int cancel_when_bytes_grow(const igtcloud_transfer_progress *p, void *pay
     return p->bytes_done > c->first && p->bytes_done >= c->at_least;
 }
 
+/* Cancels at the second progress report (about 50 ms into the run). */
+static int cancel_at_second_report(const igtcloud_transfer_progress *p, void *payload)
+{
+    (void)p;
+    int *reports = payload;
+    return ++*reports >= 2;
+}
+
 /* Run a download of f/big.bin into dst with progress reports to cb; returns the run's code. */
 static int download_big_reporting(const char *dst, igtcloud_transfer_progress_cb cb, void *payload,
                                   igtcloud__engine_stats *st)
@@ -531,11 +539,11 @@ static int download_big_reporting(const char *dst, igtcloud_transfer_progress_cb
 }
 
 /*
- * Cancelled twice, the second time as the resumed run's first new bytes come
+ * Cancelled twice, the second time just after the resumed run's first answers
  * (when the kept ranges were handed to workers to read back for the CRC32C
- * check; the cancel waits for those reads): each cancel keeps the temporary
- * file and journal, and the third run reads back what is kept, fetches only
- * what is missing and checks the whole file.
+ * check; the cancel waits for those reads, and hands out no more of them):
+ * each cancel keeps the temporary file and journal, and the third run reads
+ * back what is kept, fetches only what is missing and checks the whole file.
  */
 static void test_transfer_faults__resume_cancelled_after_read_back_resumes_again(void **state)
 {
@@ -546,25 +554,34 @@ static void test_transfer_faults__resume_cancelled_after_read_back_resumes_again
     snprintf(journal, sizeof(journal), "%s/.cancelled.out" IGTCLOUD__ENGINE_JOURNAL_SUFFIX, env.dir);
     igtcloud__engine_stats st;
 
-    /* Slow GETs, two at a time: the first cancel comes once two ranges are in. */
+    /* Slow GETs, two at a time: the first cancel comes once four ranges are in. */
     assert_int_equal(admin("DELETE", NULL), 0);
     assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"headers\",\"ms\":300}"), 0);
-    cancel_on_new_bytes first = { 4 * MIB, 0, 0 };
+    cancel_on_new_bytes first = { 8 * MIB, 0, 0 };
     int rc = download_big_reporting(dst, cancel_when_bytes_grow, &first, &st);
     assert_int_equal(rc, IGTCLOUD_ECANCELLED);
     assert_true(th_exists(tmp));
     assert_true(th_exists(journal));
     assert_false(th_exists(dst));
 
-    /* Bodies that stall after their first bytes: cancelled as those arrive. */
+    /*
+     * Bodies that stall after their first bytes: the read-back of the kept
+     * ranges starts as the first answers come (one range per task, slowed
+     * down), and the cancel comes while the first two tasks are out.
+     */
     assert_int_equal(admin("DELETE", NULL), 0);
-    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"body\",\"after_bytes\":1000,\"ms\":600}"), 0);
-    cancel_on_new_bytes second = { 0, 0, 0 };
-    rc = download_big_reporting(dst, cancel_when_bytes_grow, &second, &st);
+    assert_int_equal(admin("POST", "{\"operation\":\"GetObject\",\"effect\":\"delay\",\"where\":\"body\",\"after_bytes\":1000,\"ms\":2000}"), 0);
+    int reports = 0;
+    igtcloud__engine_read_back_task_max = 2 * MIB; /* the range size of options() */
+    igtcloud__engine_read_back_delay_us = 500 * 1000;
+    rc = download_big_reporting(dst, cancel_at_second_report, &reports, &st);
+    igtcloud__engine_read_back_task_max = 64 * MIB;
+    igtcloud__engine_read_back_delay_us = 0;
     assert_int_equal(rc, IGTCLOUD_ECANCELLED);
     size_t kept = st.ranges_resumed;
-    assert_true(st.ranges_read_back_by_workers >= 1); /* handed out as the first bytes came */
-    assert_true(kept >= 2);
+    assert_true(kept >= 4);
+    assert_true(st.ranges_read_back_by_workers >= 1); /* handed out as the first answers came */
+    assert_true(st.ranges_read_back_by_workers <= 2); /* and no more once cancelled */
     assert_true(th_exists(tmp));
     assert_true(th_exists(journal));
     assert_false(th_exists(dst));

@@ -66,6 +66,15 @@ void igtcloud__transfer_set_retire(igtcloud_transfer *t, int on);
  */
 extern unsigned igtcloud__engine_md5_round_delay_us;
 
+/*
+ * Test hooks for the read-back of a resumed download's kept ranges: the most
+ * bytes one worker task reads (default 64 MiB), and microseconds a worker
+ * sleeps before each such task (0, the default: none), so tests can cancel
+ * while tasks are out and more wait.
+ */
+extern uint64_t igtcloud__engine_read_back_task_max;
+extern unsigned igtcloud__engine_read_back_delay_us;
+
 /* Suffixes of the temporary file and journal beside a download's final name. */
 #define IGTCLOUD__ENGINE_PART_SUFFIX ".igtcloud-part"
 #define IGTCLOUD__ENGINE_JOURNAL_SUFFIX ".igtcloud-journal"

@@ -36,8 +36,9 @@
 
 #define GRANULE_MIN MIB
 #define GRANULES_MAX (256u * 1024) /* 1 MiB of registers at most */
-#define READ_BACK_TASK_MAX (64 * MIB)
 #define READ_BACK_TASKS 2
+
+uint64_t igtcloud__engine_read_back_task_max = 64 * MIB;
 
 /*
  * What x-amz-checksum-crc32c says of j's object: CRC_COMPOSITE (with as many
@@ -239,7 +240,8 @@ void igtcloud__engine_crc_read_ahead(igtcloud_transfer *t, job *j)
         if (first == count)
             return;
         uint32_t end = first + 1;
-        while (end < count && j->crc_unfolded[end] && (uint64_t)(end + 1 - first) * range <= READ_BACK_TASK_MAX)
+        while (end < count && j->crc_unfolded[end] &&
+               (uint64_t)(end + 1 - first) * range <= igtcloud__engine_read_back_task_max)
             end++;
         uint64_t to = (uint64_t)end * range < j->size ? (uint64_t)end * range : j->size;
         if (igtcloud__engine_crc_read_submit(t, j, (uint64_t)first * range, to) != 0)

@@ -95,6 +95,7 @@ typedef struct verify_pool {
 } verify_pool;
 
 unsigned igtcloud__engine_md5_round_delay_us;
+unsigned igtcloud__engine_read_back_delay_us;
 
 /* Bytes of each file a worker reads per MD5 lane and round; a worker's buffer holds all lanes. */
 #define MD5_MAX_LANES 8
@@ -158,6 +159,8 @@ static int crc_read_granules(verify_task *task, unsigned char *buf)
 {
     if (!buf)
         return -ENOMEM;
+    if (igtcloud__engine_read_back_delay_us)
+        usleep(igtcloud__engine_read_back_delay_us);
     size_t k = 0;
     for (uint64_t at = task->from; at < task->to; k++) {
         uint64_t end = (at / task->crc_cut + 1) * task->crc_cut;
