@@ -60,9 +60,10 @@ head -c 3000000 /dev/urandom >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/
 head -c 20000000 /dev/urandom >"$work/upload/Hospital A/PAT-NEW---STUDY-NEW/run1/cine.bin"
 "$igtcloud" upload "$work/upload" "Demo Project" "Hospital A"
 
-step "igtcloud download again: only the new study is fetched, byte-identical, its multipart file checked against its composite CRC32C (part by part)"
+step "igtcloud download again: only the new study is fetched, byte-identical, its multipart file checked against its full-object CRC32C"
 "$igtcloud" download "$work/download" "Demo Project" "Hospital A" --category files --category dicom --category annotations
-# The check's questions to the server: the checksum (HEAD, x-amz-checksum-mode), then part 1's size.
+# The check's question to the server: the checksum (HEAD, x-amz-checksum-mode); a
+# composite one (other clients' uploads) would need part 1's size too.
 grep -F 'cine.bin' "$work/requests.log" | grep -F '"operation":"HeadObject"' |
   sed -E 's/.*"status":([0-9]+).*/\1 &/
           s/^([0-9]+) .*"range":"part ([0-9]+)".*/sandbox log: HEAD cine.bin?partNumber=\2 -> \1 (its part size)/

@@ -146,8 +146,10 @@ typedef enum {
      * The default of IGTCLOUD_TRANSFER_OPTIONS_INIT (as AWS SDKs default to a
      * CRC since 2025): x-amz-checksum-crc32c instead of Content-MD5 on object
      * and part bodies (multipart uploads are created with
-     * x-amz-checksum-algorithm CRC32C and completed with each part's checksum;
-     * the parts of a resumed upload keep Content-MD5). Many times cheaper to
+     * x-amz-checksum-algorithm CRC32C and x-amz-checksum-type FULL_OBJECT,
+     * and completed with each part's checksum and the whole object's, joined
+     * from the parts'; a resumed upload goes on as ListParts says it was
+     * created, or with Content-MD5). Many times cheaper to
      * compute than MD5 (SSE 4.2). S3 and the sandbox verify it; servers that
      * predate S3's additional checksums (Ceph RGW 16, Debian 12's) accept the
      * header without checking it: use MD5 where such a server must verify.

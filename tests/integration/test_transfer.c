@@ -922,8 +922,9 @@ static void count_heads(const char *key, int *all, int *part1)
 }
 
 /*
- * By default, a multipart object uploaded with CRC32C checksums (the
- * engine's default) is checked against its composite checksum: the CRC32C
+ * By default, a multipart object uploaded with CRC32C checksums of the
+ * COMPOSITE type (as other clients leave them; the engine's own uploads are
+ * FULL_OBJECT) is checked against its composite checksum: the CRC32C
  * of each part, summed from the bytes as they arrive in 3 MiB ranges that
  * cross the 5 MiB part boundaries, then of those. One HEAD asks for the
  * checksum a ranged GET does not carry, one for the part size; nothing is
@@ -946,7 +947,9 @@ static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
     assert_int_equal(th_make_file(src, size, 21), 0);
     igtcloud_transfer_options o;
     multipart_options(&o);
+    igtcloud__engine_composite_uploads = 1;
     th_put_file(&o, src, key, NULL);
+    igtcloud__engine_composite_uploads = 0;
     int heads0, part0, heads1, part1;
     count_heads("t21/crcparts.bin", &heads0, &part0);
 
@@ -1005,6 +1008,69 @@ static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
         assert_false(side_exists("crcparts-bad.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
         assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at[i]), 0); /* back */
     }
+}
+
+/*
+ * The engine's multipart uploads carry a FULL_OBJECT CRC32C, as AWS SDKs
+ * ask for: the Complete names the whole object's CRC32C, joined from the
+ * parts', and the server checks it. A ranged download then needs one HEAD,
+ * for the checksum, and none for the part size; one GET needs none. A
+ * rotten byte on the server's disk fails the download, with nothing left.
+ */
+static void test_transfer__multipart_upload_names_its_full_object_crc32c(void **state)
+{
+    (void)state;
+    const char *key = DEMO_PREFIX "t22/full.bin";
+    char src[512], dst[512], whole[512], bad[512];
+    th_path_in(&env, src, sizeof(src), "fullcrc.bin");
+    th_path_in(&env, dst, sizeof(dst), "fullcrc.out");
+    th_path_in(&env, whole, sizeof(whole), "fullcrc-whole.out");
+    th_path_in(&env, bad, sizeof(bad), "fullcrc-bad.out");
+    const uint64_t size = 15 * MIB + 4321; /* parts of 5 MiB: 5, 5, 5 and 4321 bytes */
+    assert_int_equal(th_make_file(src, size, 22), 0);
+    igtcloud_transfer_options o;
+    multipart_options(&o);
+    th_put_file(&o, src, key, NULL);
+    assert_int_equal(th_log_count(&env, "\"operation\":\"CompleteMultipartUpload\"", "\"status\":200", "t22/full.bin"), 1);
+    int heads0, part0, heads1, part1;
+    count_heads("t22/full.bin", &heads0, &part0);
+
+    igtcloud_transfer *t = NULL;
+    igtcloud__engine_stats st;
+    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    assert_int_equal(st.verified_by_crc32c, 1);
+    assert_int_equal(st.verified_by_part_crcs, 0);
+    assert_int_equal(st.verified_by_parts, 0);
+    assert_int_equal(st.prefix_hashes, 0);
+    count_heads("t22/full.bin", &heads1, &part1);
+    assert_int_equal(heads1 - heads0, 1); /* the checksum's */
+    assert_int_equal(part1 - part0, 0);   /* no part size needed */
+
+    igtcloud_transfer_options one = o;
+    one.range_threshold = 64 * MIB;
+    TH_PASS(th_run_download(&t, &one, key, whole, (int64_t)size));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, whole));
+    assert_int_equal(st.verified_by_crc32c, 1);
+    count_heads("t22/full.bin", &heads0, &part0);
+    assert_int_equal(heads0 - heads1, 0);
+
+    const long rot_at = (long)(10 * MIB + 77);
+    assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at), 0);
+    assert_int_equal(th_run_download(&t, &o, key, bad, (int64_t)size), IGTCLOUD_EPARTIAL);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_int_equal(r.status, IGTCLOUD_EPROTO);
+    assert_non_null(strstr(r.message, "CRC32C of the data differs from the object's checksum"));
+    igtcloud_transfer_free(t);
+    assert_false(th_exists(bad));
+    assert_false(side_exists("fullcrc-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
+    assert_false(side_exists("fullcrc-bad.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
+    assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at), 0); /* back */
 }
 
 /*
@@ -1299,7 +1365,7 @@ static void test_transfer__resumed_ranges_read_back_by_workers(void **state)
     assert_true(th_same_file(c.src, c.dst));
     assert_int_equal(got.st.ranges_resumed, 7);
     assert_int_equal(got.st.ranges_read_back_by_workers, 7);
-    assert_int_equal(got.st.verified_by_part_crcs, 1);
+    assert_int_equal(got.st.verified_by_crc32c, 1);
     unlink(c.dst);
 
     /* A byte of a kept range rotted on disk: the check fails, nothing is left to resume from. */
@@ -1314,9 +1380,9 @@ static void test_transfer__resumed_ranges_read_back_by_workers(void **state)
     got = resume_case_download(&c);
     assert_int_equal(got.rc, IGTCLOUD_EPARTIAL);
     assert_int_equal(got.status, IGTCLOUD_EPROTO);
-    assert_non_null(strstr(got.message, "composite checksum"));
+    assert_non_null(strstr(got.message, "CRC32C of the data differs from the object's checksum"));
     assert_int_equal(got.st.ranges_read_back_by_workers, 7);
-    assert_int_equal(got.st.verified_by_part_crcs, 0);
+    assert_int_equal(got.st.verified_by_crc32c, 0);
     assert_false(th_exists(c.dst));
     assert_false(th_exists(c.tmp));
     assert_false(th_exists(c.journal));
@@ -1422,6 +1488,7 @@ int main(void)
         cmocka_unit_test(test_transfer__ranged_download_hashes_prefix_while_ranges_arrive),
         cmocka_unit_test(test_transfer__multipart_download_checked_part_by_part),
         cmocka_unit_test(test_transfer__multipart_download_checked_by_part_crcs),
+        cmocka_unit_test(test_transfer__multipart_upload_names_its_full_object_crc32c),
         cmocka_unit_test(test_transfer__multipart_created_callback_then_abort),
         cmocka_unit_test(test_transfer__journal_of_another_boot_is_not_trusted),
         cmocka_unit_test(test_transfer__resumed_ranges_read_back_by_workers),

@@ -479,8 +479,8 @@ static void test_transfer_faults__sigkill_then_resume_skips_finished_ranges(void
     assert_true(th_same_file(big_src, dst));
     assert_false(th_exists(journal));
     assert_int_equal(st.ranges_resumed, (size_t)ndone);
-    /* The composite CRC32C check covers the ranges the killed run left, read back from disk. */
-    assert_int_equal(st.verified_by_part_crcs, 1);
+    /* The full-object CRC32C check covers the ranges the killed run left, read back from disk. */
+    assert_int_equal(st.verified_by_crc32c, 1);
     assert_int_equal(st.ranges_read_back_by_workers, (size_t)ndone); /* not on the loop */
 
     uint64_t starts[64];
@@ -594,7 +594,7 @@ static void test_transfer_faults__resume_cancelled_after_read_back_resumes_again
     assert_false(th_exists(journal));
     assert_true(st.ranges_resumed >= kept);
     assert_int_equal(st.ranges_read_back_by_workers, st.ranges_resumed);
-    assert_int_equal(st.verified_by_part_crcs, 1);
+    assert_int_equal(st.verified_by_crc32c, 1);
 }
 
 static int note_in_flight(const igtcloud_transfer_progress *p, void *payload)

@@ -23,7 +23,7 @@ typedef struct igtcloud__engine_stats {
     size_t prefix_hashes;       /* in-order prefixes of ranged downloads hashed by workers */
     size_t bodies_hashed_by_workers; /* upload bodies whose digests a worker computed */
     size_t chunks_written_by_workers; /* chunks of downloaded bytes a worker wrote */
-    size_t verified_by_crc32c;  /* downloads checked against the object's CRC32C instead of MD5 */
+    size_t verified_by_crc32c;  /* downloads checked against the object's full-object CRC32C instead of MD5 */
     size_t md5_side_by_side;    /* MD5 tasks a worker hashed together with others (core/md5.h) */
     size_t md5_joined_running;  /* MD5 tasks taken into a worker's lanes while they hashed others */
     size_t completions_confirmed; /* Completes that met NoSuchUpload: HEADs sent to check */
@@ -74,6 +74,13 @@ extern unsigned igtcloud__engine_md5_round_delay_us;
  */
 extern uint64_t igtcloud__engine_read_back_task_max;
 extern unsigned igtcloud__engine_read_back_delay_us;
+
+/*
+ * Test hook: non-zero creates CRC32C uploads with S3's COMPOSITE checksum
+ * type (the CRC32C of the parts' CRC32Cs) instead of FULL_OBJECT, so tests
+ * can make the objects other clients leave.
+ */
+extern int igtcloud__engine_composite_uploads;
 
 /* Suffixes of the temporary file and journal beside a download's final name. */
 #define IGTCLOUD__ENGINE_PART_SUFFIX ".igtcloud-part"

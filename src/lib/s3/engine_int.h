@@ -115,6 +115,7 @@ struct job {
     char **part_etags;
     uint32_t *part_crcs;  /* CRC32C of each part (crc_parts) */
     int crc_parts;        /* the upload was created with x-amz-checksum-algorithm CRC32C */
+    int crc_full_object;  /* ... and type FULL_OBJECT by this run: Complete names the object's CRC32C */
     int listed_crc32c;    /* a resumed upload's ListParts names CRC32C as its algorithm */
     int listed_without_crc; /* a part it kept was listed without its CRC32C */
     int parts_ready;      /* the upload id is known and parts may start */

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "s3/endpoint.h"
+#include "s3/plan.h"
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
@@ -446,6 +447,20 @@ static void crc32c_b64(char out[16], uint32_t crc)
     out[8] = '\0';
 }
 
+int igtcloud__engine_composite_uploads;
+
+/* The CRC32C of the whole object, joined from its parts' (FULL_OBJECT). */
+static uint32_t object_crc32c(const job *j)
+{
+    uint32_t crc = 0;
+    for (uint32_t i = 0; i < j->nparts; i++) {
+        uint64_t offset, len;
+        igtcloud__plan_slice(&offset, &len, j->size, j->part_size, i);
+        crc = i ? igtcloud__crc32c_combine(crc, j->part_crcs[i], len) : j->part_crcs[i];
+    }
+    return crc;
+}
+
 static int complete_body(igtcloud__buf *out, const job *j)
 {
     int rc = igtcloud__buf_puts(out, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
@@ -552,6 +567,9 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
             rc = igtcloud__sha256(s, r->send_body.ptr, r->send_body.size);
             igtcloud__hex(sha_hex, s, sizeof(s));
         }
+        /* The object's, for S3 to check against the parts' it joins (FULL_OBJECT). */
+        if (!rc && j->crc_parts && j->crc_full_object)
+            crc32c_b64(crc_b64, object_crc32c(j));
         break;
     }
     case RK_ABORT:
@@ -586,8 +604,12 @@ int igtcloud__engine_req_start(igtcloud_transfer *t, req *r)
         hs[nh++] = (igtcloud__sigv4_header){ "Content-MD5", md5_b64 };
     if (crc_b64[0])
         hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-crc32c", crc_b64 };
-    if (r->kind == RK_CREATE && t->o.checksum == IGTCLOUD_CHECKSUM_CRC32C)
+    if (r->kind == RK_CREATE && t->o.checksum == IGTCLOUD_CHECKSUM_CRC32C) {
         hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-algorithm", "CRC32C" };
+        /* The whole object's CRC32C, as AWS SDKs ask: a download checks it without the part size. */
+        if (!igtcloud__engine_composite_uploads)
+            hs[nh++] = (igtcloud__sigv4_header){ "x-amz-checksum-type", "FULL_OBJECT" };
+    }
     if (range[0])
         hs[nh++] = (igtcloud__sigv4_header){ "Range", range };
     else if ((r->kind == RK_GET && j->kind == JK_DOWNLOAD) || r->kind == RK_CHECKSUM)

@@ -135,6 +135,7 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
             if (!j->part_crcs)
                 return -1;
             j->crc_parts = 1;
+            j->crc_full_object = !igtcloud__engine_composite_uploads;
         }
         j->parts_ready = 1;
         j->next_part = 0;
