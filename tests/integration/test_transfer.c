@@ -824,6 +824,38 @@ static void multipart_options(igtcloud_transfer_options *o)
     o->max_requests = 4;
 }
 
+/* A multipart-check test's files: STEM.bin of size bytes, and where it is downloaded to. */
+typedef struct check_files {
+    char src[512], dst[512], whole[512], bad[512];
+} check_files;
+
+static void check_files_make(check_files *f, const char *stem, uint64_t size, uint32_t seed)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s.bin", stem);
+    th_path_in(&env, f->src, sizeof(f->src), name);
+    snprintf(name, sizeof(name), "%s.out", stem);
+    th_path_in(&env, f->dst, sizeof(f->dst), name);
+    snprintf(name, sizeof(name), "%s-whole.out", stem);
+    th_path_in(&env, f->whole, sizeof(f->whole), name);
+    snprintf(name, sizeof(name), "%s-bad.out", stem);
+    th_path_in(&env, f->bad, sizeof(f->bad), name);
+    assert_int_equal(th_make_file(f->src, size, seed), 0);
+}
+
+/* Download key to dst, which must then hold src's bytes; returns the run's statistics. */
+static igtcloud__engine_stats download_same(const igtcloud_transfer_options *o, const char *key,
+                                            const char *src, const char *dst, uint64_t size)
+{
+    igtcloud_transfer *t = NULL;
+    igtcloud__engine_stats st;
+    TH_PASS(th_run_download(&t, o, key, dst, (int64_t)size));
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_free(t);
+    assert_true(th_same_file(src, dst));
+    return st;
+}
+
 /*
  * With verify_multipart, a multipart object (ETag "<md5 of the parts'
  * MD5s>-4") without a CRC32C checksum (uploaded with Content-MD5 only) is
@@ -838,27 +870,20 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
 {
     (void)state;
     const char *key = DEMO_PREFIX "t20/parts.bin";
-    char src[512], dst[512], whole[512], bad[512];
-    th_path_in(&env, src, sizeof(src), "parts.bin");
-    th_path_in(&env, dst, sizeof(dst), "parts.out");
-    th_path_in(&env, whole, sizeof(whole), "parts-whole.out");
-    th_path_in(&env, bad, sizeof(bad), "parts-bad.out");
     const uint64_t size = 15 * MIB + 12345; /* parts of 5 MiB: 5, 5, 5 and 12345 bytes */
-    assert_int_equal(th_make_file(src, size, 20), 0);
+    check_files f;
+    check_files_make(&f, "parts", size, 20);
     igtcloud_transfer_options o;
     multipart_options(&o);
     o.checksum = IGTCLOUD_CHECKSUM_MD5; /* the object gets no CRC32C to be checked by */
-    th_put_file(&o, src, key, NULL);
+    th_put_file(&o, f.src, key, NULL);
     o.checksum = IGTCLOUD_CHECKSUM_CRC32C;
     o.verify_multipart = 1;
     int heads_before = th_log_count(&env, "\"method\":\"HEAD\"", "\"range\":\"part 1\"", "t20/parts.bin");
 
     igtcloud_transfer *t = NULL;
     igtcloud__engine_stats st;
-    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
-    igtcloud__engine_get_stats(&st, t);
-    igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, dst));
+    st = download_same(&o, key, f.src, f.dst, size);
     assert_int_equal(st.verified_by_parts, 1);
     assert_int_equal(st.parts_unverified, 0);
     assert_true(st.prefix_hashes >= 4); /* a piece per part at least */
@@ -868,15 +893,12 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
     /* In one GET (below the range threshold): checked the same way once it is in. */
     igtcloud_transfer_options one = o;
     one.range_threshold = 64 * MIB;
-    TH_PASS(th_run_download(&t, &one, key, whole, (int64_t)size));
-    igtcloud__engine_get_stats(&st, t);
-    igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, whole));
+    st = download_same(&one, key, f.src, f.whole, size);
     assert_int_equal(st.verified_by_parts, 1);
 
     /* A byte of part 3 rots on the server's disk: the parts' MD5s no longer make the ETag. */
     assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, (long)(10 * MIB + 77)), 0);
-    assert_int_equal(th_run_download(&t, &o, key, bad, (int64_t)size), IGTCLOUD_EPARTIAL);
+    assert_int_equal(th_run_download(&t, &o, key, f.bad, (int64_t)size), IGTCLOUD_EPARTIAL);
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, IGTCLOUD_EPROTO);
@@ -884,7 +906,7 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
     igtcloud__engine_get_stats(&st, t);
     assert_int_equal(st.verified_by_parts, 0);
     igtcloud_transfer_free(t);
-    assert_false(th_exists(bad));
+    assert_false(th_exists(f.bad));
     assert_false(side_exists("parts-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
 
     /* Not asked for: checked by its size, no HEAD sent (the rotten byte goes unseen). */
@@ -902,8 +924,8 @@ static void test_transfer__multipart_download_checked_part_by_part(void **state)
             use.version = 1;
             use.verify_multipart = 0x5a5a5a5a;
         }
-        assert_int_equal(unlink(dst), 0);
-        TH_PASS(th_run_download(&t, &use, key, dst, (int64_t)size));
+        assert_int_equal(unlink(f.dst), 0);
+        TH_PASS(th_run_download(&t, &use, key, f.dst, (int64_t)size));
         igtcloud__engine_get_stats(&st, t);
         igtcloud_transfer_free(t);
         assert_int_equal(st.verified_by_parts, 0);
@@ -937,28 +959,22 @@ static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
 {
     (void)state;
     const char *key = DEMO_PREFIX "t21/crcparts.bin";
-    char src[512], dst[512], whole[512], md5[512], bad[512];
-    th_path_in(&env, src, sizeof(src), "crcparts.bin");
-    th_path_in(&env, dst, sizeof(dst), "crcparts.out");
-    th_path_in(&env, whole, sizeof(whole), "crcparts-whole.out");
+    char md5[512];
     th_path_in(&env, md5, sizeof(md5), "crcparts-md5.out");
-    th_path_in(&env, bad, sizeof(bad), "crcparts-bad.out");
     const uint64_t size = 15 * MIB + 12345; /* parts of 5 MiB: 5, 5, 5 and 12345 bytes */
-    assert_int_equal(th_make_file(src, size, 21), 0);
+    check_files f;
+    check_files_make(&f, "crcparts", size, 21);
     igtcloud_transfer_options o;
     multipart_options(&o);
     igtcloud__engine_composite_uploads = 1;
-    th_put_file(&o, src, key, NULL);
+    th_put_file(&o, f.src, key, NULL);
     igtcloud__engine_composite_uploads = 0;
     int heads0, part0, heads1, part1;
     count_heads("t21/crcparts.bin", &heads0, &part0);
 
     igtcloud_transfer *t = NULL;
     igtcloud__engine_stats st;
-    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
-    igtcloud__engine_get_stats(&st, t);
-    igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, dst));
+    st = download_same(&o, key, f.src, f.dst, size);
     assert_int_equal(st.verified_by_part_crcs, 1);
     assert_int_equal(st.verified_by_parts, 0);
     assert_int_equal(st.parts_unverified, 0);
@@ -971,10 +987,7 @@ static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
     /* In one GET: the checksum comes with it; only the part size is asked for. */
     igtcloud_transfer_options one = o;
     one.range_threshold = 64 * MIB;
-    TH_PASS(th_run_download(&t, &one, key, whole, (int64_t)size));
-    igtcloud__engine_get_stats(&st, t);
-    igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, whole));
+    st = download_same(&one, key, f.src, f.whole, size);
     assert_int_equal(st.verified_by_part_crcs, 1);
     count_heads("t21/crcparts.bin", &heads0, &part0);
     assert_int_equal(heads0 - heads1, 1);
@@ -986,7 +999,7 @@ static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
     TH_PASS(th_run_download(&t, &strict, key, md5, (int64_t)size));
     igtcloud__engine_get_stats(&st, t);
     igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, md5));
+    assert_true(th_same_file(f.src, md5));
     assert_int_equal(st.verified_by_part_crcs, 1);
     assert_int_equal(st.verified_by_parts, 0);
     assert_int_equal(st.prefix_hashes, 0);
@@ -995,7 +1008,7 @@ static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
     const long rot_at[2] = { (long)(5 * MIB + 4096), (long)(15 * MIB + 100) };
     for (int i = 0; i < 2; i++) {
         assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at[i]), 0);
-        assert_int_equal(th_run_download(&t, i ? &one : &o, key, bad, (int64_t)size), IGTCLOUD_EPARTIAL);
+        assert_int_equal(th_run_download(&t, i ? &one : &o, key, f.bad, (int64_t)size), IGTCLOUD_EPARTIAL);
         igtcloud_transfer_result r;
         TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
         assert_int_equal(r.status, IGTCLOUD_EPROTO);
@@ -1003,7 +1016,7 @@ static void test_transfer__multipart_download_checked_by_part_crcs(void **state)
         igtcloud__engine_get_stats(&st, t);
         assert_int_equal(st.verified_by_part_crcs, 0);
         igtcloud_transfer_free(t);
-        assert_false(th_exists(bad));
+        assert_false(th_exists(f.bad));
         assert_false(side_exists("crcparts-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
         assert_false(side_exists("crcparts-bad.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
         assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at[i]), 0); /* back */
@@ -1021,26 +1034,19 @@ static void test_transfer__multipart_upload_names_its_full_object_crc32c(void **
 {
     (void)state;
     const char *key = DEMO_PREFIX "t22/full.bin";
-    char src[512], dst[512], whole[512], bad[512];
-    th_path_in(&env, src, sizeof(src), "fullcrc.bin");
-    th_path_in(&env, dst, sizeof(dst), "fullcrc.out");
-    th_path_in(&env, whole, sizeof(whole), "fullcrc-whole.out");
-    th_path_in(&env, bad, sizeof(bad), "fullcrc-bad.out");
     const uint64_t size = 15 * MIB + 4321; /* parts of 5 MiB: 5, 5, 5 and 4321 bytes */
-    assert_int_equal(th_make_file(src, size, 22), 0);
+    check_files f;
+    check_files_make(&f, "fullcrc", size, 22);
     igtcloud_transfer_options o;
     multipart_options(&o);
-    th_put_file(&o, src, key, NULL);
+    th_put_file(&o, f.src, key, NULL);
     assert_int_equal(th_log_count(&env, "\"operation\":\"CompleteMultipartUpload\"", "\"status\":200", "t22/full.bin"), 1);
     int heads0, part0, heads1, part1;
     count_heads("t22/full.bin", &heads0, &part0);
 
     igtcloud_transfer *t = NULL;
     igtcloud__engine_stats st;
-    TH_PASS(th_run_download(&t, &o, key, dst, (int64_t)size));
-    igtcloud__engine_get_stats(&st, t);
-    igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, dst));
+    st = download_same(&o, key, f.src, f.dst, size);
     assert_int_equal(st.verified_by_crc32c, 1);
     assert_int_equal(st.verified_by_part_crcs, 0);
     assert_int_equal(st.verified_by_parts, 0);
@@ -1051,23 +1057,20 @@ static void test_transfer__multipart_upload_names_its_full_object_crc32c(void **
 
     igtcloud_transfer_options one = o;
     one.range_threshold = 64 * MIB;
-    TH_PASS(th_run_download(&t, &one, key, whole, (int64_t)size));
-    igtcloud__engine_get_stats(&st, t);
-    igtcloud_transfer_free(t);
-    assert_true(th_same_file(src, whole));
+    st = download_same(&one, key, f.src, f.whole, size);
     assert_int_equal(st.verified_by_crc32c, 1);
     count_heads("t22/full.bin", &heads0, &part0);
     assert_int_equal(heads0 - heads1, 0);
 
     const long rot_at = (long)(10 * MIB + 77);
     assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at), 0);
-    assert_int_equal(th_run_download(&t, &o, key, bad, (int64_t)size), IGTCLOUD_EPARTIAL);
+    assert_int_equal(th_run_download(&t, &o, key, f.bad, (int64_t)size), IGTCLOUD_EPARTIAL);
     igtcloud_transfer_result r;
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, IGTCLOUD_EPROTO);
     assert_non_null(strstr(r.message, "CRC32C of the data differs from the object's checksum"));
     igtcloud_transfer_free(t);
-    assert_false(th_exists(bad));
+    assert_false(th_exists(f.bad));
     assert_false(side_exists("fullcrc-bad.out", IGTCLOUD__ENGINE_PART_SUFFIX));
     assert_false(side_exists("fullcrc-bad.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
     assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key, rot_at), 0); /* back */
