@@ -259,12 +259,13 @@ void igtcloud__engine_crc_read_done(igtcloud_transfer *t, job *j, uint32_t gener
     if (generation != j->crc_generation || !j->crc_gran || !j->crc_unfolded)
         return; /* restarted, or no longer checked (or concluded: cannot be, j was pending) */
     const uint64_t range = j->journal.range_size;
+    const size_t ranges = (size_t)((to - from + range - 1) / range);
     if (result < 0) {
         /* Not handed out again: the conclusion reads them itself and reports what fails. */
-        memset(j->crc_unfolded + from / range, 1, (size_t)((to - from + range - 1) / range));
+        memset(j->crc_unfolded + from / range, 1, ranges);
         return;
     }
-    t->stats.ranges_read_back_by_workers += (size_t)((to - from + range - 1) / range);
+    t->stats.ranges_read_back_by_workers += ranges;
     for (size_t k = 0; from < to; k++) {
         uint64_t end = igtcloud__engine_crc_split(j, from, to);
         fold_register(j, from, end, regs[k]);
