@@ -326,6 +326,31 @@ static void test_download__claims(void **state)
     assert_null(igtcloud__dl_name_problem("a/b.igtcloud-partx"));
 }
 
+/* A refused call closes none of the caller's descriptors: it opened no manifest to close. */
+static void test_download__refused_call_closes_nothing(void **state)
+{
+    (void)state;
+    igtcloud_download_summary sum;
+    int saved = dup(0);
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(null_fd > 0);
+    assert_int_equal(dup2(null_fd, 0), 0);
+    assert_int_equal(igtcloud_download_project(&sum, NULL, "x", NULL, NULL, NULL),
+                     IGTCLOUD_EINVALID);
+    assert_true(fcntl(0, F_GETFD) >= 0);
+    assert_int_equal(igtcloud_download_institute(&sum, NULL, "x", NULL, NULL), IGTCLOUD_EINVALID);
+    assert_true(fcntl(0, F_GETFD) >= 0);
+    assert_int_equal(igtcloud_download_study(&sum, NULL, "x", NULL, NULL, NULL), IGTCLOUD_EINVALID);
+    assert_true(fcntl(0, F_GETFD) >= 0);
+    if (saved >= 0) {
+        dup2(saved, 0);
+        close(saved);
+    } else {
+        close(0);
+    }
+    close(null_fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_download__listing_reads_categories_in_rank_order),
         cmocka_unit_test(test_download__listing_large_and_cleared),
         cmocka_unit_test(test_download__claims),
+        cmocka_unit_test(test_download__refused_call_closes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

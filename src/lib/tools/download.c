@@ -125,6 +125,7 @@ typedef struct dl_run {
      * study (about 12 bytes an entry here), none per file. */
     igtcloud__spill_map claims;
     int claims_open;                   /* run_begin opened `claims` */
+    int manifest_open;                 /* ... and `manifest` (a zeroed one has fd 0) */
     int fold_case;                     /* TARGET ignores case: "A" and "a" are one path */
     /* Keeping the session alive while the engine moves bytes (engine_progress). */
     igtcloud__session_keeper keeper;
@@ -944,6 +945,7 @@ static int run_begin(dl_run *r, igtcloud_session *session, const char *target,
     igtcloud__spill_map_open(&r->claims, NULL);
     r->claims_open = 1;
     int rc = igtcloud__dl_manifest_open(&r->manifest, r->target, r->o->dry_run);
+    r->manifest_open = 1;
     if (!rc)
         r->fold_case = target_ignores_case(r->target);
     return rc;
@@ -962,7 +964,7 @@ static int run_end(dl_run *r, igtcloud_download_summary *out, int rc)
     }
     igtcloud__study_spool_free(r->feed_studies);
     r->feed_studies = NULL;
-    int mrc = igtcloud__dl_manifest_close(&r->manifest);
+    int mrc = r->manifest_open ? igtcloud__dl_manifest_close(&r->manifest) : 0;
     if (!rc)
         rc = mrc;
     struct timespec now;
