@@ -139,12 +139,132 @@ static void test_transfer__multipart_upload_and_ranged_download(void **state)
     TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
     assert_int_equal(r.status, 0);
     assert_int_equal(r.size, size);
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
     igtcloud_transfer_free(t);
     assert_true(th_same_file(src, dst));
-    assert_int_equal(th_log_count(&env, "\"GetObject\"", "t2/big.bin", "\"range\""), 8);
+    /*
+     * 8 ranges of 3 MiB: 0-3 whole; the last 4 (as many as requests in
+     * flight: the run's end) in pieces of at least 1 MiB, 3 + 3 + 3 + 2.
+     */
+    assert_int_equal(st.ranges_in_pieces, 4);
+    assert_int_equal(th_log_count(&env, "\"GetObject\"", "t2/big.bin", "\"range\""), 4 + 11);
     /* Nothing half-written is left beside it. */
     assert_false(side_exists("big.out", IGTCLOUD__ENGINE_PART_SUFFIX));
     assert_false(side_exists("big.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
+}
+
+/*
+ * The ranged GETs of key logged after line `skip`, sorted by start: 0 when
+ * they tile [0, size) exactly (no gap, no overlap), -1 otherwise. *pieces:
+ * how many are shorter than range_size and not the object's last.
+ */
+static int ranged_gets_tile(const char *key, int skip, uint64_t size, uint64_t range_size,
+                            int *pieces)
+{
+    uint64_t from[128], to[128];
+    int n = th_ranged_gets(&env, key, skip, from, to, 128);
+    for (int i = 1; i < n; i++) { /* insertion sort by start */
+        for (int k = i; k > 0 && from[k] < from[k - 1]; k--) {
+            uint64_t f = from[k], t = to[k];
+            from[k] = from[k - 1], to[k] = to[k - 1];
+            from[k - 1] = f, to[k - 1] = t;
+        }
+    }
+    *pieces = 0;
+    uint64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        if (from[i] != at || to[i] <= from[i])
+            return -1;
+        if (to[i] - from[i] < range_size && to[i] != size)
+            (*pieces)++;
+        at = to[i];
+    }
+    return at == size ? 0 : -1;
+}
+
+/*
+ * A run's last ranges come in pieces, so it does not end with one range's
+ * time spent on a few requests while the other slots wait: once every file
+ * has started and the ranges left would no more than fill the slots, each
+ * is fetched in pieces of at least 1 MiB, and journaled when all are back.
+ */
+static void test_transfer__last_ranges_of_a_run_come_in_pieces(void **state)
+{
+    (void)state;
+    const char *names[2] = { "tail-a", "tail-b" };
+    const uint64_t sizes[2] = { 14 * MIB + 777, 9 * MIB + 5 };
+    char src[2][512], dst[2][512], key[2][128];
+    igtcloud_transfer_options o;
+    th_options(&o, &env);
+    o.checksum = IGTCLOUD_CHECKSUM_MD5; /* single-part objects: the downloads check the MD5 */
+    o.multipart_threshold = 64 * MIB;
+    o.range_size = 2 * MIB;
+    o.range_threshold = 2 * MIB;
+    o.max_requests = 4;
+    for (int i = 0; i < 2; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s.bin", names[i]);
+        th_path_in(&env, src[i], sizeof(src[i]), name);
+        snprintf(name, sizeof(name), "%s.out", names[i]);
+        th_path_in(&env, dst[i], sizeof(dst[i]), name);
+        snprintf(key[i], sizeof(key[i]), DEMO_PREFIX "t40/%s.bin", names[i]);
+        assert_int_equal(th_make_file(src[i], sizes[i], 40 + (uint32_t)i), 0);
+        th_put_file(&o, src[i], key[i], NULL);
+    }
+
+    const unsigned settings[2] = { 4, 1 };
+    for (int round = 0; round < 2; round++) {
+        unsigned pieces_setting = settings[round];
+        igtcloud__engine_tail_pieces = pieces_setting;
+        int skip = th_log_lines(&env);
+        igtcloud_transfer *t = NULL;
+        TH_PASS(igtcloud_transfer_new(&t, &o));
+        for (int i = 0; i < 2; i++) {
+            unlink(dst[i]);
+            TH_PASS(igtcloud_transfer_add_download(t, key[i], dst[i], DEMO_PREFIX, (int64_t)sizes[i], NULL));
+        }
+        TH_PASS(igtcloud_transfer_run(t));
+        igtcloud__engine_stats st;
+        igtcloud__engine_get_stats(&st, t);
+        igtcloud_transfer_free(t);
+        igtcloud__engine_tail_pieces = 4;
+        int pieces[2];
+        for (int i = 0; i < 2; i++) {
+            assert_true(th_same_file(src[i], dst[i]));
+            /* Every byte fetched once, whole ranges and pieces alike. */
+            assert_int_equal(ranged_gets_tile(names[i], skip, sizes[i], 2 * MIB, &pieces[i]), 0);
+            assert_false(side_exists(strrchr(dst[i], '/') + 1, IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
+        }
+        assert_true(st.prefix_hashes >= 2); /* checked by MD5, in order, as ranges complete */
+        if (pieces_setting == 1) {
+            /* The hook turns it off: whole ranges only. */
+            assert_int_equal(st.ranges_in_pieces, 0);
+            assert_int_equal(pieces[0] + pieces[1], 0);
+        } else {
+            /* At most the last wave (4 ranges) at a time; each 2 MiB range in 2 pieces. */
+            assert_true(st.ranges_in_pieces >= 1);
+            assert_true(st.ranges_in_pieces <= 8);
+            assert_int_equal(pieces[0] + pieces[1], 2 * (int)st.ranges_in_pieces);
+        }
+    }
+
+    /* A rotten byte in the last range, which comes in pieces, fails the MD5 check. */
+    assert_int_equal(test_rot_stored_byte(env.sb.data_dir, key[1], (long)(sizes[1] - 3)), 0);
+    unlink(dst[1]);
+    igtcloud_transfer *t = NULL;
+    assert_int_equal(th_run_download(&t, &o, key[1], dst[1], (int64_t)sizes[1]), IGTCLOUD_EPARTIAL);
+    igtcloud__engine_stats st;
+    igtcloud__engine_get_stats(&st, t);
+    igtcloud_transfer_result r;
+    TH_PASS(igtcloud_transfer_result_at(&r, t, 0));
+    assert_true(st.ranges_in_pieces >= 1);
+    assert_int_equal(r.status, IGTCLOUD_EPROTO);
+    assert_non_null(strstr(r.message, "MD5"));
+    igtcloud_transfer_free(t);
+    assert_false(th_exists(dst[1]));
+    assert_false(side_exists("tail-b.out", IGTCLOUD__ENGINE_PART_SUFFIX));
+    assert_false(side_exists("tail-b.out", IGTCLOUD__ENGINE_JOURNAL_SUFFIX));
 }
 
 static void test_transfer__many_small_files_share_one_engine(void **state)
@@ -1475,6 +1595,7 @@ int main(void)
         cmocka_unit_test(test_transfer__single_put_and_get_are_byte_identical),
         cmocka_unit_test(test_transfer__multipart_upload_and_ranged_download),
         cmocka_unit_test(test_transfer__many_small_files_share_one_engine),
+        cmocka_unit_test(test_transfer__last_ranges_of_a_run_come_in_pieces),
         cmocka_unit_test(test_transfer__crc32c_uploads_download_checked_by_crc32c),
         cmocka_unit_test(test_transfer__read_range_and_stat),
         cmocka_unit_test(test_transfer__missing_object_fails_cleanly),

@@ -186,6 +186,43 @@ static __attribute__((unused)) int th_run_download(igtcloud_transfer **out,
     return igtcloud_transfer_run(*out);
 }
 
+/* Lines in the sandbox's request log so far (to look only at what comes after). */
+static __attribute__((unused)) int th_log_lines(th_env *env)
+{
+    char *log = test_sandbox_log(&env->sb);
+    int n = 0;
+    for (char *p = log; p && *p; p++)
+        n += *p == '\n';
+    free(log);
+    return n;
+}
+
+/*
+ * The byte ranges [from[i], to[i]) of the ranged GETs of keys containing
+ * `key`, logged after line `skip`, in log order; returns how many (at most max).
+ */
+static __attribute__((unused)) int th_ranged_gets(th_env *env, const char *key, int skip,
+                                                  uint64_t *from, uint64_t *to, int max)
+{
+    char *log = test_sandbox_log(&env->sb);
+    int n = 0, line_no = 0;
+    for (char *line = log; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        const char *rg = strstr(line, "\"range\":\"bytes=");
+        if (line_no++ >= skip && rg && n < max && strstr(line, "\"GetObject\"") && strstr(line, key)) {
+            char *dash = NULL;
+            from[n] = strtoull(rg + 15, &dash, 10);
+            to[n] = dash && *dash == '-' ? strtoull(dash + 1, NULL, 10) + 1 : 0;
+            n++;
+        }
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    free(log);
+    return n;
+}
+
 /* Upload src to key (resuming upload_id unless NULL) in a run that must succeed. */
 static __attribute__((unused)) void th_put_file(const igtcloud_transfer_options *o, const char *src,
                                                 const char *key, const char *upload_id)

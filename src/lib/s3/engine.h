@@ -32,6 +32,7 @@ typedef struct igtcloud__engine_stats {
     size_t parts_unverified;    /* multipart downloads whose part size could not be learned */
     size_t uploads_resumed_with_crc32c; /* resumed uploads that go on with their CRC32C checksums */
     size_t ranges_read_back_by_workers; /* resumed ranges a worker summed for the CRC32C check */
+    size_t ranges_in_pieces;    /* ranges at the end of a run fetched in pieces (engine_job.c) */
 } igtcloud__engine_stats;
 
 void igtcloud__engine_get_stats(igtcloud__engine_stats *out, const igtcloud_transfer *t);
@@ -73,6 +74,11 @@ extern unsigned igtcloud__engine_md5_round_delay_us;
  * while tasks are out and more wait.
  */
 extern uint64_t igtcloud__engine_read_back_task_max;
+/*
+ * The pieces each of a run's last ranges is fetched in (default 4; 1: none),
+ * so the run does not end with requests of a whole range each (engine_job.c).
+ */
+extern unsigned igtcloud__engine_tail_pieces;
 extern unsigned igtcloud__engine_read_back_delay_us;
 
 /*

@@ -266,6 +266,7 @@ int igtcloud__engine_download_plan_ranges(igtcloud_transfer *t, job *j)
     j->journal_synced_ms = igtcloud__engine_mono_ms();
     j->ranged = 1;
     j->next_range = 1;
+    igtcloud__engine_pieces_reset(j);
     /* Range 0 arrived with the first GET. */
     if ((!j->journal_sync || fdatasync(j->fd) == 0) &&
         igtcloud__journal_append(j->journal_fd, 0) == 0)
@@ -316,6 +317,7 @@ static int download_try_resume(igtcloud_transfer *t, job *j)
     j->last_modified = jr.modified;
     j->ranged = 1;
     j->next_range = 0;
+    igtcloud__engine_pieces_reset(j);
     j->md5_on_loop = t->verify_failed;
     igtcloud__engine_parts_reset(j);
     igtcloud__engine_crc_resumed(j);

@@ -130,6 +130,10 @@ struct job {
     int ranged;           /* ranges beyond the first are planned */
     uint32_t next_range;
     uint32_t *unjournaled; /* ranges on disk, not yet in the journal */
+    /* The run's last ranges go in pieces (engine_job.c): */
+    uint8_t *pieces_left; /* per range, its pieces not back yet (NULL until one is cut) */
+    uint32_t cut_pieces;  /* next_range goes in this many pieces (0: whole) ... */
+    uint32_t cut_started; /* ... of which these have started */
     uint32_t nunjournaled;
     int64_t journal_synced_ms;
     int journal_sync;     /* sync ranges before journaling them (no boot id; journal.h) */
@@ -192,6 +196,7 @@ struct req {
     uint64_t length;      /* body to send, or range to fetch (UINT64_MAX: to the end) */
     uint64_t done;        /* GET: bytes kept so far, over all attempts */
     int whole;            /* GET without Range at the first attempt */
+    int piece;            /* GET of a piece of range `index` (engine_job.c) */
     unsigned int attempt;
     unsigned int free_retries;
     unsigned int cost;
@@ -331,6 +336,8 @@ void igtcloud__engine_enqueue(igtcloud_transfer *t, req *r, int64_t not_before);
 void igtcloud__engine_req_retire(igtcloud_transfer *t, req *r);
 int igtcloud__engine_job_start(igtcloud_transfer *t, job *j);
 req *igtcloud__engine_job_next(igtcloud_transfer *t, job *j);
+void igtcloud__engine_pieces_reset(job *j);
+int igtcloud__engine_piece_back(job *j, const req *r);
 void igtcloud__engine_job_settle(igtcloud_transfer *t, job *j);
 /* Free the finished jobs of a retiring transfer, keeping the order of the others. */
 void igtcloud__engine_retire_done(igtcloud_transfer *t);

@@ -267,11 +267,16 @@ static int on_success(igtcloud_transfer *t, req *r, igtcloud__s3_error_body *xml
             return 0;
         }
         /* One range of many: journaled in batches once its bytes are on disk. */
+        if (!igtcloud__engine_piece_back(j, r))
+            return 0; /* more pieces of its range to come */
         igtcloud__journal_mark(&j->journal, r->index);
         j->unjournaled[j->nunjournaled++] = r->index;
 #ifdef __linux__
-        if (j->journal_sync)
-            sync_file_range(j->fd, (off_t)r->offset, (off_t)r->done, SYNC_FILE_RANGE_WRITE);
+        if (j->journal_sync) {
+            uint64_t off, len; /* the whole range: it may have come in pieces */
+            igtcloud__plan_slice(&off, &len, j->size, j->journal.range_size, r->index);
+            sync_file_range(j->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+        }
 #endif
         if (igtcloud__engine_journal_flush(j, 0)) {
             snprintf(r->local_msg, sizeof(r->local_msg), "cannot journal %s", j->tmp_path);
