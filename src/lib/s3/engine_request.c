@@ -241,6 +241,10 @@ static int on_seek(void *userdata, curl_off_t offset, int origin)
     req *r = userdata;
     if (origin != SEEK_SET || offset < 0)
         return CURL_SEEKFUNC_CANTSEEK;
+    /* curl only rewinds to 0 here; past the body, on_read's count would wrap. */
+    uint64_t body = r->send_body.ptr || r->kind == RK_COMPLETE ? r->send_body.size : r->length;
+    if ((uint64_t)offset > body)
+        return CURL_SEEKFUNC_FAIL;
     r->send_pos = (uint64_t)offset;
     return CURL_SEEKFUNC_OK;
 }
