@@ -271,10 +271,10 @@ int igtcloud__engine_job_start(igtcloud_transfer *t, job *j)
  * The end of a run. Ranges take a while each (8 MiB: 130-180 ms inside a
  * busy RGW here, seconds over a slow link), and the last ones to start end
  * one by one after it, with slots and the server idle meanwhile (2 x 1 GiB
- * from the sandbox: 0.17-0.81 s from the last start to the end). So once
+ * from the sandbox: 0.11-0.81 s from the last start to the end). So once
  * every file has started and the ranges left to start would no more than
  * fill the slots, each goes in pieces of at least 1 MiB: the run ends a
- * piece's time after its last start (0.03-0.04 s there), not a range's. A
+ * piece's time after its last start (0.02-0.04 s there), not a range's. A
  * range is journaled, and counts as done, when its last piece is back.
  */
 unsigned igtcloud__engine_tail_pieces = 4;
