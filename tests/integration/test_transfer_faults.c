@@ -364,21 +364,16 @@ static void test_transfer_faults__persistent_faults_fail_cleanly(void **state)
 }
 
 /* Range start offsets of GETs of `key` in log lines after line `skip`. */
-static int log_lines(void)
-{
-    return th_log_lines(&env);
-}
-
 /*
  * The log's length once the sandbox has logged every request of a killed
  * client: it notices the closed connections a moment after the kill.
  */
 static int settled_log_lines(void)
 {
-    int n = log_lines();
+    int n = th_log_lines(&env);
     for (int tries = 0; tries < 50; tries++) {
         usleep(100 * 1000);
-        int again = log_lines();
+        int again = th_log_lines(&env);
         if (again == n)
             break;
         n = again;

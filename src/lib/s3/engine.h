@@ -74,12 +74,13 @@ extern unsigned igtcloud__engine_md5_round_delay_us;
  * while tasks are out and more wait.
  */
 extern uint64_t igtcloud__engine_read_back_task_max;
+extern unsigned igtcloud__engine_read_back_delay_us;
+
 /*
  * The pieces each of a run's last ranges is fetched in (default 4; 1: none),
  * so the run does not end with requests of a whole range each (engine_job.c).
  */
 extern unsigned igtcloud__engine_tail_pieces;
-extern unsigned igtcloud__engine_read_back_delay_us;
 
 /*
  * Test hook: non-zero creates CRC32C uploads with S3's COMPOSITE checksum

@@ -130,11 +130,11 @@ struct job {
     int ranged;           /* ranges beyond the first are planned */
     uint32_t next_range;
     uint32_t *unjournaled; /* ranges on disk, not yet in the journal */
+    uint32_t nunjournaled;
     /* The run's last ranges go in pieces (engine_job.c): */
-    uint8_t *pieces_left; /* per range, its pieces not back yet (NULL until one is cut) */
+    uint8_t *pieces_left; /* per range, pieces not back yet (0: whole; NULL until a cut) */
     uint32_t cut_pieces;  /* next_range goes in this many pieces (0: whole) ... */
     uint32_t cut_started; /* ... of which these have started */
-    uint32_t nunjournaled;
     int64_t journal_synced_ms;
     int journal_sync;     /* sync ranges before journaling them (no boot id; journal.h) */
     int journal_absent;   /* no journal of this download on disk: nothing to unlink */
@@ -196,7 +196,6 @@ struct req {
     uint64_t length;      /* body to send, or range to fetch (UINT64_MAX: to the end) */
     uint64_t done;        /* GET: bytes kept so far, over all attempts */
     int whole;            /* GET without Range at the first attempt */
-    int piece;            /* GET of a piece of range `index` (engine_job.c) */
     unsigned int attempt;
     unsigned int free_retries;
     unsigned int cost;

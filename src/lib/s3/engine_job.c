@@ -316,10 +316,10 @@ static uint32_t pieces_for(const igtcloud_transfer *t, job *j, uint32_t index, u
     return n;
 }
 
-/* Piece r of its range is back: 1 when it was the range's last (or the range was whole). */
+/* A GET of range r->index is back: 1 when the range is complete (whole, or its last piece). */
 int igtcloud__engine_piece_back(job *j, const req *r)
 {
-    if (!r->piece || !j->pieces_left)
+    if (!j->pieces_left || j->pieces_left[r->index] == 0)
         return 1;
     return --j->pieces_left[r->index] == 0;
 }
@@ -349,12 +349,11 @@ static req *next_range_request(igtcloud_transfer *t, job *j)
     }
     /* Piece k of n: [len*k/n, len*(k+1)/n), cut at 64 KiB so writes stay page-aligned. */
     uint32_t k = j->cut_started, n = j->cut_pieces;
-    uint64_t from = k == 0 ? 0 : (len * k / n) & ~(uint64_t)0xffff;
+    uint64_t from = (len * k / n) & ~(uint64_t)0xffff;
     uint64_t to = k + 1 == n ? len : (len * (k + 1) / n) & ~(uint64_t)0xffff;
     req *r = igtcloud__engine_req_new(j, RK_GET, j->next_range, off + from, to - from);
     if (!r)
         return NULL;
-    r->piece = 1;
     if (++j->cut_started == n) {
         j->cut_pieces = 0;
         j->next_range++;

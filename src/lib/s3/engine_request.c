@@ -206,11 +206,17 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* Whether r sends a body built in memory (XML), not bytes of its file. */
+static int body_in_memory(const req *r)
+{
+    return r->send_body.ptr || r->kind == RK_COMPLETE;
+}
+
 static size_t on_read(char *buffer, size_t size, size_t nitems, void *userdata)
 {
     req *r = userdata;
     size_t want = size * nitems;
-    if (r->send_body.ptr || r->kind == RK_COMPLETE) {
+    if (body_in_memory(r)) {
         size_t left = r->send_body.size - (size_t)r->send_pos;
         size_t c = want < left ? want : left;
         if (c > 0)
@@ -242,7 +248,7 @@ static int on_seek(void *userdata, curl_off_t offset, int origin)
     if (origin != SEEK_SET || offset < 0)
         return CURL_SEEKFUNC_CANTSEEK;
     /* curl only rewinds to 0 here; past the body, on_read's count would wrap. */
-    uint64_t body = r->send_body.ptr || r->kind == RK_COMPLETE ? r->send_body.size : r->length;
+    uint64_t body = body_in_memory(r) ? r->send_body.size : r->length;
     if ((uint64_t)offset > body)
         return CURL_SEEKFUNC_FAIL;
     r->send_pos = (uint64_t)offset;
